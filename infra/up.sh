@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs (if needed) and starts the local infrastructure on 127.0.0.1, then waits until each
+# server is ready. Idempotent: a server already started from the same state directory is left alone.
+# Usage: infra/up.sh [nats] [ferretdb] [keycloak]   (no argument: all three)
+source "$(dirname "$0")/lib.sh"
+
+up_nats() {
+  if ! pid_of nats >/dev/null; then
+    log "starting NATS with JetStream on :$NATS_PORT"
+    mkdir -p "$CB_STATE/nats"
+    start_server nats nats-server -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MONITOR_PORT" -js -sd "$CB_STATE/nats" -n "casebridge-$NATS_PORT"
+  fi
+  wait_until nats 30 curl -sf "http://127.0.0.1:$NATS_MONITOR_PORT/healthz"
+}
+
+up_ferretdb() {
+  if ! pid_of ferretdb >/dev/null; then
+    log "starting FerretDB (SQLite backend) on :$MONGO_PORT"
+    mkdir -p "$CB_STATE/ferretdb"
+    start_server ferretdb "$CB_BIN/ferretdb" --handler=sqlite --sqlite-url="file:$CB_STATE/ferretdb/" \
+      --listen-addr="127.0.0.1:$MONGO_PORT" --debug-addr="127.0.0.1:$FERRETDB_DEBUG_PORT" \
+      --state-dir="$CB_STATE/ferretdb" --telemetry=disable --log-level=warn
+  fi
+  wait_until ferretdb 30 port_open "$MONGO_PORT"
+}
+
+up_keycloak() {
+  local home=$CB_STATE/keycloak-$KEYCLOAK_VERSION
+  if ! pid_of keycloak >/dev/null; then
+    # Each state directory gets its own copy: Keycloak writes its build and its data beside itself.
+    [ -d "$home" ] || cp -r "$CB_HOME/keycloak/keycloak-$KEYCLOAK_VERSION" "$home"
+    mkdir -p "$home/data/import"
+    cp "$CB_REPO/infra/keycloak/casebridge-realm.json" "$home/data/import/"
+    local jdk; jdk=$(java_home) || die "no Java found for Keycloak (install a JDK 21 or later)"
+    log "starting Keycloak $KEYCLOAK_VERSION ($KEYCLOAK_DB) on :$KEYCLOAK_PORT with $jdk"
+    JAVA_HOME=$jdk JAVA_OPTS_KC_HEAP=${KEYCLOAK_HEAP:-"-Xms64m -Xmx768m"} \
+    KC_BOOTSTRAP_ADMIN_USERNAME=${KEYCLOAK_ADMIN:-admin} KC_BOOTSTRAP_ADMIN_PASSWORD=${KEYCLOAK_ADMIN_PASSWORD:-admin} \
+      start_server keycloak "$home/bin/kc.sh" start-dev --import-realm --db="$KEYCLOAK_DB" \
+        --http-host=127.0.0.1 --http-port="$KEYCLOAK_PORT" --http-management-port="$KEYCLOAK_MANAGEMENT_PORT" \
+        --health-enabled=true
+  fi
+  wait_until keycloak 240 curl -sf "http://127.0.0.1:$KEYCLOAK_MANAGEMENT_PORT/health/ready"
+}
+
+components=("$@")
+[ ${#components[@]} -gt 0 ] || components=(nats ferretdb keycloak)
+for c in "${components[@]}"; do
+  case $c in nats|ferretdb|keycloak) ;; *) die "unknown component '$c' (nats, ferretdb, keycloak)" ;; esac
+done
+"$(dirname "$0")/install.sh" "${components[@]}"
+# Start everything first, then wait: Keycloak's start-up overlaps the others'.
+for c in "${components[@]}"; do "up_$c" & done
+failed=0
+for job in $(jobs -p); do wait "$job" || failed=1; done
+[ $failed = 0 ] || die "infrastructure did not come up"
+log "ready: NATS nats://127.0.0.1:$NATS_PORT, MongoDB protocol mongodb://127.0.0.1:$MONGO_PORT, Keycloak http://127.0.0.1:$KEYCLOAK_PORT (state: $CB_STATE)"

@@ -1,0 +1,123 @@
+/** The environment a service reads its settings from. */
+export type Env = Record<string, string | undefined>;
+
+/** The configuration is missing or malformed; the message lists every problem at once. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration: ${problems.join("; ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+interface IntOptions {
+  default?: number;
+  min?: number;
+  max?: number;
+}
+
+/** Reads typed values from the environment, collecting every problem before failing once. */
+export class EnvReader {
+  private readonly problems: string[] = [];
+
+  constructor(private readonly env: Env) {}
+
+  /** A string variable; required unless a default is given. */
+  string(name: string, fallback?: string): string {
+    const raw = this.env[name]?.trim();
+    if (raw) return raw;
+    if (fallback !== undefined) return fallback;
+    this.problems.push(`${name} is required`);
+    return "";
+  }
+
+  /** A URL whose scheme is one of `schemes`, e.g. nats: or mongodb:. */
+  url(name: string, schemes: string[], fallback?: string): string {
+    const raw = this.string(name, fallback);
+    if (!raw) return raw;
+    for (const part of raw.split(",")) {
+      let scheme: string;
+      try {
+        scheme = new URL(part.trim()).protocol;
+      } catch {
+        this.problems.push(`${name} is not a URL (got '${raw}')`);
+        return raw;
+      }
+      if (!schemes.includes(scheme)) {
+        this.problems.push(`${name} must start with ${schemes.map((s) => `${s}//`).join(" or ")} (got '${raw}')`);
+        return raw;
+      }
+    }
+    return raw;
+  }
+
+  /** An integer variable within [min, max]. */
+  int(name: string, { default: fallback, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER }: IntOptions = {}): number {
+    const raw = this.env[name]?.trim();
+    if (!raw) {
+      if (fallback !== undefined) return fallback;
+      this.problems.push(`${name} is required`);
+      return 0;
+    }
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      this.problems.push(`${name} must be an integer from ${min} to ${max} (got '${raw}')`);
+      return 0;
+    }
+    return value;
+  }
+
+  /** One of a fixed set of values. */
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const raw = this.env[name]?.trim();
+    if (!raw) return fallback;
+    if ((allowed as readonly string[]).includes(raw)) return raw as T;
+    this.problems.push(`${name} must be one of ${allowed.join(", ")} (got '${raw}')`);
+    return fallback;
+  }
+
+  /** Throws a ConfigError naming every problem met so far. */
+  done(): void {
+    if (this.problems.length > 0) throw new ConfigError(this.problems);
+  }
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** Settings every CaseBridge service shares. */
+export interface ServiceConfig {
+  service: string;
+  version: string;
+  natsUrl: string;
+  natsConnectAttempts: number;
+  mongoUrl: string;
+  mongoDb: string;
+  mongoConnectAttempts: number;
+  mongoConnectTimeoutMs: number;
+  grpcHost: string;
+  grpcPort: number;
+  logLevel: (typeof LOG_LEVELS)[number];
+  rpcTimeoutMs: number;
+  shutdownGraceMs: number;
+}
+
+/** Parses the shared service settings from the environment; throws ConfigError listing every problem. */
+export function loadServiceConfig(service: string, defaultGrpcPort: number, env: Env): ServiceConfig {
+  const read = new EnvReader(env);
+  const config: ServiceConfig = {
+    service,
+    version: read.string("SERVICE_VERSION", "0.1.0"),
+    natsUrl: read.url("NATS_URL", ["nats:", "tls:"]),
+    natsConnectAttempts: read.int("NATS_CONNECT_ATTEMPTS", { default: 5, min: 1, max: 1000 }),
+    mongoUrl: read.url("MONGO_URL", ["mongodb:", "mongodb+srv:"]),
+    mongoDb: read.string("MONGO_DB", `casebridge_${service}`),
+    mongoConnectAttempts: read.int("MONGO_CONNECT_ATTEMPTS", { default: 5, min: 1, max: 1000 }),
+    mongoConnectTimeoutMs: read.int("MONGO_CONNECT_TIMEOUT_MS", { default: 3000, min: 100, max: 120_000 }),
+    grpcHost: read.string("GRPC_HOST", "127.0.0.1"),
+    grpcPort: read.int("GRPC_PORT", { default: defaultGrpcPort, min: 0, max: 65535 }),
+    logLevel: read.oneOf("LOG_LEVEL", LOG_LEVELS, "info"),
+    rpcTimeoutMs: read.int("RPC_TIMEOUT_MS", { default: 5000, min: 1, max: 600_000 }),
+    shutdownGraceMs: read.int("SHUTDOWN_GRACE_MS", { default: 10_000, min: 0, max: 600_000 }),
+  };
+  read.done();
+  return config;
+}

@@ -1,0 +1,124 @@
+import { randomUUID } from "node:crypto";
+import * as grpc from "@grpc/grpc-js";
+import { HealthImplementation } from "grpc-health-check";
+import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import type mongoose from "mongoose";
+import type { Logger } from "pino";
+import { common, system } from "@casebridge/proto";
+import { loadServiceConfig, type Env, type ServiceConfig } from "./config";
+import { createLogger } from "./logger";
+import { connectNats, type NatsLink } from "./nats";
+import { connectMongo } from "./mongo";
+import { serve, type ServedContract } from "./contract";
+import { serveOnGrpc } from "./grpc-rpc";
+import { serveOnNats } from "./nats-rpc";
+import { createSystemHandlers } from "./system.service";
+import { StartupError } from "./startup-error";
+
+/** What a service is: its name, agency and default gRPC port, and the contracts it serves besides SystemService. */
+export interface ServiceSpec {
+  name: string;
+  agency: common.Agency;
+  defaultGrpcPort: number;
+  contracts?: (deps: ServiceDeps) => ServedContract[] | Promise<ServedContract[]>;
+}
+
+/** The connected dependencies a service's contracts are built from. */
+export interface ServiceDeps {
+  config: ServiceConfig;
+  logger: Logger;
+  nats: NatsLink;
+  js: JetStreamClient;
+  mongo: mongoose.Connection;
+}
+
+/** A started service. */
+export interface RunningService {
+  deps: ServiceDeps;
+  grpcPort: number;
+  /** Marks the service NOT_SERVING, drains NATS, lets gRPC calls finish (up to the grace period), closes MongoDB. */
+  stop(): Promise<void>;
+}
+
+function bind(server: grpc.Server, address: string): Promise<number> {
+  return new Promise((resolve, reject) =>
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) =>
+      err ? reject(new StartupError(`cannot listen for gRPC on ${address}: ${err.message}`, { cause: err })) : resolve(port),
+    ),
+  );
+}
+
+function shutdownGrpc(server: grpc.Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(force);
+      resolve();
+    });
+  });
+}
+
+/** Starts a service: config, logs, NATS, MongoDB, then its contracts on gRPC (with grpc.health.v1) and on NATS. */
+export async function startService(spec: ServiceSpec, env: Env, logDestination?: Parameters<typeof createLogger>[2]): Promise<RunningService> {
+  const config = loadServiceConfig(spec.name, spec.defaultGrpcPort, env);
+  const logger = createLogger(spec.name, config.logLevel, logDestination);
+  const health = new HealthImplementation({ "": "NOT_SERVING" });
+  let stopping = false;
+  const setServing = (up: boolean) => !stopping && health.setStatus("", up ? "SERVING" : "NOT_SERVING");
+
+  const nats = await connectNats(config.natsUrl, spec.name, config.natsConnectAttempts, logger, setServing);
+  let mongo: mongoose.Connection;
+  try {
+    mongo = await connectMongo(config.mongoUrl, config.mongoDb, { attempts: config.mongoConnectAttempts, timeoutMs: config.mongoConnectTimeoutMs, logger });
+  } catch (err) {
+    await nats.nc.close();
+    throw err;
+  }
+  const deps: ServiceDeps = { config, logger, nats, js: jetstream(nats.nc), mongo };
+
+  const identity = { service: spec.name, agency: spec.agency, version: config.version, instanceId: randomUUID(), startedAt: new Date() };
+  const systemContract = serve(
+    system.SystemServiceDefinition,
+    createSystemHandlers(identity, {
+      nats: () => Promise.resolve(nats.isConnected() ? undefined : "disconnected; reconnecting"),
+      mongodb: async () => {
+        if (!mongo.db) return "not connected";
+        await mongo.db.admin().ping({ maxTimeMS: 1000 });
+        return undefined;
+      },
+    }),
+  );
+  const contracts = [systemContract, ...((await spec.contracts?.(deps)) ?? [])];
+
+  const server = new grpc.Server();
+  health.addToServer(server);
+  serveOnGrpc(server, contracts, logger);
+  let grpcPort: number;
+  try {
+    grpcPort = await bind(server, `${config.grpcHost}:${config.grpcPort}`);
+  } catch (err) {
+    await Promise.all([nats.nc.close(), mongo.close()]);
+    throw err;
+  }
+  serveOnNats(nats.nc, spec.name, contracts, logger);
+  await nats.nc.flush();
+  setServing(true);
+  logger.info({ grpc: `${config.grpcHost}:${grpcPort}`, nats: config.natsUrl, mongoDb: config.mongoDb, instanceId: identity.instanceId }, "service started");
+
+  return {
+    deps,
+    grpcPort,
+    stop: async () => {
+      stopping = true;
+      health.setStatus("", "NOT_SERVING");
+      logger.info("shutting down");
+      await nats.nc.drain().catch((err: unknown) => logger.warn({ err }, "NATS drain failed"));
+      await shutdownGrpc(server, config.shutdownGraceMs);
+      await mongo.close();
+      logger.info("stopped");
+    },
+  };
+}
