@@ -16,7 +16,7 @@ KEYCLOAK_MANAGEMENT_PORT=${KEYCLOAK_MANAGEMENT_PORT:-9180}
 KEYCLOAK_DB=${KEYCLOAK_DB:-dev-file}                         # dev-mem: fresh realm import on every start (tests)
 KEYCLOAK_VERSION=${KEYCLOAK_VERSION:-26.5.6}
 FERRETDB_VERSION=${FERRETDB_VERSION:-v1.24.0}
-K6_VERSION=${K6_VERSION:-v1.4.2}
+K6_VERSION=${K6_VERSION:-v1.8.1}
 
 mkdir -p "$CB_BIN" "$CB_STATE/logs" "$CB_STATE/pids"
 

@@ -17,9 +17,9 @@ export function grpcServiceDefinition(definition: ContractDefinition): grpc.Serv
       requestStream: false,
       responseStream: false,
       requestSerialize: (value: unknown) => Buffer.from(method.requestType.encode(value).finish()),
-      requestDeserialize: (bytes: Buffer) => method.requestType.decode(bytes),
+      requestDeserialize: (bytes: Buffer): unknown => method.requestType.decode(bytes) as unknown,
       responseSerialize: (value: unknown) => Buffer.from(method.responseType.encode(value).finish()),
-      responseDeserialize: (bytes: Buffer) => method.responseType.decode(bytes),
+      responseDeserialize: (bytes: Buffer): unknown => method.responseType.decode(bytes) as unknown,
     };
   }
   return service;

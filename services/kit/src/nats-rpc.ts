@@ -80,7 +80,7 @@ export function natsClient<D extends ContractDefinition>(nc: NatsConnection, ser
       }
       const failure = fromNatsErrorHeaders((name) => reply.headers?.get(name) ?? "");
       if (failure) throw failure;
-      return method.responseType.decode(reply.data);
+      return method.responseType.decode(reply.data) as unknown;
     };
   }
   return client as ContractClient<D>;

@@ -1,5 +1,5 @@
 import { ConfigError } from "./config";
-import { startService, type ServiceSpec } from "./service";
+import { startService, type RunningService, type ServiceSpec } from "./service";
 import { StartupError } from "./startup-error";
 
 /** Exit code for a configuration error (sysexits EX_CONFIG). */
@@ -14,22 +14,32 @@ export function describeStartFailure(service: string, err: unknown): { line: str
   return { line: `${service}: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`, exitCode: 1 };
 }
 
-/** The whole main() of a service: start it from process.env, stop it cleanly on SIGTERM/SIGINT. */
+/** The whole main() of a service: start it from process.env, stop it cleanly on SIGTERM/SIGINT (also one that arrives during start-up). */
 export function runService(spec: ServiceSpec): void {
+  let service: RunningService | undefined;
+  let stopRequested = false;
+  const stop = () => {
+    if (!service) return;
+    service.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        service?.deps.logger.fatal({ err }, "unclean shutdown");
+        process.exit(1);
+      },
+    );
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopRequested) return;
+    stopRequested = true;
+    service?.deps.logger.info({ signal }, "signal received");
+    stop();
+  };
+  process.once("SIGTERM", onSignal);
+  process.once("SIGINT", onSignal);
   startService(spec, process.env).then(
-    (service) => {
-      const stop = (signal: string) => {
-        service.deps.logger.info({ signal }, "signal received");
-        service.stop().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            service.deps.logger.fatal({ err }, "unclean shutdown");
-            process.exit(1);
-          },
-        );
-      };
-      process.once("SIGTERM", stop);
-      process.once("SIGINT", stop);
+    (started) => {
+      service = started;
+      if (stopRequested) stop();
     },
     (err: unknown) => {
       const { line, exitCode } = describeStartFailure(spec.name, err);

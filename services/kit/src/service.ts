@@ -4,7 +4,7 @@ import { HealthImplementation } from "grpc-health-check";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import type mongoose from "mongoose";
 import type { Logger } from "pino";
-import { common, system } from "@casebridge/proto";
+import { type common, system } from "@casebridge/proto";
 import { loadServiceConfig, type Env, type ServiceConfig } from "./config";
 import { createLogger } from "./logger";
 import { connectNats, type NatsLink } from "./nats";

@@ -1,4 +1,4 @@
-import { common, system } from "@casebridge/proto";
+import { type common, system } from "@casebridge/proto";
 import type { ContractHandlers } from "./contract";
 
 const { ServingStatus } = system;

@@ -1,0 +1,26 @@
+import { ConfigError, loadServiceConfig } from "./config";
+
+const valid = { NATS_URL: "nats://127.0.0.1:4222", MONGO_URL: "mongodb://127.0.0.1:27017" };
+
+describe("loadServiceConfig", () => {
+  it("fills defaults from the service name", () => {
+    const config = loadServiceConfig("police", 50051, valid);
+    expect(config).toMatchObject({ service: "police", mongoDb: "casebridge_police", grpcPort: 50051, grpcHost: "127.0.0.1", logLevel: "info" });
+  });
+
+  it("names every problem in one error", () => {
+    const read = () => loadServiceConfig("police", 50051, { MONGO_URL: "http://x", GRPC_PORT: "70000", LOG_LEVEL: "loud" });
+    expect(read).toThrow(ConfigError);
+    expect(read).toThrow(
+      "invalid configuration: NATS_URL is required; MONGO_URL must start with mongodb:// or mongodb+srv:// (got 'http://x'); GRPC_PORT must be an integer from 0 to 65535 (got '70000'); LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got 'loud')",
+    );
+  });
+
+  it("accepts a comma-separated list of NATS servers", () => {
+    expect(loadServiceConfig("court", 1, { ...valid, NATS_URL: "nats://a:4222,nats://b:4222" }).natsUrl).toBe("nats://a:4222,nats://b:4222");
+  });
+
+  it("rejects a value that is not a URL", () => {
+    expect(() => loadServiceConfig("court", 1, { ...valid, NATS_URL: "localhost" })).toThrow("NATS_URL is not a URL (got 'localhost')");
+  });
+});

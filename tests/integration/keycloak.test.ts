@@ -1,0 +1,50 @@
+import { infra } from "./support";
+
+const tokenUrl = `${infra.keycloakUrl}/realms/casebridge/protocol/openid-connect/token`;
+
+function claimsOf(jwt: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(jwt.split(".")[1] ?? "", "base64url").toString()) as Record<string, unknown>;
+}
+
+async function token(form: Record<string, string>): Promise<Response> {
+  return fetch(tokenUrl, { method: "POST", body: new URLSearchParams(form) });
+}
+
+describe("the casebridge realm on a real Keycloak", () => {
+  it.each([
+    ["officer.wang", "police", "police-officer"],
+    ["legal.li", "police", "police-legal"],
+    ["custodian.chen", "police", "property-custodian"],
+    ["prosecutor.zhao", "prosecution", "prosecutor"],
+    ["judge.sun", "court", "judge"],
+    ["clerk.zhou", "court", "court-clerk"],
+    ["lawyer.wu", "judicial", "duty-lawyer"],
+    ["mediator.zheng", "judicial", "mediator"],
+    ["notary.feng", "notary", "notary"],
+    ["admin.he", "platform", "platform-admin"],
+  ])("issues %s a token with agency %s and role %s", async (username, agency, role) => {
+    const res = await token({ grant_type: "password", client_id: "casebridge-test", username, password: "demo" });
+    expect(res.status).toBe(200);
+    const claims = claimsOf(((await res.json()) as { access_token: string }).access_token);
+    expect(claims.agency).toBe(agency);
+    expect((claims.realm_access as { roles: string[] }).roles).toContain(role);
+    expect(claims.preferred_username).toBe(username);
+    expect(claims.iss).toBe(`${infra.keycloakUrl}/realms/casebridge`);
+  });
+
+  it("refuses a wrong password", async () => {
+    const res = await token({ grant_type: "password", client_id: "casebridge-test", username: "legal.li", password: "wrong" });
+    expect(res.status).toBe(401);
+  });
+
+  it("gives each service a client-credentials token that names its agency", async () => {
+    const res = await token({ grant_type: "client_credentials", client_id: "svc-prosecution", client_secret: "dev-only-svc-prosecution-secret-change-me" });
+    expect(res.status).toBe(200);
+    expect(claimsOf(((await res.json()) as { access_token: string }).access_token).agency).toBe("prosecution");
+  });
+
+  it("does not let the gateway client use the password grant", async () => {
+    const res = await token({ grant_type: "password", client_id: "casebridge-gateway", client_secret: "dev-only-gateway-secret-change-me", username: "legal.li", password: "demo" });
+    expect(res.status).toBeGreaterThanOrEqual(400);
+  });
+});

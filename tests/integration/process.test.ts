@@ -1,0 +1,111 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { EXIT_CONFIG, EXIT_UNAVAILABLE, natsClient } from "@casebridge/kit";
+import { system } from "@casebridge/proto";
+import { eventually, freePort, infra, spawnNode, type Spawned } from "./support";
+
+const SERVICES = ["police", "prosecution", "court", "judicial", "notary"];
+
+/** A nats-server of this test's own, so that it can be stopped and started again. */
+async function startNats(port: number, storeDir: string): Promise<ChildProcess> {
+  const server = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], { stdio: "ignore" });
+  await eventually(async () => {
+    const nc = await connect({ servers: `nats://127.0.0.1:${port}`, reconnect: false });
+    await nc.close();
+  });
+  return server;
+}
+
+function stopProcess(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+  if (child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once("exit", () => resolve());
+    child.kill(signal);
+  });
+}
+
+describe("service processes (built main.js)", () => {
+  it("reconnects to NATS after the server restarts, without a restart of its own", async () => {
+    const port = await freePort();
+    const store = mkdtempSync(path.join(tmpdir(), "cb-nats-"));
+    let nats = await startNats(port, store);
+    const natsUrl = `nats://127.0.0.1:${port}`;
+    const police = spawnNode("services/police/dist/main.js", { NATS_URL: natsUrl, MONGO_URL: infra.mongoUrl, GRPC_PORT: "0", MONGO_DB: "it_restart" });
+    const nc = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+    try {
+      await police.waitForOutput(/service started/);
+      const client = natsClient(nc, "police", system.SystemServiceDefinition, 2000);
+      await expect(client.getInfo({})).resolves.toMatchObject({ service: "police" });
+
+      await stopProcess(nats, "SIGKILL");
+      await police.waitForOutput(/NATS connection lost/);
+      nats = await startNats(port, store);
+
+      await police.waitForOutput(/NATS connection restored/);
+      const info = await eventually(() => client.getInfo({}));
+      expect(info.service).toBe("police");
+      expect(police.child.exitCode).toBeNull();
+      await expect(client.checkHealth({})).resolves.toMatchObject({ status: system.ServingStatus.SERVING_STATUS_SERVING });
+    } finally {
+      await nc.close();
+      await stopProcess(police.child);
+      await stopProcess(nats);
+      rmSync(store, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it("stops cleanly on SIGTERM with exit code 0", async () => {
+    const court = spawnNode("services/court/dist/main.js", { NATS_URL: infra.natsUrl, MONGO_URL: infra.mongoUrl, GRPC_PORT: "0", MONGO_DB: "it_sigterm" });
+    await court.waitForOutput(/service started/);
+    court.child.kill("SIGTERM");
+    await expect(court.exited).resolves.toEqual({ code: 0, signal: null });
+    expect(court.output()).toMatch(/"msg":"stopped"/);
+  });
+
+  const oneLineFailures: [string, Record<string, string>, number, RegExp][] = [
+    ["a missing NATS URL", { MONGO_URL: infra.mongoUrl }, EXIT_CONFIG, /^police: invalid configuration: NATS_URL is required\n$/],
+    ["a malformed port", { NATS_URL: infra.natsUrl, MONGO_URL: infra.mongoUrl, GRPC_PORT: "http" }, EXIT_CONFIG, /^police: invalid configuration: GRPC_PORT must be an integer/],
+    ["an unreachable MongoDB", { NATS_URL: infra.natsUrl, MONGO_URL: "mongodb://127.0.0.1:9", MONGO_CONNECT_ATTEMPTS: "2", MONGO_CONNECT_TIMEOUT_MS: "300" }, EXIT_UNAVAILABLE, /^police: cannot reach MongoDB at mongodb:\/\/127.0.0.1:9 after 2 attempt\(s\)/],
+    ["an unreachable NATS", { NATS_URL: "nats://127.0.0.1:9", MONGO_URL: infra.mongoUrl, NATS_CONNECT_ATTEMPTS: "1" }, EXIT_UNAVAILABLE, /^police: cannot reach NATS at nats:\/\/127.0.0.1:9 after 1 attempt\(s\)/],
+  ];
+  it.each(oneLineFailures)("ends with one clear line and a non-zero exit on %s", async (_case, env, exitCode, line) => {
+    const police = spawnNode("services/police/dist/main.js", { ...env, LOG_LEVEL: "silent" });
+    await expect(police.exited).resolves.toEqual({ code: exitCode, signal: null });
+    expect(police.output()).toMatch(line);
+    expect(police.output().trim().split("\n")).toHaveLength(1);
+    expect(police.output()).not.toMatch(/\bat .*\.js:\d+/); // no stack trace
+  });
+
+  it("starts all five agency services and the gateway reports each of them SERVING", async () => {
+    const gatewayPort = await freePort();
+    const processes: Spawned[] = [];
+    try {
+      for (const name of SERVICES) {
+        processes.push(spawnNode(`services/${name}/dist/main.js`, { NATS_URL: infra.natsUrl, MONGO_URL: infra.mongoUrl, GRPC_PORT: "0", MONGO_DB: `it_all_${name}` }));
+      }
+      const gateway = spawnNode("gateway/dist/main.js", { NATS_URL: infra.natsUrl, GATEWAY_PORT: String(gatewayPort) });
+      processes.push(gateway);
+      await Promise.all(processes.map((p) => p.waitForOutput(/service started|gateway listening/)));
+
+      const res = await fetch(`http://127.0.0.1:${gatewayPort}/api/v1/system/services`);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { services: { name: string; status: string; agency: string }[] };
+      expect(body.services.map((s) => [s.name, s.status, s.agency])).toEqual([
+        ["police", "SERVING_STATUS_SERVING", "AGENCY_POLICE"],
+        ["prosecution", "SERVING_STATUS_SERVING", "AGENCY_PROSECUTION"],
+        ["court", "SERVING_STATUS_SERVING", "AGENCY_COURT"],
+        ["judicial", "SERVING_STATUS_SERVING", "AGENCY_JUDICIAL"],
+        ["notary", "SERVING_STATUS_SERVING", "AGENCY_NOTARY"],
+      ]);
+
+      const missing = await fetch(`http://127.0.0.1:${gatewayPort}/api/v1/nothing`);
+      expect(missing.status).toBe(404);
+      expect(missing.headers.get("content-type")).toMatch(/application\/problem\+json/);
+    } finally {
+      await Promise.all(processes.map((p) => stopProcess(p.child)));
+    }
+  }, 60_000);
+});

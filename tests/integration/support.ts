@@ -1,0 +1,87 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import path from "node:path";
+import { pino } from "pino";
+
+/** Where the test infrastructure listens (started by scripts/test-all.sh; ports from the environment). */
+export const infra = {
+  natsUrl: process.env.TEST_NATS_URL ?? "nats://127.0.0.1:14222",
+  mongoUrl: process.env.TEST_MONGO_URL ?? "mongodb://127.0.0.1:37017",
+  keycloakUrl: process.env.TEST_KEYCLOAK_URL ?? "http://127.0.0.1:18180",
+};
+
+/** The repository root. */
+export const repoRoot = path.resolve(__dirname, "../..");
+
+/** A logger that writes nothing, for in-process services under test. */
+export const quietLogger = pino({ level: "silent" });
+
+/** A TCP port that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+/** A process started from the built workspace, with its output kept for assertions. */
+export interface Spawned {
+  child: ChildProcess;
+  output(): string;
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Runs `node <script>` (a built main.js, relative to the repo root) with `env` on top of a clean environment. */
+export function spawnNode(script: string, env: Record<string, string>): Spawned {
+  const child = spawn(process.execPath, [path.join(repoRoot, script)], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  const waiters: (() => void)[] = [];
+  const collect = (chunk: Buffer) => {
+    output += chunk.toString();
+    waiters.forEach((w) => w());
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  return {
+    child,
+    output: () => output,
+    exited,
+    waitForOutput: (pattern, timeoutMs = 20_000) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${String(pattern)}; output so far:\n${output}`)), timeoutMs);
+        const check = () => {
+          if (pattern.test(output)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        waiters.push(check);
+        void exited.then(() => {
+          if (!pattern.test(output)) {
+            clearTimeout(timer);
+            reject(new Error(`process exited before ${String(pattern)}; output:\n${output}`));
+          }
+        });
+        check();
+      }),
+  };
+}
+
+/** Polls `probe` until it resolves, or fails after `timeoutMs` with the last error. */
+export async function eventually<T>(probe: () => Promise<T>, timeoutMs = 15_000, intervalMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await probe();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  }
+}
