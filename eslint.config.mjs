@@ -1,12 +1,14 @@
-// ESLint (flat config): typescript-eslint's type-aware recommended rules; `npm run lint` allows zero warnings.
+// ESLint (flat config): typescript-eslint's type-aware recommended rules for TypeScript, plain
+// recommended rules for the few CommonJS scripts; `npm run lint` allows zero warnings.
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/dist/**", "**/node_modules/**", "proto/gen/**", "coverage/**", "test-results/**", "*.config.js", "*.config.mjs"] },
+  { ignores: ["**/dist/**", "**/node_modules/**", "proto/gen/**", "coverage/**", "test-results/**"] },
   js.configs.recommended,
-  ...tseslint.configs.recommendedTypeChecked,
   {
+    files: ["**/*.ts"],
+    extends: [tseslint.configs.recommendedTypeChecked],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
@@ -16,5 +18,12 @@ export default tseslint.config(
   {
     files: ["**/*.test.ts"],
     rules: { "@typescript-eslint/unbound-method": "off" },
+  },
+  {
+    files: ["**/*.js"],
+    languageOptions: {
+      sourceType: "commonjs",
+      globals: { require: "readonly", process: "readonly", console: "readonly", module: "writable", __dirname: "readonly" },
+    },
   },
 );

@@ -15,7 +15,8 @@ import {
 const { ErrorCode } = common;
 
 function asServiceError(partial: Partial<ServiceError>): ServiceError {
-  return Object.assign(new Error(partial.details), { code: status.UNKNOWN, details: "", metadata: new Metadata() }, partial) as ServiceError;
+  const base: ServiceError = Object.assign(new Error(partial.details), { code: status.UNKNOWN, details: "", metadata: new Metadata() });
+  return Object.assign(base, partial);
 }
 
 describe("error mapping", () => {

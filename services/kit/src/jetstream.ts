@@ -118,7 +118,7 @@ export async function consumeEvents(
             "Cb-Original-Subject": m.subject,
             "Cb-Failure": String((err as Error).message ?? err).slice(0, 500),
           });
-          m.term("moved to dead-letter stream");
+          m.term(); // no reason text: nats-server 2.9 ignores "+TERM <reason>"
         } catch (dlqErr) {
           log.error({ err: dlqErr }, "dead-letter publish failed; the event stays for redelivery");
           m.nak(options.backoffMs.at(-1));

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs the npm packages of the workspace when package-lock.json changed since the last install
+# (a no-op otherwise), so every entry command can call it cheaply.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+stamp=node_modules/.package-lock.json
+if [ -f "$stamp" ] && [ "$stamp" -nt package-lock.json ]; then exit 0; fi
+echo "[deps] installing npm packages" >&2
+npm ci --no-audit --no-fund --loglevel=error

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `npm test`: runs every test on a fresh or a used machine. Installs npm packages and the test
+# infrastructure (NATS, FerretDB, Keycloak on ports of their own, so a running dev platform is not
+# disturbed), checks contracts/types/lint, builds, runs unit and integration tests, and stops and
+# wipes the test infrastructure afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$SECONDS
+
+export CASEBRIDGE_STATE=${CASEBRIDGE_TEST_STATE:-${CASEBRIDGE_HOME:-$HOME/.cache/casebridge}/state/test}
+export NATS_PORT=${TEST_NATS_PORT:-14222} NATS_MONITOR_PORT=${TEST_NATS_MONITOR_PORT:-18222}
+export MONGO_PORT=${TEST_MONGO_PORT:-37017} FERRETDB_DEBUG_PORT=${TEST_FERRETDB_DEBUG_PORT:-37018}
+export KEYCLOAK_PORT=${TEST_KEYCLOAK_PORT:-18180} KEYCLOAK_MANAGEMENT_PORT=${TEST_KEYCLOAK_MANAGEMENT_PORT:-19180}
+export KEYCLOAK_DB=dev-mem
+export TEST_NATS_URL=nats://127.0.0.1:$NATS_PORT TEST_MONGO_URL=mongodb://127.0.0.1:$MONGO_PORT TEST_KEYCLOAK_URL=http://127.0.0.1:$KEYCLOAK_PORT
+
+bash scripts/npm-deps.sh
+echo "[test] checking contracts, types and lint" >&2
+npm run --silent check
+
+trap 'bash infra/down.sh --purge' EXIT
+bash infra/up.sh
+
+mkdir -p test-results
+status=0
+npx jest --runInBand --json --outputFile=test-results/jest.json || status=$?
+node scripts/test-summary.js test-results/jest.json || status=1
+echo "[test] finished in $((SECONDS - started))s" >&2
+exit $status

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# `npm start`: brings the whole platform up on this machine: npm packages, build, infrastructure
+# (NATS, FerretDB, Keycloak), the five agency services and the gateway, then prints where to look.
+# Idempotent: what already runs is left alone. `npm stop` stops it all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source infra/lib.sh
+GATEWAY_PORT=${GATEWAY_PORT:-8088}
+SERVICES=(police prosecution court judicial notary)
+
+bash scripts/npm-deps.sh
+npx tsc -b
+bash infra/up.sh
+
+export NATS_URL=nats://127.0.0.1:$NATS_PORT MONGO_URL=mongodb://127.0.0.1:$MONGO_PORT
+port=50051
+for name in "${SERVICES[@]}"; do
+  if ! pid_of "$name" >/dev/null; then
+    log "starting $name (gRPC :$port)"
+    GRPC_PORT=$port start_server "$name" node "services/$name/dist/main.js"
+  fi
+  port=$((port + 1))
+done
+pid_of gateway >/dev/null || { log "starting gateway (:$GATEWAY_PORT)"; GATEWAY_PORT=$GATEWAY_PORT start_server gateway node gateway/dist/main.js; }
+
+all_serving() { [ "$(curl -sf "http://127.0.0.1:$GATEWAY_PORT/api/v1/system/services" | grep -o '"status":"SERVING_STATUS_SERVING"' | wc -l)" -ge ${#SERVICES[@]} ]; }
+wait_until gateway 60 all_serving
+
+cat <<MSG
+
+CaseBridge is up.
+  Gateway (service status)   http://127.0.0.1:$GATEWAY_PORT/api/v1/system/services
+  Keycloak (realm casebridge) http://127.0.0.1:$KEYCLOAK_PORT/realms/casebridge/account   admin console: admin / admin
+  NATS                       nats://127.0.0.1:$NATS_PORT   monitoring http://127.0.0.1:$NATS_MONITOR_PORT
+  MongoDB protocol (FerretDB) mongodb://127.0.0.1:$MONGO_PORT
+  Services (gRPC)            police :50051  prosecution :50052  court :50053  judicial :50054  notary :50055
+  Logs                       $CB_STATE/logs/
+
+Demo logins (password 'demo' for all; development only):
+  officer.wang   police       police-officer        legal.li      police    police-legal
+  custodian.chen police       property-custodian    prosecutor.zhao prosecution prosecutor
+  judge.sun      court        judge                 clerk.zhou    court     court-clerk
+  lawyer.wu      judicial     duty-lawyer           mediator.zheng judicial mediator
+  notary.feng    notary       notary                admin.he      platform  platform-admin
+
+Stop everything with: npm stop
+MSG
