@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs (if needed) and starts the local infrastructure on 127.0.0.1, then waits until each
 # server is ready. Idempotent: a server already started from the same state directory is left alone.
-# Usage: infra/up.sh [nats] [ferretdb] [keycloak]   (no argument: all three)
+# Usage: infra/up.sh [nats] [ferretdb] [keycloak]   (no argument: all three, and k6 installed for load tests)
 source "$(dirname "$0")/lib.sh"
 
 up_nats() {
@@ -43,7 +43,10 @@ up_keycloak() {
 }
 
 components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(nats ferretdb keycloak)
+if [ ${#components[@]} -eq 0 ]; then
+  components=(nats ferretdb keycloak)
+  "$(dirname "$0")/install.sh" k6
+fi
 for c in "${components[@]}"; do
   case $c in nats|ferretdb|keycloak) ;; *) die "unknown component '$c' (nats, ferretdb, keycloak)" ;; esac
 done

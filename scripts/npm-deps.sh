@@ -6,4 +6,7 @@ cd "$(dirname "$0")/.."
 stamp=node_modules/.package-lock.json
 if [ -f "$stamp" ] && [ "$stamp" -nt package-lock.json ]; then exit 0; fi
 echo "[deps] installing npm packages" >&2
-npm ci --no-audit --no-fund --loglevel=error
+# Not `npm ci`: npm 11 writes lock files without the other platforms' optional binaries (@swc/core-*,
+# @unrs/resolver-binding-*) and then `npm ci` refuses them as out of sync; `npm install` follows the
+# lock file and leaves it unchanged.
+npm install --no-audit --no-fund --loglevel=error

@@ -19,7 +19,7 @@ echo "[test] checking contracts, types and lint" >&2
 npm run --silent check
 
 trap 'bash infra/down.sh --purge' EXIT
-bash infra/up.sh
+bash infra/up.sh nats ferretdb keycloak
 
 mkdir -p test-results
 status=0

@@ -10,7 +10,7 @@ SERVICES=(police prosecution court judicial notary)
 
 bash scripts/npm-deps.sh
 npx tsc -b
-bash infra/up.sh
+bash infra/up.sh nats ferretdb keycloak
 
 export NATS_URL=nats://127.0.0.1:$NATS_PORT MONGO_URL=mongodb://127.0.0.1:$MONGO_PORT
 port=50051
