@@ -39,6 +39,20 @@ start_server() {
   echo $! >"$CB_STATE/pids/$name.pid"
 }
 
+# stop_server NAME: SIGTERM to the process group we started, SIGKILL after 30 s; forgets its pid.
+stop_server() {
+  local name=$1 pid
+  pid=$(pid_of "$name") || return 0
+  log "stopping $name (pid $pid)"
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$name did not stop in 30s; killing it"
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$CB_STATE/pids/$name.pid"
+}
+
 # wait_until NAME SECONDS CMD...: polls CMD every half second; on time-out shows the server log and fails.
 wait_until() {
   local name=$1 seconds=$2; shift 2
