@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import { service as healthService } from "grpc-health-check";
 import { connect } from "@nats-io/transport-node";
 import { EXIT_CONFIG, EXIT_UNAVAILABLE, natsClient } from "@casebridge/kit";
 import { system } from "@casebridge/proto";
@@ -19,6 +21,19 @@ async function startNats(port: number, storeDir: string): Promise<ChildProcess> 
   return server;
 }
 
+/** The grpc.health.v1 status ("SERVING", "NOT_SERVING") of the server at `address`. */
+async function grpcHealth(address: string): Promise<string> {
+  const Client = grpc.makeGenericClientConstructor(healthService, "grpc.health.v1.Health");
+  const client = new Client(address, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+    check(req: { service: string }, cb: (err: grpc.ServiceError | null, res: { status: string }) => void): void;
+  };
+  try {
+    return await new Promise<string>((resolve, reject) => client.check({ service: "" }, (err, res) => (err ? reject(err) : resolve(res.status))));
+  } finally {
+    client.close();
+  }
+}
+
 function stopProcess(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
   if (child.exitCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
@@ -33,7 +48,8 @@ describe("service processes (built main.js)", () => {
     const store = mkdtempSync(path.join(tmpdir(), "cb-nats-"));
     let nats = await startNats(port, store);
     const natsUrl = `nats://127.0.0.1:${port}`;
-    const police = spawnNode("services/police/dist/main.js", { NATS_URL: natsUrl, MONGO_URL: infra.mongoUrl, GRPC_PORT: "0", MONGO_DB: "it_restart" });
+    const grpcAddress = `127.0.0.1:${await freePort()}`;
+    const police = spawnNode("services/police/dist/main.js", { NATS_URL: natsUrl, MONGO_URL: infra.mongoUrl, GRPC_PORT: grpcAddress.split(":")[1] ?? "", MONGO_DB: "it_restart" });
     const nc = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
     try {
       await police.waitForOutput(/service started/);
@@ -42,12 +58,14 @@ describe("service processes (built main.js)", () => {
 
       await stopProcess(nats, "SIGKILL");
       await police.waitForOutput(/NATS connection lost/);
+      expect(await grpcHealth(grpcAddress)).toBe("NOT_SERVING"); // readiness probes take it out of rotation
       nats = await startNats(port, store);
 
       await police.waitForOutput(/NATS connection restored/);
       const info = await eventually(() => client.getInfo({}));
       expect(info.service).toBe("police");
       expect(police.child.exitCode).toBeNull();
+      expect(await grpcHealth(grpcAddress)).toBe("SERVING");
       await expect(client.checkHealth({})).resolves.toMatchObject({ status: system.ServingStatus.SERVING_STATUS_SERVING });
     } finally {
       await nc.close();
