@@ -12,3 +12,4 @@ export * from "./run";
 export * from "./service";
 export * from "./startup-error";
 export * from "./system.service";
+export * from "./seal";

@@ -1,0 +1,206 @@
+import { readFile, writeFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { common, seal as sealPb } from "@casebridge/proto";
+import { connect } from "@nats-io/transport-node";
+import { parseSealAlgorithm } from "./algorithms";
+import { Sealer } from "./cms";
+import { parseCrl } from "./crl";
+import { agencyEnumOf, issueCaCrl, parseSealAgency, SEAL_AGENCIES, type SealAgency } from "./pki";
+import {
+  initPkiDirectory,
+  loadCa,
+  loadSealCertificate,
+  loadSealCredential,
+  loadTrustMaterial,
+  passphraseFrom,
+  PkiFilesError,
+  readCrl,
+  writeCrl,
+} from "./pki-files";
+import { RevocationRegistry } from "./revocation";
+import { openCrlBucket, publishCrl } from "./revocation-nats";
+import { SealVerifier } from "./verifier";
+
+const USAGE = `Usage: npm run seal -- <command> [options]
+
+Commands:
+  init [--algorithm p-256|rsa-2048|sm2]   create the dev PKI if missing (default p-256)
+  sign --agency <agency> <file>            seal <file> with the agency's seal; writes <file>.p7s (DER)
+  verify <file> [--agency <agency>] [--json]
+                                           verify <file> against <file>.p7s; exit 0 valid, 1 not valid
+  ca                                       print the root CA certificate (PEM)
+  revoke --agency <agency> [--serial <hex>] [--no-publish]
+                                           revoke the agency's seal certificate (or one serial), issue a
+                                           new CRL and publish it to every service over NATS
+  publish                                  publish every CA's current CRL over NATS
+
+Agencies: ${SEAL_AGENCIES.join(", ")}
+Options: --dir <pki dir> (default $PKI_DIR or .data/pki), --nats <url> (default $NATS_URL or
+nats://127.0.0.1:4222). Keys encrypted with a passphrase are read with $PKI_KEY_PASSPHRASE.`;
+
+/** Exit codes: success, verification failed or operation failed, bad usage. */
+export const CliExit = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** UsageError is a command-line mistake; the CLI prints it with the usage text. */
+class UsageError extends Error {}
+
+/** Runs the seal CLI with `argv` (without node and script); returns the exit code. */
+export async function runSealCli(argv: string[], env: NodeJS.ProcessEnv, out: (line: string) => void, err: (line: string) => void): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        agency: { type: "string" },
+        algorithm: { type: "string" },
+        dir: { type: "string" },
+        nats: { type: "string" },
+        serial: { type: "string" },
+        json: { type: "boolean" },
+        "no-publish": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    err(`${(error as Error).message}\n\n${USAGE}`);
+    return CliExit.usage;
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    (values.help ? out : err)(USAGE);
+    return values.help ? CliExit.ok : CliExit.usage;
+  }
+  const dir = resolve(values.dir ?? env.PKI_DIR ?? ".data/pki");
+  const natsUrl = values.nats ?? env.NATS_URL ?? "nats://127.0.0.1:4222";
+  const passphrase = passphraseFrom(env);
+  const agencyOption = (): SealAgency => {
+    const agency = parseSealAgency(values.agency ?? "");
+    if (!agency) throw new UsageError(`--agency must be one of ${SEAL_AGENCIES.join(", ")}`);
+    return agency;
+  };
+  const onlyFile = (): string => {
+    if (rest.length !== 1) throw new UsageError(`${command} takes exactly one file`);
+    return rest[0]!;
+  };
+  try {
+    switch (command) {
+      case "init": {
+        const algorithm = parseSealAlgorithm(values.algorithm ?? "p-256");
+        if (!algorithm) throw new UsageError("--algorithm must be p-256, rsa-2048 or sm2");
+        const result = await initPkiDirectory(dir, algorithm, passphrase);
+        out(result.created ? `created the dev PKI (${result.algorithm}) in ${dir}` : `the PKI in ${dir} is already there (${result.algorithm})`);
+        return CliExit.ok;
+      }
+      case "sign": {
+        const file = onlyFile();
+        const sealer = new Sealer(await loadSealCredential(dir, agencyOption(), passphrase));
+        const p7s = await sealer.seal(await readInput(file));
+        await writeFile(`${file}.p7s`, p7s);
+        out(`sealed ${file} with ${sealer.madeSeal.seal.name} → ${file}.p7s (${p7s.length} bytes)`);
+        return CliExit.ok;
+      }
+      case "verify": {
+        const file = onlyFile();
+        const expected = values.agency === undefined ? {} : { agency: agencyEnumOf(agencyOption()) };
+        const [document, p7s] = await Promise.all([readInput(file), readInput(`${file}.p7s`)]);
+        const report = (await verifierFrom(dir)).verify(document, p7s, expected);
+        if (values.json) out(JSON.stringify(sealPb.SealVerification.toJSON(report)));
+        else out(describe(report));
+        return report.status === sealPb.VerificationStatus.VERIFICATION_STATUS_VALID ? CliExit.ok : CliExit.failed;
+      }
+      case "ca": {
+        const trust = await loadTrustMaterial(dir);
+        out(trust.roots[0]!.x509.toString().trimEnd());
+        return CliExit.ok;
+      }
+      case "revoke": {
+        const agency = agencyOption();
+        const serial = (values.serial ?? (await loadSealCertificate(dir, agency)).serial).toUpperCase().replace(/^0+(?=.)/, "");
+        if (!/^[0-9A-F]+$/.test(serial)) throw new UsageError("--serial must be hexadecimal");
+        const ca = await loadCa(dir, agency, passphrase);
+        const current = parseCrl(await readCrl(dir, agency));
+        const revoked = [...current.revoked].map(([s, revokedAt]) => ({ serial: s, revokedAt }));
+        if (!current.revoked.has(serial)) revoked.push({ serial, revokedAt: new Date() });
+        const crl = await issueCaCrl(ca, current.number + 1n, revoked);
+        await writeCrl(dir, agency, crl);
+        out(`revoked ${serial} in the ${agency} CA's CRL number ${current.number + 1n}`);
+        if (!values["no-publish"]) await publish(natsUrl, [crl], out);
+        return CliExit.ok;
+      }
+      case "publish": {
+        await publish(natsUrl, [...(await loadTrustMaterial(dir)).crls], out);
+        return CliExit.ok;
+      }
+      default:
+        throw new UsageError(`unknown command ${command}`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      err(`${error.message}\n\n${USAGE}`);
+      return CliExit.usage;
+    }
+    if (error instanceof PkiFilesError) {
+      err(`${error.message}\n(create the dev PKI with: npm run seal -- init)`);
+      return CliExit.failed;
+    }
+    err((error as Error).message);
+    return CliExit.failed;
+  }
+}
+
+async function verifierFrom(dir: string): Promise<SealVerifier> {
+  const trust = await loadTrustMaterial(dir);
+  const revocations = new RevocationRegistry([...trust.roots, ...trust.intermediates]);
+  for (const crl of trust.crls) revocations.apply(crl);
+  return new SealVerifier({ roots: trust.roots, intermediates: trust.intermediates, revocations });
+}
+
+async function publish(natsUrl: string, crls: Buffer[], out: (line: string) => void): Promise<void> {
+  const nc = await connect({ servers: natsUrl, timeout: 3000, name: "seal-cli" }).catch((error: unknown) => {
+    throw new Error(`cannot reach NATS at ${natsUrl} to publish the CRL (${(error as Error).message}); the CRL file is updated, run "npm run seal -- publish" once NATS is up`);
+  });
+  try {
+    const kv = await openCrlBucket(nc);
+    for (const crl of crls) await publishCrl(kv, crl);
+    out(`published ${crls.length} CRL${crls.length === 1 ? "" : "s"} to ${natsUrl}`);
+  } finally {
+    await nc.close();
+  }
+}
+
+async function readInput(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    throw new Error(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+/** A report in three lines for people. */
+function describe(report: sealPb.SealVerification): string {
+  const status = sealPb.verificationStatusToJSON(report.status).replace("VERIFICATION_STATUS_", "");
+  const lines = [status === "VALID" ? "VALID" : `${status}: ${report.message} (${sealPb.verificationFailureToJSON(report.failure).replace("VERIFICATION_FAILURE_", "")})`];
+  if (report.seal) {
+    lines.push(`  agency:       ${common.agencyToJSON(report.seal.agency).replace("AGENCY_", "").toLowerCase()}`);
+    lines.push(`  seal:         ${report.seal.name} (${report.seal.sealId})`);
+  }
+  if (report.signingTime) lines.push(`  signing time: ${report.signingTime.toISOString()}`);
+  if (report.signer) lines.push(`  signer:       ${report.signer.subject}, serial ${report.signer.serialNumber}`);
+  if (report.algorithm) lines.push(`  algorithm:    ${report.algorithm}`);
+  return lines.join("\n");
+}
+
+if (require.main === module) {
+  runSealCli(process.argv.slice(2), process.env, (line) => console.log(line), (line) => console.error(line)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      console.error(error);
+      process.exitCode = CliExit.failed;
+    },
+  );
+}
