@@ -18,8 +18,12 @@ bash scripts/npm-deps.sh
 echo "[test] checking contracts, types and lint" >&2
 npm run --silent check
 
-trap 'bash infra/down.sh --purge' EXIT
+trap 'bash infra/down.sh --purge; rm -rf "$TEST_PKI_DIR"' EXIT
 bash infra/up.sh nats ferretdb keycloak
+# A PKI of its own for the tests (fresh each run; the dev PKI in .data/pki is left alone).
+export TEST_PKI_DIR=$CASEBRIDGE_STATE/pki
+rm -rf "$TEST_PKI_DIR"
+node services/kit/dist/seal/cli.js init --dir "$TEST_PKI_DIR"
 
 mkdir -p test-results
 status=0

@@ -13,6 +13,10 @@ npx tsc -b
 bash infra/up.sh nats ferretdb keycloak
 
 export NATS_URL=nats://127.0.0.1:$NATS_PORT MONGO_URL=mongodb://127.0.0.1:$MONGO_PORT
+# Dev PKI (root CA, one CA and seal per agency): made once in .data/pki, never committed.
+export PKI_DIR=${PKI_DIR:-$PWD/.data/pki}
+node services/kit/dist/seal/cli.js init --dir "$PKI_DIR"
+node services/kit/dist/seal/cli.js publish --dir "$PKI_DIR" --nats "$NATS_URL"
 port=50051
 for name in "${SERVICES[@]}"; do
   if ! pid_of "$name" >/dev/null; then
@@ -35,6 +39,7 @@ CaseBridge is up.
   MongoDB protocol (FerretDB) mongodb://127.0.0.1:$MONGO_PORT
   Services (gRPC)            police :50051  prosecution :50052  court :50053  judicial :50054  notary :50055
   Logs                       $CB_STATE/logs/
+  Dev PKI (e-seals)          $PKI_DIR   (npm run seal -- verify <file>; npm run seal -- --help)
 
 Demo logins (password 'demo' for all; development only):
   officer.wang   police       police-officer        legal.li      police    police-legal

@@ -87,6 +87,7 @@ describe("service processes (built main.js)", () => {
     ["a missing NATS URL", { MONGO_URL: infra.mongoUrl }, EXIT_CONFIG, /^police: invalid configuration: NATS_URL is required\n$/],
     ["a malformed port", { NATS_URL: infra.natsUrl, MONGO_URL: infra.mongoUrl, GRPC_PORT: "http" }, EXIT_CONFIG, /^police: invalid configuration: GRPC_PORT must be an integer/],
     ["an unreachable MongoDB", { NATS_URL: infra.natsUrl, MONGO_URL: "mongodb://127.0.0.1:9", MONGO_CONNECT_ATTEMPTS: "2", MONGO_CONNECT_TIMEOUT_MS: "300" }, EXIT_UNAVAILABLE, /^police: cannot reach MongoDB at mongodb:\/\/127.0.0.1:9 after 2 attempt\(s\)/],
+    ["a missing PKI", { NATS_URL: infra.natsUrl, MONGO_URL: infra.mongoUrl, PKI_DIR: "/nonexistent/pki" }, EXIT_CONFIG, /^police: invalid configuration: PKI: \/nonexistent\/pki\/pki.json is missing \(create the dev PKI with: npm run seal -- init\)\n$/],
     ["an unreachable NATS", { NATS_URL: "nats://127.0.0.1:9", MONGO_URL: infra.mongoUrl, NATS_CONNECT_ATTEMPTS: "1" }, EXIT_UNAVAILABLE, /^police: cannot reach NATS at nats:\/\/127.0.0.1:9 after 1 attempt\(s\)/],
   ];
   it.each(oneLineFailures)("ends with one clear line and a non-zero exit on %s", async (_case, env, exitCode, line) => {

@@ -15,7 +15,7 @@ describe("a service serves its health/info contract on gRPC and on NATS", () => 
   beforeAll(async () => {
     police = await startService(
       { name: service, agency: common.Agency.AGENCY_POLICE, defaultGrpcPort: 0 },
-      { NATS_URL: infra.natsUrl, MONGO_URL: infra.mongoUrl, LOG_LEVEL: "silent", MONGO_DB: "it_service" },
+      { NATS_URL: infra.natsUrl, MONGO_URL: infra.mongoUrl, LOG_LEVEL: "silent", MONGO_DB: "it_service", PKI_DIR: infra.pkiDir },
     );
     nc = await connect({ servers: infra.natsUrl });
   });

@@ -8,6 +8,8 @@ export const infra = {
   natsUrl: process.env.TEST_NATS_URL ?? "nats://127.0.0.1:14222",
   mongoUrl: process.env.TEST_MONGO_URL ?? "mongodb://127.0.0.1:37017",
   keycloakUrl: process.env.TEST_KEYCLOAK_URL ?? "http://127.0.0.1:18180",
+  /** PKI of the services under test (made by scripts/test-all.sh; else the dev PKI of `npm run seal -- init`). */
+  pkiDir: process.env.TEST_PKI_DIR ?? path.resolve(__dirname, "../../.data/pki"),
 };
 
 /** The repository root. */
@@ -38,7 +40,10 @@ export interface Spawned {
 
 /** Runs `node <script>` (a built main.js, relative to the repo root) with `env` on top of a clean environment. */
 export function spawnNode(script: string, env: Record<string, string>): Spawned {
-  const child = spawn(process.execPath, [path.join(repoRoot, script)], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [path.join(repoRoot, script)], {
+    env: { PATH: process.env.PATH ?? "", PKI_DIR: infra.pkiDir, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   const waiters: (() => void)[] = [];
   const collect = (chunk: Buffer) => {

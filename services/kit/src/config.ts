@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 /** The environment a service reads its settings from. */
 export type Env = Record<string, string | undefined>;
 
@@ -98,6 +99,10 @@ export interface ServiceConfig {
   logLevel: (typeof LOG_LEVELS)[number];
   rpcTimeoutMs: number;
   shutdownGraceMs: number;
+  /** Directory of the PKI files (trust, CRLs, this agency's seal); see seal/pki-files.ts. */
+  pkiDir: string;
+  /** Passphrase of encrypted seal keys; a secret, never logged. */
+  pkiKeyPassphrase: string | undefined;
 }
 
 /** Parses the shared service settings from the environment; throws ConfigError listing every problem. */
@@ -117,6 +122,8 @@ export function loadServiceConfig(service: string, defaultGrpcPort: number, env:
     logLevel: read.oneOf("LOG_LEVEL", LOG_LEVELS, "info"),
     rpcTimeoutMs: read.int("RPC_TIMEOUT_MS", { default: 5000, min: 1, max: 600_000 }),
     shutdownGraceMs: read.int("SHUTDOWN_GRACE_MS", { default: 10_000, min: 0, max: 600_000 }),
+    pkiDir: resolve(read.string("PKI_DIR", ".data/pki")),
+    pkiKeyPassphrase: read.string("PKI_KEY_PASSPHRASE", "") || undefined,
   };
   read.done();
   return config;

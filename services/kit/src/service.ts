@@ -5,7 +5,7 @@ import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import type mongoose from "mongoose";
 import type { Logger } from "pino";
 import { type common, system } from "@casebridge/proto";
-import { loadServiceConfig, type Env, type ServiceConfig } from "./config";
+import { ConfigError, loadServiceConfig, type Env, type ServiceConfig } from "./config";
 import { createLogger } from "./logger";
 import { connectNats, type NatsLink } from "./nats";
 import { connectMongo } from "./mongo";
@@ -14,6 +14,7 @@ import { serveOnGrpc } from "./grpc-rpc";
 import { serveOnNats } from "./nats-rpc";
 import { createSystemHandlers } from "./system.service";
 import { StartupError } from "./startup-error";
+import { PkiFilesError, sealAgencyOf, startServiceSeals, type SealAgency, type ServiceSeals } from "./seal";
 
 /** What a service is: its name, agency and default gRPC port, and the contracts it serves besides SystemService. */
 export interface ServiceSpec {
@@ -30,6 +31,8 @@ export interface ServiceDeps {
   nats: NatsLink;
   js: JetStreamClient;
   mongo: mongoose.Connection;
+  /** This agency's sealer and the platform-wide seal verifier, with CRLs kept current over NATS. */
+  seals: ServiceSeals;
 }
 
 /** A started service. */
@@ -61,6 +64,12 @@ function shutdownGrpc(server: grpc.Server, graceMs: number): Promise<void> {
   });
 }
 
+function sealAgencyOfService(spec: ServiceSpec): SealAgency {
+  const agency = sealAgencyOf(spec.agency);
+  if (!agency) throw new ConfigError([`service ${spec.name} has no agency that holds a seal`]);
+  return agency;
+}
+
 /** Starts a service: config, logs, NATS, MongoDB, then its contracts on gRPC (with grpc.health.v1) and on NATS. */
 export async function startService(spec: ServiceSpec, env: Env, logDestination?: Parameters<typeof createLogger>[2]): Promise<RunningService> {
   const config = loadServiceConfig(spec.name, spec.defaultGrpcPort, env);
@@ -77,7 +86,15 @@ export async function startService(spec: ServiceSpec, env: Env, logDestination?:
     await nats.nc.close();
     throw err;
   }
-  const deps: ServiceDeps = { config, logger, nats, js: jetstream(nats.nc), mongo };
+  let seals: Awaited<ReturnType<typeof startServiceSeals>>;
+  try {
+    seals = await startServiceSeals(config.pkiDir, sealAgencyOfService(spec), config.pkiKeyPassphrase, nats.nc, logger);
+  } catch (err) {
+    await Promise.all([nats.nc.close(), mongo.close()]);
+    if (err instanceof PkiFilesError) throw new ConfigError([`PKI: ${err.message} (create the dev PKI with: npm run seal -- init)`]);
+    throw err;
+  }
+  const deps: ServiceDeps = { config, logger, nats, js: jetstream(nats.nc), mongo, seals: seals.seals };
 
   const identity = { service: spec.name, agency: spec.agency, version: config.version, instanceId: randomUUID(), startedAt: new Date() };
   const systemContract = serve(
@@ -114,6 +131,7 @@ export async function startService(spec: ServiceSpec, env: Env, logDestination?:
     stop: async () => {
       stopping = true;
       health.setStatus("", "NOT_SERVING");
+      seals.watch.stop();
       logger.info("shutting down");
       await nats.nc.drain().catch((err: unknown) => logger.warn({ err }, "NATS drain failed"));
       await shutdownGrpc(server, config.shutdownGraceMs);

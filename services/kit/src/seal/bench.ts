@@ -1,4 +1,5 @@
 import { hash, randomBytes, sign, verify } from "node:crypto";
+import { seal as sealPb } from "@casebridge/proto";
 import { SEAL_ALGORITHMS, suiteOf, type SealAlgorithm } from "./algorithms";
 import { parseSeal, Sealer } from "./cms";
 import { createPki, credentialOf, type Pki } from "./pki";
@@ -44,7 +45,7 @@ async function benchAlgorithm(algorithm: SealAlgorithm, pki: Pki): Promise<Recor
   const p7s = await sealer.seal(document);
   const rawSignature = sign(digest, document, key);
   const report = verifier.verify(document, p7s);
-  if (report.status !== 1) throw new Error(`benchmark seal does not verify: ${report.message}`);
+  if (report.status !== sealPb.VerificationStatus.VERIFICATION_STATUS_VALID) throw new Error(`benchmark seal does not verify: ${report.message}`);
 
   // Interleave rounds so that both sides see the same machine state; keep the best of each.
   const attributesSize = parseSeal(p7s).signedAttributes.length;

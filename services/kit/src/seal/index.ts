@@ -9,3 +9,5 @@ export * from "./pki-files";
 export * from "./revocation";
 export * from "./revocation-nats";
 export * from "./verifier";
+export * from "./service-seals";
+export * from "./cli";

@@ -1,0 +1,91 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CliExit, runSealCli } from "./cli";
+import { loadSealCredential, PkiFilesError } from "./pki-files";
+
+let work: string;
+let pkiDir: string;
+
+async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runSealCli([...args, "--dir", pkiDir], env, (line) => out.push(line), (line) => err.push(line));
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), "cb-seal-cli-"));
+  pkiDir = join(work, "pki");
+});
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe("npm run seal", () => {
+  it("init creates the dev PKI once, with private keys readable by the owner only", async () => {
+    const first = await cli(["init"]);
+    expect(first).toMatchObject({ code: CliExit.ok, out: expect.stringContaining("created the dev PKI (p-256)") as string });
+    expect(statSync(join(pkiDir, "police", "seal.key.pem")).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(pkiDir, "police", "seal.svg"), "utf8")).toContain("某市公安局案件专用章");
+    const again = await cli(["init", "--algorithm", "sm2"]);
+    expect(again).toMatchObject({ code: CliExit.ok, out: expect.stringContaining("already there (p-256)") as string });
+  });
+
+  it("sign writes <file>.p7s; verify prints agency, seal name and signing time and exits 0", async () => {
+    const file = join(work, "transfer-notice.txt");
+    writeFileSync(file, "移送起诉告知书\n");
+    expect((await cli(["sign", "--agency", "police", file])).code).toBe(CliExit.ok);
+    expect(readFileSync(`${file}.p7s`)[0]).toBe(0x30);
+    const verified = await cli(["verify", file]);
+    expect(verified.code).toBe(CliExit.ok);
+    expect(verified.out).toMatch(/^VALID\n {2}agency: +police\n {2}seal: +某市公安局案件专用章 \(police-case-seal\)\n {2}signing time: +\d{4}-\d\d-\d\dT/);
+    const json = await cli(["verify", file, "--json", "--agency", "police"]);
+    expect(JSON.parse(json.out)).toMatchObject({ status: "VERIFICATION_STATUS_VALID", seal: { agency: "AGENCY_POLICE" } });
+  });
+
+  it("verify exits 1 with the reason when the document was changed or the seal is not the expected agency's", async () => {
+    const file = join(work, "judgment.txt");
+    writeFileSync(file, "判决书\n");
+    await cli(["sign", "--agency", "court", file]);
+    writeFileSync(file, "判决书 (altered)\n");
+    const changed = await cli(["verify", file]);
+    expect(changed.code).toBe(CliExit.failed);
+    expect(changed.out).toContain("INVALID: the document does not match the sealed digest (DIGEST_MISMATCH)");
+    writeFileSync(file, "判决书\n");
+    expect((await cli(["verify", file, "--agency", "police"])).out).toContain("WRONG_AGENCY");
+  });
+
+  it("revoke puts the agency's seal certificate on its CA's CRL, and its seals stop verifying", async () => {
+    const file = join(work, "mediation-agreement.txt");
+    writeFileSync(file, "调解协议书\n");
+    await cli(["sign", "--agency", "notary", file]);
+    const revoked = await cli(["revoke", "--agency", "notary", "--no-publish"]);
+    expect(revoked).toMatchObject({ code: CliExit.ok, out: expect.stringContaining("CRL number 2") as string });
+    const verified = await cli(["verify", file]);
+    expect(verified.code).toBe(CliExit.failed);
+    expect(verified.out).toContain("CERTIFICATE_REVOKED");
+    await expect(loadSealCredential(pkiDir, "notary")).resolves.toBeDefined();
+  });
+
+  it("ca prints the root certificate", async () => {
+    const ca = await cli(["ca"]);
+    expect(ca.out).toMatch(/^-----BEGIN CERTIFICATE-----\n[\s\S]+\n-----END CERTIFICATE-----$/);
+  });
+
+  it("says what is wrong on bad usage (exit 2) and on missing files (exit 1)", async () => {
+    expect(await cli(["sign", "--agency", "fbi", "x"])).toMatchObject({ code: CliExit.usage, err: expect.stringContaining("--agency must be one of police") as string });
+    expect(await cli(["launch"])).toMatchObject({ code: CliExit.usage, err: expect.stringContaining("unknown command launch") as string });
+    expect(await cli(["verify", join(work, "nope.txt")])).toMatchObject({ code: CliExit.failed, err: expect.stringContaining("cannot read") as string });
+    const empty = await runSealCli(["ca", "--dir", join(work, "none")], {}, () => undefined, () => undefined);
+    expect(empty).toBe(CliExit.failed);
+  });
+
+  it("keeps keys encrypted when a passphrase is set, and names the problem when it is wrong", async () => {
+    const secret = join(work, "secret-pki");
+    const env = { PKI_KEY_PASSPHRASE: "correct horse" };
+    expect((await runSealCli(["init", "--dir", secret], env, () => undefined, () => undefined))).toBe(CliExit.ok);
+    expect(readFileSync(join(secret, "court", "seal.key.pem"), "utf8")).toContain("ENCRYPTED PRIVATE KEY");
+    await expect(loadSealCredential(secret, "court", "correct horse")).resolves.toBeDefined();
+    await expect(loadSealCredential(secret, "court", "wrong")).rejects.toThrow(PkiFilesError);
+  });
+});

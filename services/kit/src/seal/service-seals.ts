@@ -1,0 +1,42 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import { Sealer } from "./cms";
+import { loadSealCredential, loadTrustMaterial, readManifest } from "./pki-files";
+import type { SealAgency } from "./pki";
+import { RevocationError, RevocationRegistry } from "./revocation";
+import { openCrlBucket, watchCrls, type CrlWatch } from "./revocation-nats";
+import { SealVerifier } from "./verifier";
+
+/** A service's e-seal kit: its agency's sealer, a verifier of every agency's seals, and the live CRLs. */
+export interface ServiceSeals {
+  readonly sealer: Sealer;
+  readonly verifier: SealVerifier;
+  readonly revocations: RevocationRegistry;
+}
+
+/**
+ * Loads the trust files and the agency's seal credential from `pkiDir`, applies the CRL files, then
+ * follows the CRL bucket on NATS so that a revocation reaches this service within moments.
+ */
+export async function startServiceSeals(
+  pkiDir: string,
+  agency: SealAgency,
+  passphrase: string | undefined,
+  nc: NatsConnection,
+  logger: Logger,
+): Promise<{ seals: ServiceSeals; watch: CrlWatch }> {
+  await readManifest(pkiDir); // a clear "pki.json is missing" before anything else
+  const [trust, credential] = await Promise.all([loadTrustMaterial(pkiDir), loadSealCredential(pkiDir, agency, passphrase)]);
+  const revocations = new RevocationRegistry([...trust.roots, ...trust.intermediates]);
+  for (const crl of trust.crls) {
+    try {
+      revocations.apply(crl);
+    } catch (error) {
+      if (!(error instanceof RevocationError)) throw error;
+      logger.warn({ err: error }, "CRL file refused");
+    }
+  }
+  const verifier = new SealVerifier({ roots: trust.roots, intermediates: trust.intermediates, revocations });
+  const watch = await watchCrls(await openCrlBucket(nc), revocations, logger);
+  return { seals: { sealer: new Sealer(credential), verifier, revocations }, watch };
+}
