@@ -59,10 +59,9 @@ describe("seal revocation over NATS", () => {
     const code = await runSealCli(["revoke", "--agency", "police", "--dir", pkiDir, "--nats", infra.natsUrl], {}, (line) => out.push(line), (line) => out.push(line));
     expect(code).toBe(0);
     expect(out.join("\n")).toContain(`published 1 CRL to ${infra.natsUrl}`);
-    const revoked = await eventually(async () => {
+    const revoked = await eventually(() => {
       const report = court.verifier.verify(document, p7s);
-      if (report.failure !== Failure.VERIFICATION_FAILURE_CERTIFICATE_REVOKED) throw new Error(`still ${report.message}`);
-      return report;
+      return report.failure === Failure.VERIFICATION_FAILURE_CERTIFICATE_REVOKED ? Promise.resolve(report) : Promise.reject(new Error(`still ${report.message}`));
     }, 5_000, 20);
     expect(revoked).toMatchObject({ status: Status.VERIFICATION_STATUS_INVALID, seal: { agency: common.Agency.AGENCY_POLICE } });
 
