@@ -13,3 +13,5 @@ export * from "./service";
 export * from "./startup-error";
 export * from "./system.service";
 export * from "./seal";
+export * from "./actor";
+export * from "./transfer";

@@ -35,3 +35,11 @@ export async function connectMongo(url: string, dbName: string, { attempts, time
     throw new StartupError(`cannot reach MongoDB at ${redactUrl(url)} after ${attempts} attempt(s): ${(err as Error).message}`, { cause: err });
   }
 }
+
+/** The bytes of a stored buffer, which the driver returns as BSON Binary. */
+export function bytesOf(value: unknown): Buffer {
+  if (Buffer.isBuffer(value)) return value;
+  const binary = value as { buffer?: Uint8Array };
+  if (binary.buffer instanceof Uint8Array) return Buffer.from(binary.buffer.buffer, binary.buffer.byteOffset, binary.buffer.byteLength);
+  throw new Error("stored value is not binary");
+}

@@ -16,12 +16,21 @@ import { createSystemHandlers } from "./system.service";
 import { StartupError } from "./startup-error";
 import { PkiFilesError, sealAgencyOf, startServiceSeals, type SealAgency, type ServiceSeals } from "./seal";
 
-/** What a service is: its name, agency and default gRPC port, and the contracts it serves besides SystemService. */
+/** What a service is: its name, agency and default gRPC port, and what it runs besides SystemService. */
 export interface ServiceSpec {
   name: string;
   agency: common.Agency;
   defaultGrpcPort: number;
-  contracts?: (deps: ServiceDeps) => ServedContract[] | Promise<ServedContract[]>;
+  setup?: (deps: ServiceDeps) => Promise<ServiceSetup>;
+}
+
+/** The contracts a service serves and the background work (consumers, relays) it starts and stops. */
+export interface ServiceSetup {
+  contracts: ServedContract[];
+  /** Starts background work once the service serves. */
+  start?(): Promise<void>;
+  /** Stops background work before NATS is drained. */
+  stop?(): Promise<void>;
 }
 
 /** The connected dependencies a service's contracts are built from. */
@@ -108,7 +117,8 @@ export async function startService(spec: ServiceSpec, env: Env, logDestination?:
       },
     }),
   );
-  const contracts = [systemContract, ...((await spec.contracts?.(deps)) ?? [])];
+  const setup: ServiceSetup = (await spec.setup?.(deps)) ?? { contracts: [] };
+  const contracts = [systemContract, ...setup.contracts];
 
   const server = new grpc.Server();
   health.addToServer(server);
@@ -122,6 +132,7 @@ export async function startService(spec: ServiceSpec, env: Env, logDestination?:
   }
   serveOnNats(nats.nc, spec.name, contracts, logger);
   await nats.nc.flush();
+  await setup.start?.();
   setServing(true);
   logger.info({ grpc: `${config.grpcHost}:${grpcPort}`, nats: config.natsUrl, mongoDb: config.mongoDb, instanceId: identity.instanceId }, "service started");
 
@@ -132,6 +143,7 @@ export async function startService(spec: ServiceSpec, env: Env, logDestination?:
       stopping = true;
       health.setStatus("", "NOT_SERVING");
       seals.watch.stop();
+      await setup.stop?.().catch((err: unknown) => logger.warn({ err }, "background work did not stop cleanly"));
       logger.info("shutting down");
       await nats.nc.drain().catch((err: unknown) => logger.warn({ err }, "NATS drain failed"));
       await shutdownGrpc(server, config.shutdownGraceMs);

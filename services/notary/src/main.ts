@@ -1,4 +1,17 @@
-import { runService } from "@casebridge/kit";
+import { runService, transferSetup } from "@casebridge/kit";
 import { common } from "@casebridge/proto";
 
-runService({ name: "notary", agency: common.Agency.AGENCY_NOTARY, defaultGrpcPort: 50055 });
+const NOTARY = ["notary"];
+
+// Notary offices send and receive transfers like any agency (mediation agreements build on this).
+runService({
+  name: "notary",
+  agency: common.Agency.AGENCY_NOTARY,
+  defaultGrpcPort: 50055,
+  setup: (deps) =>
+    transferSetup(deps, {
+      agency: common.Agency.AGENCY_NOTARY,
+      requireApproval: false,
+      roles: { send: NOTARY, decide: NOTARY, read: NOTARY, openCases: NOTARY, approveCases: NOTARY },
+    }),
+});

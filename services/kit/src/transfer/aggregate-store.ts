@@ -1,0 +1,175 @@
+import type mongoose from "mongoose";
+import type { mongo } from "mongoose";
+
+import { bytesOf } from "../mongo";
+
+type Collection<T extends mongo.Document> = mongo.Collection<T>;
+type Document = mongo.Document;
+type Filter<T> = mongo.Filter<T>;
+
+/** Something the relay must carry out after an aggregate was stored: publish an event, add a timeline entry, append to the audit log. */
+export interface OutboxItem {
+  /** Unique id: the JetStream Nats-Msg-Id of an event, the entry id of a timeline or audit entry. */
+  readonly id: string;
+  readonly kind: "event" | "timeline" | "audit";
+  /** JetStream subject of an event. */
+  readonly subject?: string;
+  readonly data: Buffer;
+  /** Set on a transfer's submission event: once published, the transfer is DELIVERED. */
+  readonly marksDelivered?: boolean;
+}
+
+/** An aggregate as stored: its value, its version (for optimistic concurrency) and the events applied to it. */
+export interface Stored<T> {
+  readonly id: string;
+  readonly value: T;
+  readonly version: number;
+  readonly applied: readonly string[];
+}
+
+/** Encoder/decoder of an aggregate (the protobuf message). */
+export interface AggregateCodec<T> {
+  encode(value: T): Uint8Array;
+  decode(bytes: Uint8Array): T;
+}
+
+interface AggregateDocument {
+  _id: string;
+  pb: Buffer;
+  version: number;
+  outbox: Array<{ id: string; kind: OutboxItem["kind"]; subject?: string; data: Buffer; marksDelivered?: boolean }>;
+  hasOutbox: boolean;
+  applied: string[];
+  [index: string]: unknown;
+}
+
+/** The result of a change: the new value and what the relay must do after it is stored. */
+export interface Change<T> {
+  readonly value: T;
+  readonly outbox: readonly OutboxItem[];
+}
+
+const MAX_CONFLICT_RETRIES = 20;
+
+/**
+ * Stores one kind of aggregate, one MongoDB document each, with its outbox inside it: the state
+ * change and what must follow it are written in one single-document write, so a crash between them
+ * is impossible. Concurrent writers are told apart by a version number; `applied` remembers the
+ * events applied to the aggregate so that a redelivered event is applied once.
+ */
+export class AggregateStore<T> {
+  private readonly collection: Collection<AggregateDocument>;
+
+  constructor(
+    connection: mongoose.Connection,
+    readonly name: string,
+    private readonly codec: AggregateCodec<T>,
+    /** Fields copied beside the encoded value, to query and sort on. */
+    private readonly indexFields: (value: T) => Record<string, unknown>,
+  ) {
+    this.collection = connection.collection<AggregateDocument>(name);
+  }
+
+  /** Creates the indexes the store and its queries use. */
+  async ensureIndexes(extra: Array<Record<string, 1 | -1>> = []): Promise<void> {
+    await this.collection.createIndex({ hasOutbox: 1 });
+    for (const keys of extra) await this.collection.createIndex(keys);
+  }
+
+  /** The aggregate with this id, if any. */
+  async get(id: string): Promise<Stored<T> | undefined> {
+    const doc = await this.collection.findOne({ _id: id });
+    return doc ? this.toStored(doc) : undefined;
+  }
+
+  /** Stores a new aggregate; false when one with this id exists already. */
+  async insert(id: string, change: Change<T>, appliedEventId?: string): Promise<boolean> {
+    try {
+      await this.collection.insertOne({
+        _id: id,
+        pb: Buffer.from(this.codec.encode(change.value)),
+        version: 1,
+        outbox: change.outbox.map(toDocumentItem),
+        hasOutbox: change.outbox.length > 0,
+        applied: appliedEventId ? [appliedEventId] : [],
+        ...this.indexFields(change.value),
+      });
+      return true;
+    } catch (error) {
+      if ((error as { code?: number }).code === 11000) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Reads, changes and writes back an aggregate, retrying on concurrent writes. `decide` returns
+   * undefined to leave it alone. Returns the stored result, or undefined when absent or left alone.
+   */
+  async mutate(id: string, decide: (current: Stored<T>) => Change<T> | undefined, appliedEventId?: string): Promise<Stored<T> | undefined> {
+    for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
+      const current = await this.get(id);
+      if (!current) return undefined;
+      if (appliedEventId && current.applied.includes(appliedEventId)) return undefined;
+      const change = decide(current);
+      if (!change) return undefined;
+      const result = await this.collection.updateOne(
+        { _id: id, version: current.version },
+        {
+          $set: {
+            pb: Buffer.from(this.codec.encode(change.value)),
+            version: current.version + 1,
+            ...(change.outbox.length > 0 ? { hasOutbox: true } : {}),
+            ...this.indexFields(change.value),
+          },
+          ...(change.outbox.length > 0 || appliedEventId
+            ? {
+                $push: {
+                  ...(change.outbox.length > 0 ? { outbox: { $each: change.outbox.map(toDocumentItem) } } : {}),
+                  ...(appliedEventId ? { applied: appliedEventId } : {}),
+                },
+              }
+            : {}),
+        } as Document,
+      );
+      if (result.matchedCount === 1) return { id, value: change.value, version: current.version + 1, applied: current.applied };
+    }
+    throw new Error(`aggregate ${this.name}/${id} kept changing under ${MAX_CONFLICT_RETRIES} attempts`);
+  }
+
+  /** Aggregates that have outbox items, oldest first, with those items. */
+  async pending(limit: number): Promise<Array<{ id: string; items: OutboxItem[] }>> {
+    const docs = await this.collection.find({ hasOutbox: true }, { projection: { outbox: 1 } }).limit(limit).toArray();
+    return docs.map((doc) => ({ id: doc._id, items: doc.outbox.map(fromDocumentItem) }));
+  }
+
+  /** Removes the carried-out items from an aggregate's outbox. */
+  async removeDone(id: string, doneIds: readonly string[]): Promise<void> {
+    const done = new Set(doneIds);
+    for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
+      const doc = await this.collection.findOne({ _id: id }, { projection: { outbox: 1, version: 1 } });
+      if (!doc) return;
+      const rest = doc.outbox.filter((item) => !done.has(item.id));
+      const result = await this.collection.updateOne({ _id: id, version: doc.version }, { $set: { outbox: rest, hasOutbox: rest.length > 0, version: doc.version + 1 } });
+      if (result.matchedCount === 1) return;
+    }
+    throw new Error(`outbox of ${this.name}/${id} kept changing`);
+  }
+
+  /** Aggregates matching `filter`, sorted and limited, decoded. */
+  async find(filter: Filter<AggregateDocument>, sort: Record<string, 1 | -1>, limit: number): Promise<Array<Stored<T> & { index: Record<string, unknown> }>> {
+    const docs = await this.collection.find(filter).sort(sort).limit(limit).toArray();
+    return docs.map((doc) => ({ ...this.toStored(doc), index: doc }));
+  }
+
+  private toStored(doc: AggregateDocument): Stored<T> {
+    return { id: doc._id, value: this.codec.decode(bytesOf(doc.pb)), version: doc.version, applied: doc.applied ?? [] };
+  }
+}
+
+function toDocumentItem(item: OutboxItem): AggregateDocument["outbox"][number] {
+  return { id: item.id, kind: item.kind, data: item.data, ...(item.subject ? { subject: item.subject } : {}), ...(item.marksDelivered ? { marksDelivered: true } : {}) };
+}
+
+function fromDocumentItem(item: AggregateDocument["outbox"][number]): OutboxItem {
+  return { id: item.id, kind: item.kind, subject: item.subject, data: bytesOf(item.data), marksDelivered: item.marksDelivered };
+}

@@ -1,0 +1,666 @@
+import { randomUUID } from "node:crypto";
+import { jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type mongoose from "mongoose";
+import type { Logger } from "pino";
+import { type common, seal as sealPb, transfer as pb } from "@casebridge/proto";
+import type { Actor } from "../actor";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from "../errors";
+import { consumeEvents, ensureConsumer, ensureStream, type RunningConsumer } from "../jetstream";
+import { sealAgencyOf, verifyBundle, type ReceivedDocument, type ServiceSeals } from "../seal";
+import { AggregateStore, type Change, type OutboxItem, type Stored } from "./aggregate-store";
+import { AuditLog } from "./audit-log";
+import { DocumentStore } from "./document-store";
+import {
+  assertDecidable,
+  assertResubmittable,
+  assertWithdrawable,
+  caseViolations,
+  documentViolations,
+  isCurrentStatus,
+  returnCountAfter,
+  stateAfterVerification,
+} from "./domain";
+import { encodeAuditRecord, OutboxRelay } from "./outbox-relay";
+import { TimelineRepository } from "./timeline.repository";
+
+const { TransferState: State } = pb;
+
+/** The JetStream stream of cross-agency transfer events; subject `cb.transfer.<recipient agency>`. */
+export const TRANSFER_STREAM = "CB_TRANSFERS";
+
+/** The subject events for `agency` are published on. */
+export function transferSubject(agency: common.Agency): string {
+  const name = sealAgencyOf(agency);
+  if (!name) throw new InvalidArgumentError(`no such agency ${agency}`);
+  return `cb.transfer.${name}`;
+}
+
+/** What the engine of one agency service needs. */
+export interface TransferEngineDeps {
+  readonly agency: common.Agency;
+  readonly mongo: mongoose.Connection;
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly seals: ServiceSeals;
+  readonly logger: Logger;
+  readonly clock?: () => Date;
+  /** Inbound events processed at the same time; default 8. */
+  readonly concurrency?: number;
+}
+
+/** A new outgoing transfer: the case, its documents, where it goes and why. */
+export interface OutgoingTransfer {
+  readonly actor: Actor;
+  readonly kase: pb.Case;
+  readonly documents: readonly pb.BundleDocument[];
+  readonly recipient: common.Agency;
+  readonly purpose: pb.TransferPurpose;
+  readonly parentTransferId?: string;
+  readonly path?: readonly common.Agency[];
+}
+
+/**
+ * Moves cases between agencies, for one agency service: sealed bundles stored beside the events,
+ * transfers with their outbox in one document, a relay to JetStream, an idempotent consumer of the
+ * agency's inbound events, the case timeline and the hash-chained audit log.
+ */
+export class TransferEngine {
+  readonly transfers: AggregateStore<pb.Transfer>;
+  readonly cases: AggregateStore<pb.CaseFile>;
+  readonly timeline: TimelineRepository;
+  readonly audit: AuditLog;
+  private readonly relay: OutboxRelay;
+  private consumer: RunningConsumer | undefined;
+  private readonly clock: () => Date;
+
+  private constructor(
+    private readonly deps: TransferEngineDeps,
+    readonly documents: DocumentStore,
+  ) {
+    this.clock = deps.clock ?? (() => new Date());
+    this.transfers = new AggregateStore(deps.mongo, "transfers", { encode: (t) => pb.Transfer.encode(t).finish(), decode: (b) => pb.Transfer.decode(b) }, (t) => ({
+      box: t.sender === deps.agency ? "outbox" : "inbox",
+      state: t.state,
+      caseId: t.case?.caseId ?? "",
+      updatedAt: t.updatedAt ?? new Date(0),
+    }));
+    this.cases = new AggregateStore(deps.mongo, "cases", { encode: (c) => pb.CaseFile.encode(c).finish(), decode: (b) => pb.CaseFile.decode(b) }, () => ({}));
+    this.timeline = new TimelineRepository(deps.mongo);
+    this.audit = new AuditLog(deps.mongo);
+    this.relay = new OutboxRelay([this.transfers, this.cases] as Array<AggregateStore<unknown>>, {
+      js: deps.js,
+      timeline: this.timeline,
+      audit: this.audit,
+      onDelivered: (_store, id) => this.markDelivered(id),
+    }, deps.logger.child({ component: "outbox-relay" }));
+  }
+
+  /** Opens the stores, the stream and this agency's durable consumer. */
+  static async create(deps: TransferEngineDeps): Promise<TransferEngine> {
+    const engine = new TransferEngine(deps, await DocumentStore.open(deps.nc));
+    await Promise.all([
+      engine.transfers.ensureIndexes([{ box: 1, updatedAt: -1 }, { caseId: 1 }]),
+      engine.cases.ensureIndexes(),
+      engine.timeline.ensureIndexes(),
+      engine.audit.ensureIndexes(),
+    ]);
+    const jsm = await jetstreamManager(deps.nc);
+    await ensureStream(jsm, { name: TRANSFER_STREAM, subjects: ["cb.transfer.>"] });
+    await ensureConsumer(jsm, TRANSFER_STREAM, {
+      durable_name: engine.consumerName,
+      filter_subject: transferSubject(deps.agency),
+      ack_policy: "explicit",
+      ack_wait: 60_000_000_000,
+      max_ack_pending: 1000,
+    });
+    return engine;
+  }
+
+  private get consumerName(): string {
+    return `transfer-inbox-${sealAgencyOf(this.deps.agency)!}`;
+  }
+
+  /** Starts the relay and the consumer. */
+  async start(): Promise<void> {
+    this.relay.start();
+    this.consumer = await consumeEvents(this.deps.js, TRANSFER_STREAM, this.consumerName, (event) => this.applyEvent(event.data, event.eventId), {
+      concurrency: this.deps.concurrency ?? 8,
+      backoffMs: [200, 1000, 5000, 15_000],
+      maxDeliver: 10,
+      logger: this.deps.logger,
+    });
+  }
+
+  /** Stops taking events, then lets the relay finish its round. */
+  async stop(): Promise<void> {
+    await this.consumer?.stop();
+    await this.relay.stop();
+  }
+
+  /** Seals each document with this agency's seal and stores it with its seal; returns the bundle entries. */
+  async sealDocuments(inputs: readonly pb.DocumentInput[], field = "documents"): Promise<pb.BundleDocument[]> {
+    const violations = documentViolations(inputs, field);
+    if (violations.length > 0) throw new InvalidArgumentError("invalid documents", violations);
+    return Promise.all(
+      inputs.map(async (input) => {
+        const seal = await this.deps.seals.sealer.seal(input.content);
+        const [contentKey, sealKey] = await Promise.all([this.documents.put(input.content), this.documents.put(seal)]);
+        return {
+          ref: { documentId: input.documentId, title: input.title, documentType: input.documentType, mediaType: input.mediaType, sizeBytes: input.content.length, sha256: contentKey },
+          contentKey,
+          sealKey,
+          sealedBy: this.deps.agency,
+        };
+      }),
+    );
+  }
+
+  // --- sender side -------------------------------------------------------------------------
+
+  /** Seals the manifest of a new transfer, stores it and the transfer with its submission event. */
+  async send(outgoing: OutgoingTransfer): Promise<pb.Transfer> {
+    if (outgoing.recipient === this.deps.agency || !sealAgencyOf(outgoing.recipient)) {
+      throw new InvalidArgumentError("invalid recipient", [{ field: "recipient", description: "must be another agency" }]);
+    }
+    if (outgoing.purpose === pb.TransferPurpose.TRANSFER_PURPOSE_UNSPECIFIED) {
+      throw new InvalidArgumentError("invalid purpose", [{ field: "purpose", description: "is required" }]);
+    }
+    const now = this.clock();
+    const transferId = randomUUID();
+    const transfer: pb.Transfer = {
+      transferId,
+      case: outgoing.kase,
+      sender: this.deps.agency,
+      recipient: outgoing.recipient,
+      purpose: outgoing.purpose,
+      state: State.TRANSFER_STATE_SUBMITTED,
+      submission: 1,
+      supplementaryReturns: 0,
+      bundle: await this.sealBundle(transferId, outgoing.kase, outgoing.recipient, outgoing.documents, now),
+      verification: undefined,
+      returnReason: pb.ReturnReason.RETURN_REASON_UNSPECIFIED,
+      returnNote: "",
+      parentTransferId: outgoing.parentTransferId ?? "",
+      path: [...(outgoing.path ?? [])],
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.transfers.insert(transferId, { value: transfer, outbox: this.submissionItems(transfer, outgoing.actor, "submitted") });
+    this.relay.kick();
+    return transfer;
+  }
+
+  /** Resubmits a returned or rejected transfer with the given documents. */
+  async resubmit(actor: Actor, transferId: string, documents: readonly pb.BundleDocument[]): Promise<pb.Transfer> {
+    const current = await this.outgoing(transferId);
+    assertResubmittable(current.value);
+    const now = this.clock();
+    const bundle = await this.sealBundle(transferId, current.value.case!, current.value.recipient, documents, now);
+    const stored = await this.transfers.mutate(transferId, ({ value }) => {
+      assertResubmittable(value);
+      const next = { ...value, bundle, state: State.TRANSFER_STATE_SUBMITTED, submission: value.submission + 1, verification: undefined, updatedAt: now };
+      return { value: next, outbox: this.submissionItems(next, actor, "resubmitted") };
+    });
+    this.relay.kick();
+    return stored!.value;
+  }
+
+  /** Takes back a transfer the receiver has not decided on. */
+  async withdraw(actor: Actor, transferId: string, reason: string): Promise<pb.Transfer> {
+    if (!reason.trim()) throw new InvalidArgumentError("a withdrawal needs a reason", [{ field: "reason", description: "must not be empty" }]);
+    await this.outgoing(transferId);
+    const stored = await this.transfers.mutate(transferId, ({ value }) => {
+      assertWithdrawable(value);
+      const next = { ...value, state: State.TRANSFER_STATE_WITHDRAWN, updatedAt: this.clock() };
+      return {
+        value: next,
+        outbox: [
+          this.eventItem(value.recipient, { ...this.eventBase(next, actor.user, value.recipient), withdrawnReason: reason }),
+          this.timelineItem(next, actor.user, "withdrawn", { detail: reason, counterpart: value.recipient }),
+          this.auditItem(actor.user, "transfer.withdrawn", next),
+        ],
+      };
+    });
+    this.relay.kick();
+    return stored!.value;
+  }
+
+  // --- receiver side -----------------------------------------------------------------------
+
+  /** Accepts a received transfer. */
+  async accept(actor: Actor, transferId: string): Promise<pb.Transfer> {
+    await this.incoming(transferId);
+    const stored = await this.transfers.mutate(transferId, ({ value }) => {
+      assertDecidable(value);
+      const next = { ...value, state: State.TRANSFER_STATE_ACCEPTED, updatedAt: this.clock() };
+      return { value: next, outbox: this.decisionItems(next, actor.user, "accepted", {}) };
+    });
+    this.relay.kick();
+    return stored!.value;
+  }
+
+  /** Returns a received transfer to its sender with a reason; at most twice for supplementary investigation. */
+  async giveBack(actor: Actor, transferId: string, reason: pb.ReturnReason, note: string): Promise<pb.Transfer> {
+    returnCountAfter((await this.incoming(transferId)).value, reason, note);
+    const stored = await this.transfers.mutate(transferId, ({ value }) => {
+      const count = returnCountAfter(value, reason, note);
+      const next = { ...value, state: State.TRANSFER_STATE_RETURNED, supplementaryReturns: count, returnReason: reason, returnNote: note, updatedAt: this.clock() };
+      return { value: next, outbox: this.decisionItems(next, actor.user, "returned", { returnReason: reason, detail: note }) };
+    });
+    this.relay.kick();
+    return stored!.value;
+  }
+
+  /** Tells the sender and every earlier agency of a received transfer about a step (e.g. a judgment). */
+  async announce(actor: Actor, transferId: string, action: string, detail: string, document?: pb.BundleDocument): Promise<void> {
+    await this.transfers.mutate(transferId, ({ value }) => {
+      const entry = this.entry(value, actor.user, action, { detail, document, counterpart: value.sender });
+      return {
+        value: { ...value, updatedAt: this.clock() },
+        outbox: [
+          { id: entry.entryId, kind: "timeline", data: Buffer.from(pb.TimelineEntry.encode(entry).finish()) },
+          ...[value.sender, ...value.path].map((to) => this.eventItem(to, { ...this.eventBase(value, actor.user, to), progress: entry })),
+          this.auditItem(actor.user, `case.${action}`, value, document ? [document.contentKey] : []),
+        ],
+      };
+    });
+    this.relay.kick();
+  }
+
+  /** A transfer this agency received; NotFoundError otherwise. */
+  async incoming(transferId: string): Promise<Stored<pb.Transfer>> {
+    const stored = await this.transfers.get(transferId);
+    if (!stored || stored.value.recipient !== this.deps.agency) throw new NotFoundError(`no inbound transfer ${transferId}`);
+    return stored;
+  }
+
+  /** A transfer this agency sent; NotFoundError otherwise. */
+  async outgoing(transferId: string): Promise<Stored<pb.Transfer>> {
+    const stored = await this.transfers.get(transferId);
+    if (!stored || stored.value.sender !== this.deps.agency) throw new NotFoundError(`no outbound transfer ${transferId}`);
+    return stored;
+  }
+
+  /** Lists the inbox or outbox, newest first, with an opaque page token. */
+  async list(request: pb.ListTransfersRequest): Promise<pb.ListTransfersResponse> {
+    if (request.box !== pb.Box.BOX_INBOX && request.box !== pb.Box.BOX_OUTBOX) {
+      throw new InvalidArgumentError("invalid box", [{ field: "box", description: "must be INBOX or OUTBOX" }]);
+    }
+    const pageSize = request.pageSize === 0 ? 50 : request.pageSize;
+    if (pageSize > 200) throw new InvalidArgumentError("invalid page size", [{ field: "page_size", description: "must be 1..200" }]);
+    const filter: Record<string, unknown> = { box: request.box === pb.Box.BOX_INBOX ? "inbox" : "outbox" };
+    if (request.states.length > 0) filter.state = { $in: request.states };
+    if (request.caseId) filter.caseId = request.caseId;
+    if (request.pageToken) {
+      const after = decodePageToken(request.pageToken);
+      filter.$or = [{ updatedAt: { $lt: after.updatedAt } }, { updatedAt: after.updatedAt, _id: { $lt: after.id } }];
+    }
+    const found = await this.transfers.find(filter, { updatedAt: -1, _id: -1 }, pageSize + 1);
+    const page = found.slice(0, pageSize);
+    const last = page.at(-1);
+    return {
+      transfers: page.map((stored) => stored.value),
+      nextPageToken: found.length > pageSize && last ? encodePageToken(last.value.updatedAt ?? new Date(0), last.id) : "",
+    };
+  }
+
+  // --- inbound events ----------------------------------------------------------------------
+
+  /** Applies one inbound event once (a redelivery changes nothing); throws to have it redelivered later. */
+  async applyEvent(data: Uint8Array, eventId: string): Promise<void> {
+    let event: pb.TransferEvent;
+    try {
+      event = pb.TransferEvent.decode(data);
+    } catch (error) {
+      this.deps.logger.error({ err: error, eventId }, "undecodable transfer event dropped");
+      return;
+    }
+    if (event.to !== this.deps.agency) {
+      this.deps.logger.error({ eventId, to: event.to }, "transfer event for another agency dropped");
+      return;
+    }
+    if (event.submitted) await this.receive(event, event.submitted, eventId);
+    else if (event.withdrawnReason !== undefined) await this.applyWithdrawal(event, eventId);
+    else if (event.status) await this.applyStatus(event, event.status, eventId);
+    else if (event.progress) await this.applyProgress(event.progress);
+    this.relay.kick();
+  }
+
+  private async receive(event: pb.TransferEvent, submitted: pb.Transfer, eventId: string): Promise<void> {
+    const existing = await this.transfers.get(submitted.transferId);
+    if (existing?.applied.includes(eventId) || (existing && existing.value.submission >= submitted.submission)) return;
+    const verification = await this.verifySubmission(event, submitted);
+    const state = stateAfterVerification(verification);
+    const action = state === State.TRANSFER_STATE_RECEIVED ? "received" : "rejected";
+    const now = this.clock();
+    const build = (base: pb.Transfer | undefined): Change<pb.Transfer> => {
+      const next: pb.Transfer = {
+        ...submitted,
+        state,
+        verification,
+        supplementaryReturns: base?.supplementaryReturns ?? submitted.supplementaryReturns,
+        returnReason: pb.ReturnReason.RETURN_REASON_UNSPECIFIED,
+        returnNote: "",
+        updatedAt: now,
+      };
+      return {
+        value: next,
+        outbox: this.decisionItems(next, "system", action, {
+          verification: verification.status,
+          detail: state === State.TRANSFER_STATE_RECEIVED ? `submission ${next.submission}: every seal verified` : `submission ${next.submission}: ${describeFailures(verification)}`,
+        }),
+      };
+    };
+    if (!existing) {
+      if (await this.transfers.insert(submitted.transferId, build(undefined), eventId)) return;
+    }
+    await this.transfers.mutate(submitted.transferId, ({ value }) => (value.submission >= submitted.submission ? undefined : build(value)), eventId);
+  }
+
+  /** Fetches the bundle from the document store and verifies the manifest seal and every document. */
+  private async verifySubmission(event: pb.TransferEvent, submitted: pb.Transfer): Promise<sealPb.BundleVerification> {
+    const bundle = submitted.bundle;
+    if (!bundle) return failedVerification("the submission carries no bundle");
+    const [manifest, manifestSeal] = await Promise.all([this.fetch(bundle.manifestKey), this.fetch(bundle.manifestSealKey)]);
+    if (!manifest || !manifestSeal) return failedVerification("the sealed manifest is not in the document store");
+    const documents: ReceivedDocument[] = [];
+    await Promise.all(
+      bundle.documents.map(async (document) => {
+        const [content, seal] = await Promise.all([this.fetch(document.contentKey), this.fetch(document.sealKey)]);
+        if (content) documents.push({ documentId: document.ref?.documentId ?? "", content, seal: seal ?? undefined });
+      }),
+    );
+    const verification = verifyBundle(this.deps.seals.verifier, { manifest, manifestSeal }, documents);
+    const sealed = verification.manifest;
+    if (verification.status === sealPb.VerificationStatus.VERIFICATION_STATUS_VALID && sealed) {
+      const misrouted =
+        sealed.recipient !== this.deps.agency || sealed.sender !== event.from || sealed.caseId !== submitted.case?.caseId || sealed.bundleId !== bundle.bundleId;
+      if (misrouted) return { ...verification, status: sealPb.VerificationStatus.VERIFICATION_STATUS_INVALID, manifestSeal: { ...verification.manifestSeal!, status: sealPb.VerificationStatus.VERIFICATION_STATUS_INVALID, failure: sealPb.VerificationFailure.VERIFICATION_FAILURE_WRONG_AGENCY, message: "the sealed manifest names another sender, recipient, case or bundle" } };
+    }
+    return verification;
+  }
+
+  /** An object of the document store, or null when it is missing or does not hash to its key. */
+  private async fetch(key: string): Promise<Buffer | null> {
+    try {
+      return await this.documents.get(key);
+    } catch (error) {
+      if (error instanceof NotFoundError || (error as Error).message.includes("does not hash")) return null;
+      throw error;
+    }
+  }
+
+  private async applyWithdrawal(event: pb.TransferEvent, eventId: string): Promise<void> {
+    await this.transfers.mutate(
+      event.transferId,
+      ({ value }) => {
+        if (value.state === State.TRANSFER_STATE_ACCEPTED || value.state === State.TRANSFER_STATE_WITHDRAWN) return undefined;
+        const next = { ...value, state: State.TRANSFER_STATE_WITHDRAWN, updatedAt: this.clock() };
+        return {
+          value: next,
+          outbox: [
+            this.timelineItem(next, event.actor, "withdrawn", { detail: event.withdrawnReason ?? "", agency: event.from, counterpart: this.deps.agency }),
+            this.auditItem(event.actor, "transfer.withdrawn-by-sender", next),
+          ],
+        };
+      },
+      eventId,
+    );
+  }
+
+  private async applyStatus(event: pb.TransferEvent, status: pb.StatusChange, eventId: string): Promise<void> {
+    await this.transfers.mutate(
+      event.transferId,
+      ({ value }) => {
+        const entry = this.timelineItem(value, event.actor, actionOf(status.state), {
+          agency: event.from,
+          counterpart: this.deps.agency,
+          verification: status.verification?.status,
+          returnReason: status.returnReason,
+          detail: status.returnNote || (status.verification ? describeFailures(status.verification) : ""),
+        });
+        if (!isCurrentStatus(value, status)) return { value, outbox: [entry] };
+        const supplementary = status.state === State.TRANSFER_STATE_RETURNED && status.returnReason === pb.ReturnReason.RETURN_REASON_SUPPLEMENTARY_INVESTIGATION;
+        const next: pb.Transfer = {
+          ...value,
+          state: status.state,
+          verification: status.verification ?? value.verification,
+          returnReason: status.returnReason,
+          returnNote: status.returnNote,
+          supplementaryReturns: value.supplementaryReturns + (supplementary ? 1 : 0),
+          updatedAt: this.clock(),
+        };
+        return { value: next, outbox: [entry, this.auditItem(event.actor, `transfer.${actionOf(status.state)}-by-recipient`, next)] };
+      },
+      eventId,
+    );
+  }
+
+  private async applyProgress(entry: pb.TimelineEntry): Promise<void> {
+    let verification = entry.verification;
+    if (entry.document) {
+      const [content, seal] = await Promise.all([this.fetch(entry.document.contentKey), this.fetch(entry.document.sealKey)]);
+      verification = content && seal ? this.deps.seals.verifier.verify(content, seal, { agency: entry.agency }).status : sealPb.VerificationStatus.VERIFICATION_STATUS_INVALID;
+    }
+    await this.timeline.add({ ...entry, verification });
+  }
+
+  /** The sender's transfer is in JetStream: SUBMITTED becomes DELIVERED (unless the receiver already answered). */
+  private async markDelivered(transferId: string): Promise<void> {
+    await this.transfers.mutate(transferId, ({ value }) =>
+      value.state === State.TRANSFER_STATE_SUBMITTED ? { value: { ...value, state: State.TRANSFER_STATE_DELIVERED }, outbox: [] } : undefined,
+    );
+  }
+
+  // --- outbox items ------------------------------------------------------------------------
+
+  private async sealBundle(transferId: string, kase: pb.Case, recipient: common.Agency, documents: readonly pb.BundleDocument[], now: Date): Promise<pb.Bundle> {
+    if (documents.length === 0) throw new FailedPreconditionError("the case has no documents to send");
+    const bundleId = `${transferId}:${randomUUID().slice(0, 8)}`;
+    const manifest: sealPb.BundleManifest = {
+      bundleId,
+      caseId: kase.caseId,
+      sender: this.deps.agency,
+      recipient,
+      createdAt: now,
+      documents: documents.map((document) => document.ref!),
+    };
+    const manifestBytes = Buffer.from(sealPb.BundleManifest.encode(manifest).finish());
+    const manifestSeal = await this.deps.seals.sealer.seal(manifestBytes);
+    const [manifestKey, manifestSealKey] = await Promise.all([this.documents.put(manifestBytes), this.documents.put(manifestSeal)]);
+    return { bundleId, manifestKey, manifestSealKey, documents: [...documents] };
+  }
+
+  private submissionItems(transfer: pb.Transfer, actor: Actor, action: "submitted" | "resubmitted"): OutboxItem[] {
+    return [
+      { ...this.eventItem(transfer.recipient, { ...this.eventBase(transfer, actor.user, transfer.recipient), submitted: transfer }), marksDelivered: true },
+      this.timelineItem(transfer, actor.user, action, { counterpart: transfer.recipient, detail: `submission ${transfer.submission}, ${transfer.bundle?.documents.length ?? 0} documents` }),
+      this.auditItem(actor.user, `transfer.${action}`, transfer),
+    ];
+  }
+
+  /** What a receiver's decision produces: status to the sender, progress to earlier agencies, timeline, audit. */
+  private decisionItems(transfer: pb.Transfer, actor: string, action: string, extra: Partial<pb.TimelineEntry>): OutboxItem[] {
+    const status: pb.StatusChange = {
+      state: transfer.state,
+      submission: transfer.submission,
+      verification: transfer.verification,
+      returnReason: transfer.returnReason,
+      returnNote: transfer.returnNote,
+    };
+    const entry = this.entry(transfer, actor, action, { ...extra, counterpart: transfer.sender });
+    return [
+      this.eventItem(transfer.sender, { ...this.eventBase(transfer, actor, transfer.sender), status }),
+      ...transfer.path.map((to) => this.eventItem(to, { ...this.eventBase(transfer, actor, to), progress: entry })),
+      { id: entry.entryId, kind: "timeline", data: Buffer.from(pb.TimelineEntry.encode(entry).finish()) },
+      this.auditItem(actor, `transfer.${action}`, transfer),
+    ];
+  }
+
+  private eventBase(transfer: pb.Transfer, actor: string, to: common.Agency): pb.TransferEvent {
+    return { eventId: randomUUID(), transferId: transfer.transferId, from: this.deps.agency, to, at: this.clock(), actor };
+  }
+
+  private eventItem(to: common.Agency, event: pb.TransferEvent): OutboxItem {
+    return { id: event.eventId, kind: "event", subject: transferSubject(to), data: Buffer.from(pb.TransferEvent.encode(event).finish()) };
+  }
+
+  private entry(transfer: pb.Transfer, actor: string, action: string, extra: Partial<pb.TimelineEntry>): pb.TimelineEntry {
+    return pb.TimelineEntry.fromPartial({
+      entryId: randomUUID(),
+      caseId: transfer.case?.caseId ?? "",
+      at: this.clock(),
+      agency: this.deps.agency,
+      actor,
+      action,
+      transferId: transfer.transferId,
+      ...extra,
+    });
+  }
+
+  private timelineItem(transfer: pb.Transfer, actor: string, action: string, extra: Partial<pb.TimelineEntry>): OutboxItem {
+    const entry = this.entry(transfer, actor, action, extra);
+    return { id: entry.entryId, kind: "timeline", data: Buffer.from(pb.TimelineEntry.encode(entry).finish()) };
+  }
+
+  /** An audit record of an action on a transfer (or case), with the digests of its documents. */
+  auditItem(actor: string, action: string, transfer: pb.Transfer, digests?: string[]): OutboxItem {
+    const entryId = randomUUID();
+    return {
+      id: entryId,
+      kind: "audit",
+      data: encodeAuditRecord({
+        entryId,
+        at: this.clock(),
+        actor,
+        action,
+        subject: `transfer:${transfer.transferId}`,
+        digests: digests ?? (transfer.bundle?.documents ?? []).map((document) => document.ref?.sha256 ?? ""),
+      }),
+    };
+  }
+
+  // --- case files --------------------------------------------------------------------------
+
+  /** Opens a case with its documents sealed by this agency. */
+  async openCase(actor: Actor, kase: pb.Case | undefined, inputs: readonly pb.DocumentInput[]): Promise<pb.CaseFile> {
+    const violations = [...caseViolations(kase), ...documentViolations(inputs, "documents")];
+    if (violations.length > 0) throw new InvalidArgumentError("invalid case", violations);
+    const opened: pb.Case = { ...kase!, issuer: { agency: this.deps.agency, unitId: kase!.issuer?.unitId ?? "", name: kase!.issuer?.name ?? "" }, openedAt: kase!.openedAt ?? this.clock() };
+    const file: pb.CaseFile = { case: opened, documents: await this.sealDocuments(inputs), approved: false, approvedBy: "" };
+    const entry = pb.TimelineEntry.fromPartial({ entryId: randomUUID(), caseId: opened.caseId, at: this.clock(), agency: this.deps.agency, actor: actor.user, action: "opened", detail: opened.caseNumber });
+    const inserted = await this.cases.insert(opened.caseId, {
+      value: file,
+      outbox: [
+        { id: entry.entryId, kind: "timeline", data: Buffer.from(pb.TimelineEntry.encode(entry).finish()) },
+        this.caseAuditItem(actor.user, "case.opened", file),
+      ],
+    });
+    if (!inserted) throw new FailedPreconditionError(`case ${opened.caseId} exists already`);
+    this.relay.kick();
+    return file;
+  }
+
+  /** Records the legal unit's approval of a case. */
+  async approveCase(actor: Actor, caseId: string): Promise<pb.CaseFile> {
+    const stored = await this.cases.mutate(caseId, ({ value }) => {
+      if (value.approved) throw new FailedPreconditionError(`case ${caseId} is approved already`);
+      const next = { ...value, approved: true, approvedBy: actor.user };
+      const entry = pb.TimelineEntry.fromPartial({ entryId: randomUUID(), caseId, at: this.clock(), agency: this.deps.agency, actor: actor.user, action: "approved" });
+      return { value: next, outbox: [{ id: entry.entryId, kind: "timeline", data: Buffer.from(pb.TimelineEntry.encode(entry).finish()) }, this.caseAuditItem(actor.user, "case.approved", next)] };
+    });
+    if (!stored) throw new NotFoundError(`no case ${caseId}`);
+    this.relay.kick();
+    return stored.value;
+  }
+
+  /** Adds sealed documents to a case (e.g. after supplementary investigation). */
+  async addDocuments(actor: Actor, caseId: string, inputs: readonly pb.DocumentInput[]): Promise<pb.CaseFile> {
+    const current = await this.caseFile(caseId);
+    const taken = new Set(current.documents.map((document) => document.ref?.documentId));
+    const violations = documentViolations(inputs, "documents").concat(
+      inputs.filter((input) => taken.has(input.documentId)).map((input) => ({ field: "documents", description: `document ${input.documentId} exists already` })),
+    );
+    if (violations.length > 0) throw new InvalidArgumentError("invalid documents", violations);
+    const added = await this.sealDocuments(inputs);
+    const stored = await this.cases.mutate(caseId, ({ value }) => {
+      const next = { ...value, documents: [...value.documents, ...added] };
+      return { value: next, outbox: [this.caseAuditItem(actor.user, "case.documents-added", { ...next, documents: added })] };
+    });
+    this.relay.kick();
+    return stored!.value;
+  }
+
+  /** A case file of this agency; NotFoundError otherwise. */
+  async caseFile(caseId: string): Promise<pb.CaseFile> {
+    const stored = await this.cases.get(caseId);
+    if (!stored) throw new NotFoundError(`no case ${caseId}`);
+    return stored.value;
+  }
+
+  private caseAuditItem(actor: string, action: string, file: pb.CaseFile): OutboxItem {
+    const entryId = randomUUID();
+    return {
+      id: entryId,
+      kind: "audit",
+      data: encodeAuditRecord({ entryId, at: this.clock(), actor, action, subject: `case:${file.case?.caseId ?? ""}`, digests: file.documents.map((document) => document.ref?.sha256 ?? "") }),
+    };
+  }
+
+  /** Checks that `actor` may see `transfer`: this agency sent or received it. */
+  assertParty(transfer: pb.Transfer): void {
+    if (transfer.sender !== this.deps.agency && transfer.recipient !== this.deps.agency) throw new PermissionDeniedError("this agency is no party to the transfer");
+  }
+}
+
+function actionOf(state: pb.TransferState): string {
+  switch (state) {
+    case State.TRANSFER_STATE_RECEIVED:
+      return "received";
+    case State.TRANSFER_STATE_REJECTED:
+      return "rejected";
+    case State.TRANSFER_STATE_ACCEPTED:
+      return "accepted";
+    case State.TRANSFER_STATE_RETURNED:
+      return "returned";
+    default:
+      return pb.transferStateToJSON(state).replace("TRANSFER_STATE_", "").toLowerCase();
+  }
+}
+
+/** One line listing what failed in a bundle verification. */
+export function describeFailures(verification: sealPb.BundleVerification): string {
+  const failures: string[] = [];
+  if (verification.manifestSeal && verification.manifestSeal.status !== sealPb.VerificationStatus.VERIFICATION_STATUS_VALID) {
+    failures.push(`manifest: ${verification.manifestSeal.message}`);
+  }
+  for (const document of verification.documents) {
+    if (document.status !== sealPb.VerificationStatus.VERIFICATION_STATUS_VALID) failures.push(`${document.documentId}: ${document.message}`);
+  }
+  return failures.join("; ") || "verified";
+}
+
+function failedVerification(message: string): sealPb.BundleVerification {
+  return {
+    status: sealPb.VerificationStatus.VERIFICATION_STATUS_INVALID,
+    manifestSeal: sealPb.SealVerification.fromPartial({ status: sealPb.VerificationStatus.VERIFICATION_STATUS_INVALID, failure: sealPb.VerificationFailure.VERIFICATION_FAILURE_MISSING_DOCUMENT, message }),
+    manifest: undefined,
+    documents: [],
+  };
+}
+
+function encodePageToken(updatedAt: Date, id: string): string {
+  return Buffer.from(JSON.stringify([updatedAt.toISOString(), id])).toString("base64url");
+}
+
+function decodePageToken(token: string): { updatedAt: Date; id: string } {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as [string, string];
+    const updatedAt = new Date(at);
+    if (Number.isNaN(updatedAt.getTime()) || typeof id !== "string") throw new Error("bad token");
+    return { updatedAt, id };
+  } catch {
+    throw new InvalidArgumentError("invalid page token", [{ field: "page_token", description: "use the next_page_token of the previous page" }]);
+  }
+}

@@ -1,0 +1,37 @@
+import type { common } from "@casebridge/proto";
+import { transfer as pb } from "@casebridge/proto";
+import { serve, type ServedContract } from "../contract";
+import type { ServiceDeps, ServiceSetup } from "../service";
+import { TransferEngine } from "./transfer-engine";
+import { createCaseFileHandlers, createTransferHandlers, type TransferRoles } from "./transfer.handlers";
+
+/** How an agency service takes part in transfers. */
+export interface TransferSetupOptions {
+  readonly agency: common.Agency;
+  readonly roles: TransferRoles;
+  /** Cases must be approved (法制审核) before they leave. */
+  readonly requireApproval: boolean;
+  /** The agency's own contracts, built on the engine. */
+  readonly extra?: (engine: TransferEngine) => ServedContract[];
+}
+
+/** The ServiceSetup of an agency service that sends and receives transfers. */
+export async function transferSetup(deps: ServiceDeps, options: TransferSetupOptions): Promise<ServiceSetup> {
+  const engine = await TransferEngine.create({
+    agency: options.agency,
+    mongo: deps.mongo,
+    nc: deps.nats.nc,
+    js: deps.js,
+    seals: deps.seals,
+    logger: deps.logger.child({ component: "transfer" }),
+  });
+  return {
+    contracts: [
+      serve(pb.TransferServiceDefinition, createTransferHandlers(engine, options.agency, options.roles, { requireApproval: options.requireApproval })),
+      serve(pb.CaseFileServiceDefinition, createCaseFileHandlers(engine, options.agency, options.roles)),
+      ...(options.extra?.(engine) ?? []),
+    ],
+    start: () => engine.start(),
+    stop: () => engine.stop(),
+  };
+}

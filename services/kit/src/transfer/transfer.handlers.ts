@@ -1,0 +1,89 @@
+import { type common, type transfer as pb } from "@casebridge/proto";
+import { requireActor } from "../actor";
+import type { ContractHandlers } from "../contract";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../errors";
+import { dwellTimes } from "./domain";
+import type { TransferEngine } from "./transfer-engine";
+
+/** Which realm roles may do what at one agency. */
+export interface TransferRoles {
+  /** Submit, resubmit and withdraw transfers. */
+  readonly send: readonly string[];
+  /** Accept and return received transfers. */
+  readonly decide: readonly string[];
+  /** Read transfers and timelines. */
+  readonly read: readonly string[];
+  /** Open cases and add documents. */
+  readonly openCases: readonly string[];
+  /** Approve cases for transfer (legal unit). */
+  readonly approveCases: readonly string[];
+}
+
+/** The TransferService of one agency. */
+export function createTransferHandlers(
+  engine: TransferEngine,
+  agency: common.Agency,
+  roles: TransferRoles,
+  options: { requireApproval: boolean },
+): ContractHandlers<typeof pb.TransferServiceDefinition> {
+  const id = (value: string, field = "transfer_id"): string => {
+    if (!value.trim()) throw new InvalidArgumentError(`${field} is required`, [{ field, description: "must not be empty" }]);
+    return value;
+  };
+  return {
+    submitTransfer: async (request, ctx) => {
+      const actor = requireActor(ctx, agency, roles.send);
+      if (request.transferId) {
+        const current = await engine.outgoing(request.transferId);
+        const file = await engine.caseFile(current.value.case?.caseId ?? "");
+        return { transfer: await engine.resubmit(actor, request.transferId, file.documents) };
+      }
+      const file = await engine.caseFile(id(request.caseId, "case_id"));
+      if (options.requireApproval && !file.approved) {
+        throw new FailedPreconditionError(`case ${request.caseId} needs the legal unit's approval before it can leave`);
+      }
+      return { transfer: await engine.send({ actor, kase: file.case!, documents: file.documents, recipient: request.recipient, purpose: request.purpose }) };
+    },
+    withdrawTransfer: async (request, ctx) => {
+      const actor = requireActor(ctx, agency, roles.send);
+      return { transfer: await engine.withdraw(actor, id(request.transferId), request.reason) };
+    },
+    acceptTransfer: async (request, ctx) => {
+      const actor = requireActor(ctx, agency, roles.decide);
+      return { transfer: await engine.accept(actor, id(request.transferId)) };
+    },
+    returnTransfer: async (request, ctx) => {
+      const actor = requireActor(ctx, agency, roles.decide);
+      return { transfer: await engine.giveBack(actor, id(request.transferId), request.reason, request.note) };
+    },
+    getTransfer: async (request, ctx) => {
+      requireActor(ctx, agency, roles.read);
+      const stored = await engine.transfers.get(id(request.transferId));
+      if (!stored) throw new NotFoundError(`no transfer ${request.transferId}`);
+      engine.assertParty(stored.value);
+      return { transfer: stored.value };
+    },
+    listTransfers: async (request, ctx) => {
+      requireActor(ctx, agency, roles.read);
+      return engine.list(request);
+    },
+    getCaseTimeline: async (request, ctx) => {
+      requireActor(ctx, agency, roles.read);
+      const entries = await engine.timeline.ofCase(id(request.caseId, "case_id"));
+      return { entries, dwell: dwellTimes(entries, new Date()) };
+    },
+  };
+}
+
+/** The CaseFileService of an agency that opens cases. */
+export function createCaseFileHandlers(engine: TransferEngine, agency: common.Agency, roles: TransferRoles): ContractHandlers<typeof pb.CaseFileServiceDefinition> {
+  return {
+    openCase: async (request, ctx) => ({ caseFile: await engine.openCase(requireActor(ctx, agency, roles.openCases), request.case, request.documents) }),
+    approveCase: async (request, ctx) => ({ caseFile: await engine.approveCase(requireActor(ctx, agency, roles.approveCases), request.caseId) }),
+    addDocuments: async (request, ctx) => ({ caseFile: await engine.addDocuments(requireActor(ctx, agency, roles.openCases), request.caseId, request.documents) }),
+    getCase: async (request, ctx) => {
+      requireActor(ctx, agency, roles.read);
+      return { caseFile: await engine.caseFile(request.caseId) };
+    },
+  };
+}

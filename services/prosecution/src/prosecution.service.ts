@@ -1,0 +1,30 @@
+import { FailedPreconditionError, InvalidArgumentError, requireActor, type ContractHandlers, type TransferEngine } from "@casebridge/kit";
+import { common, transfer as pb } from "@casebridge/proto";
+
+const PROSECUTOR = ["prosecutor"];
+
+/** ProsecutionService: indict an accepted case to court with the sealed indictment added to the bundle. */
+export function createProsecutionHandlers(engine: TransferEngine): ContractHandlers<typeof pb.ProsecutionServiceDefinition> {
+  return {
+    indict: async (request, ctx) => {
+      const actor = requireActor(ctx, common.Agency.AGENCY_PROSECUTION, PROSECUTOR);
+      if (!request.indictment) throw new InvalidArgumentError("an indictment is required", [{ field: "indictment", description: "is required" }]);
+      const review = (await engine.incoming(request.transferId)).value;
+      if (review.state !== pb.TransferState.TRANSFER_STATE_ACCEPTED) {
+        throw new FailedPreconditionError(`transfer ${request.transferId} must be accepted before the case is indicted`);
+      }
+      const [indictment] = await engine.sealDocuments([request.indictment], "indictment");
+      const transfer = await engine.send({
+        actor,
+        kase: review.case!,
+        documents: [...(review.bundle?.documents ?? []), indictment!],
+        recipient: common.Agency.AGENCY_COURT,
+        purpose: pb.TransferPurpose.TRANSFER_PURPOSE_INDICTMENT,
+        parentTransferId: review.transferId,
+        path: [...review.path, review.sender],
+      });
+      await engine.announce(actor, review.transferId, "indicted", `indictment sent to court as transfer ${transfer.transferId}`, indictment);
+      return { transfer };
+    },
+  };
+}
