@@ -1,17 +1,4 @@
-import { runService, transferSetup } from "@casebridge/kit";
-import { common } from "@casebridge/proto";
+import { runService } from "@casebridge/kit";
+import { spec } from "./spec";
 
-const STAFF = ["duty-lawyer", "mediator"];
-
-// The justice bureau (legal aid, duty lawyers, mediators) sends and receives transfers like any agency.
-runService({
-  name: "judicial",
-  agency: common.Agency.AGENCY_JUDICIAL,
-  defaultGrpcPort: 50054,
-  setup: (deps) =>
-    transferSetup(deps, {
-      agency: common.Agency.AGENCY_JUDICIAL,
-      requireApproval: false,
-      roles: { send: STAFF, decide: STAFF, read: STAFF, openCases: STAFF, approveCases: STAFF },
-    }),
-});
+runService(spec);

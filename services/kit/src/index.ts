@@ -15,3 +15,4 @@ export * from "./system.service";
 export * from "./seal";
 export * from "./actor";
 export * from "./transfer";
+export * from "./keyed-lock";

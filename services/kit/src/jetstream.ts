@@ -71,6 +71,8 @@ export interface ConsumeOptions {
   /** After this many failed deliveries the event goes to the dead-letter stream and is acked there. */
   maxDeliver: number;
   logger: Logger;
+  /** While an event is being handled, tell the server it is in progress this often (keep below the consumer's ack_wait). */
+  progressEveryMs?: number;
 }
 
 /** A running consumer; `stop()` lets events in progress finish, then returns. */
@@ -107,6 +109,7 @@ export async function consumeEvents(
 
   const process = async (m: JsMsg): Promise<void> => {
     const event = toDelivered(m);
+    const progress = options.progressEveryMs ? setInterval(() => m.working(), options.progressEveryMs) : undefined;
     try {
       await handle(event);
       m.ack();
@@ -128,6 +131,8 @@ export async function consumeEvents(
       const delay = options.backoffMs[Math.min(event.deliveryCount - 1, options.backoffMs.length - 1)] ?? 1000;
       log.warn({ err, eventId: event.eventId, deliveries: event.deliveryCount, retryInMs: delay }, "event failed; will retry");
       m.nak(delay);
+    } finally {
+      clearInterval(progress);
     }
   };
 

@@ -1,17 +1,4 @@
-import { runService, transferSetup } from "@casebridge/kit";
-import { common } from "@casebridge/proto";
+import { runService } from "@casebridge/kit";
+import { spec } from "./spec";
 
-const NOTARY = ["notary"];
-
-// Notary offices send and receive transfers like any agency (mediation agreements build on this).
-runService({
-  name: "notary",
-  agency: common.Agency.AGENCY_NOTARY,
-  defaultGrpcPort: 50055,
-  setup: (deps) =>
-    transferSetup(deps, {
-      agency: common.Agency.AGENCY_NOTARY,
-      requireApproval: false,
-      roles: { send: NOTARY, decide: NOTARY, read: NOTARY, openCases: NOTARY, approveCases: NOTARY },
-    }),
-});
+runService(spec);

@@ -1,21 +1,4 @@
-import { runService, transferSetup } from "@casebridge/kit";
-import { common } from "@casebridge/proto";
+import { runService } from "@casebridge/kit";
+import { spec } from "./spec";
 
-// The police open cases; the legal unit (法制大队) approves and sends them on.
-runService({
-  name: "police",
-  agency: common.Agency.AGENCY_POLICE,
-  defaultGrpcPort: 50051,
-  setup: (deps) =>
-    transferSetup(deps, {
-      agency: common.Agency.AGENCY_POLICE,
-      requireApproval: true,
-      roles: {
-        send: ["police-legal"],
-        decide: ["police-legal"],
-        read: ["police-officer", "police-legal"],
-        openCases: ["police-officer", "police-legal"],
-        approveCases: ["police-legal"],
-      },
-    }),
-});
+runService(spec);

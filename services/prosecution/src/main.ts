@@ -1,19 +1,4 @@
-import { runService, serve, transferSetup } from "@casebridge/kit";
-import { common, transfer as pb } from "@casebridge/proto";
-import { createProsecutionHandlers } from "./prosecution.service";
+import { runService } from "@casebridge/kit";
+import { spec } from "./spec";
 
-const PROSECUTOR = ["prosecutor"];
-
-// The procuratorate reviews cases from the police and indicts them to court.
-runService({
-  name: "prosecution",
-  agency: common.Agency.AGENCY_PROSECUTION,
-  defaultGrpcPort: 50052,
-  setup: (deps) =>
-    transferSetup(deps, {
-      agency: common.Agency.AGENCY_PROSECUTION,
-      requireApproval: false,
-      roles: { send: PROSECUTOR, decide: PROSECUTOR, read: PROSECUTOR, openCases: PROSECUTOR, approveCases: PROSECUTOR },
-      extra: (engine) => [serve(pb.ProsecutionServiceDefinition, createProsecutionHandlers(engine))],
-    }),
-});
+runService(spec);

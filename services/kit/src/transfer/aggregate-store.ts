@@ -1,6 +1,7 @@
 import type mongoose from "mongoose";
 import type { mongo } from "mongoose";
 
+import { KeyedLock } from "../keyed-lock";
 import { bytesOf } from "../mongo";
 
 type Collection<T extends mongo.Document> = mongo.Collection<T>;
@@ -54,11 +55,14 @@ const MAX_CONFLICT_RETRIES = 20;
 /**
  * Stores one kind of aggregate, one MongoDB document each, with its outbox inside it: the state
  * change and what must follow it are written in one single-document write, so a crash between them
- * is impossible. Concurrent writers are told apart by a version number; `applied` remembers the
- * events applied to the aggregate so that a redelivered event is applied once.
+ * is impossible. Concurrent writers are told apart by a version number (MongoDB) and, within the
+ * process, by a lock per aggregate (FerretDB v1 does not compare-and-set atomically); `applied`
+ * remembers the events applied to the aggregate so that a redelivered event is applied once.
  */
 export class AggregateStore<T> {
   private readonly collection: Collection<AggregateDocument>;
+  /** Writes of one aggregate go one at a time in this process, on top of the version check. */
+  private readonly lock = new KeyedLock();
 
   constructor(
     connection: mongoose.Connection,
@@ -105,7 +109,11 @@ export class AggregateStore<T> {
    * Reads, changes and writes back an aggregate, retrying on concurrent writes. `decide` returns
    * undefined to leave it alone. Returns the stored result, or undefined when absent or left alone.
    */
-  async mutate(id: string, decide: (current: Stored<T>) => Change<T> | undefined, appliedEventId?: string): Promise<Stored<T> | undefined> {
+  mutate(id: string, decide: (current: Stored<T>) => Change<T> | undefined, appliedEventId?: string): Promise<Stored<T> | undefined> {
+    return this.lock.run(id, () => this.mutateNow(id, decide, appliedEventId));
+  }
+
+  private async mutateNow(id: string, decide: (current: Stored<T>) => Change<T> | undefined, appliedEventId?: string): Promise<Stored<T> | undefined> {
     for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
       const current = await this.get(id);
       if (!current) return undefined;
@@ -143,7 +151,11 @@ export class AggregateStore<T> {
   }
 
   /** Removes the carried-out items from an aggregate's outbox. */
-  async removeDone(id: string, doneIds: readonly string[]): Promise<void> {
+  removeDone(id: string, doneIds: readonly string[]): Promise<void> {
+    return this.lock.run(id, () => this.removeDoneNow(id, doneIds));
+  }
+
+  private async removeDoneNow(id: string, doneIds: readonly string[]): Promise<void> {
     const done = new Set(doneIds);
     for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
       const doc = await this.collection.findOne({ _id: id }, { projection: { outbox: 1, version: 1 } });

@@ -55,10 +55,25 @@ export function stateAfterVerification(verification: sealPb.BundleVerification):
   return verification.status === sealPb.VerificationStatus.VERIFICATION_STATUS_VALID ? State.TRANSFER_STATE_RECEIVED : State.TRANSFER_STATE_REJECTED;
 }
 
-/** Whether a status report from the receiver still concerns the sender's current submission. */
+/** Whether a status report from the receiver is newer than what the sender holds and concerns its current submission. */
 export function isCurrentStatus(transfer: pb.Transfer, status: pb.StatusChange): boolean {
   if (transfer.state === State.TRANSFER_STATE_WITHDRAWN) return false;
-  return status.submission === transfer.submission;
+  return status.submission === transfer.submission && status.sequence > transfer.statusSequence;
+}
+
+/** The sender's transfer after a current status report of the receiver. */
+export function applyStatusChange(transfer: pb.Transfer, status: pb.StatusChange, now: Date): pb.Transfer {
+  const supplementary = status.state === State.TRANSFER_STATE_RETURNED && status.returnReason === Reason.RETURN_REASON_SUPPLEMENTARY_INVESTIGATION;
+  return {
+    ...transfer,
+    state: status.state,
+    verification: status.verification ?? transfer.verification,
+    returnReason: status.returnReason,
+    returnNote: status.returnNote,
+    supplementaryReturns: transfer.supplementaryReturns + (supplementary ? 1 : 0),
+    statusSequence: status.sequence,
+    updatedAt: now,
+  };
 }
 
 /** Validates a document given to an agency service; returns the violations. */

@@ -19,6 +19,7 @@ import {
   documentViolations,
   isCurrentStatus,
   returnCountAfter,
+  applyStatusChange,
   stateAfterVerification,
 } from "./domain";
 import { encodeAuditRecord, OutboxRelay } from "./outbox-relay";
@@ -28,6 +29,9 @@ const { TransferState: State } = pb;
 
 /** The JetStream stream of cross-agency transfer events; subject `cb.transfer.<recipient agency>`. */
 export const TRANSFER_STREAM = "CB_TRANSFERS";
+
+/** How long JetStream waits for an ack before it redelivers an event (to another instance after a crash). */
+const ACK_WAIT_MS = 10_000;
 
 /** The subject events for `agency` are published on. */
 export function transferSubject(agency: common.Agency): string {
@@ -111,7 +115,7 @@ export class TransferEngine {
       durable_name: engine.consumerName,
       filter_subject: transferSubject(deps.agency),
       ack_policy: "explicit",
-      ack_wait: 60_000_000_000,
+      ack_wait: ACK_WAIT_MS * 1_000_000, // short, so that a crashed instance's events come back soon; progress keeps long ones alive
       max_ack_pending: 1000,
     });
     return engine;
@@ -129,6 +133,7 @@ export class TransferEngine {
       backoffMs: [200, 1000, 5000, 15_000],
       maxDeliver: 10,
       logger: this.deps.logger,
+      progressEveryMs: ACK_WAIT_MS / 3,
     });
   }
 
@@ -185,6 +190,7 @@ export class TransferEngine {
       path: [...(outgoing.path ?? [])],
       createdAt: now,
       updatedAt: now,
+      statusSequence: 0,
     };
     await this.transfers.insert(transferId, { value: transfer, outbox: this.submissionItems(transfer, outgoing.actor, "submitted") });
     this.relay.kick();
@@ -233,7 +239,7 @@ export class TransferEngine {
     await this.incoming(transferId);
     const stored = await this.transfers.mutate(transferId, ({ value }) => {
       assertDecidable(value);
-      const next = { ...value, state: State.TRANSFER_STATE_ACCEPTED, updatedAt: this.clock() };
+      const next = { ...value, state: State.TRANSFER_STATE_ACCEPTED, statusSequence: value.statusSequence + 1, updatedAt: this.clock() };
       return { value: next, outbox: this.decisionItems(next, actor.user, "accepted", {}) };
     });
     this.relay.kick();
@@ -245,7 +251,15 @@ export class TransferEngine {
     returnCountAfter((await this.incoming(transferId)).value, reason, note);
     const stored = await this.transfers.mutate(transferId, ({ value }) => {
       const count = returnCountAfter(value, reason, note);
-      const next = { ...value, state: State.TRANSFER_STATE_RETURNED, supplementaryReturns: count, returnReason: reason, returnNote: note, updatedAt: this.clock() };
+      const next = {
+        ...value,
+        state: State.TRANSFER_STATE_RETURNED,
+        supplementaryReturns: count,
+        returnReason: reason,
+        returnNote: note,
+        statusSequence: value.statusSequence + 1,
+        updatedAt: this.clock(),
+      };
       return { value: next, outbox: this.decisionItems(next, actor.user, "returned", { returnReason: reason, detail: note }) };
     });
     this.relay.kick();
@@ -340,6 +354,7 @@ export class TransferEngine {
         state,
         verification,
         supplementaryReturns: base?.supplementaryReturns ?? submitted.supplementaryReturns,
+        statusSequence: (base?.statusSequence ?? 0) + 1,
         returnReason: pb.ReturnReason.RETURN_REASON_UNSPECIFIED,
         returnNote: "",
         updatedAt: now,
@@ -421,16 +436,7 @@ export class TransferEngine {
           detail: status.returnNote || (status.verification ? describeFailures(status.verification) : ""),
         });
         if (!isCurrentStatus(value, status)) return { value, outbox: [entry] };
-        const supplementary = status.state === State.TRANSFER_STATE_RETURNED && status.returnReason === pb.ReturnReason.RETURN_REASON_SUPPLEMENTARY_INVESTIGATION;
-        const next: pb.Transfer = {
-          ...value,
-          state: status.state,
-          verification: status.verification ?? value.verification,
-          returnReason: status.returnReason,
-          returnNote: status.returnNote,
-          supplementaryReturns: value.supplementaryReturns + (supplementary ? 1 : 0),
-          updatedAt: this.clock(),
-        };
+        const next = applyStatusChange(value, status, this.clock());
         return { value: next, outbox: [entry, this.auditItem(event.actor, `transfer.${actionOf(status.state)}-by-recipient`, next)] };
       },
       eventId,
@@ -488,6 +494,7 @@ export class TransferEngine {
       verification: transfer.verification,
       returnReason: transfer.returnReason,
       returnNote: transfer.returnNote,
+      sequence: transfer.statusSequence,
     };
     const entry = this.entry(transfer, actor, action, { ...extra, counterpart: transfer.sender });
     return [

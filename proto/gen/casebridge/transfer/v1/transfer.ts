@@ -419,7 +419,11 @@ export interface Transfer {
   /** Agencies that held the case before the sender, origin first; they follow its progress. */
   path: Agency[];
   createdAt?: Date | undefined;
-  updatedAt?: Date | undefined;
+  updatedAt?:
+    | Date
+    | undefined;
+  /** Counts the receiver's status reports; the sender ignores one older than it has applied. */
+  statusSequence: number;
 }
 
 /** TimelineEntry is one step of a case at one agency. */
@@ -473,6 +477,8 @@ export interface StatusChange {
   verification?: BundleVerification | undefined;
   returnReason: ReturnReason;
   returnNote: string;
+  /** The transfer's status_sequence at the receiver: events may arrive out of order. */
+  sequence: number;
 }
 
 /** SubmitTransferRequest: either a new transfer of a case, or a resubmission (transfer_id set). */
@@ -1318,6 +1324,7 @@ function createBaseTransfer(): Transfer {
     path: [],
     createdAt: undefined,
     updatedAt: undefined,
+    statusSequence: 0,
   };
 }
 
@@ -1374,6 +1381,9 @@ export const Transfer: MessageFns<Transfer> = {
     }
     if (message.updatedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(130).fork()).join();
+    }
+    if (message.statusSequence !== 0) {
+      writer.uint32(136).uint32(message.statusSequence);
     }
     return writer;
   },
@@ -1529,6 +1539,14 @@ export const Transfer: MessageFns<Transfer> = {
             message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.statusSequence = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1589,6 +1607,11 @@ export const Transfer: MessageFns<Transfer> = {
         : isSet(object.updated_at)
         ? fromJsonTimestamp(object.updated_at)
         : undefined,
+      statusSequence: isSet(object.statusSequence)
+        ? globalThis.Number(object.statusSequence)
+        : isSet(object.status_sequence)
+        ? globalThis.Number(object.status_sequence)
+        : 0,
     };
   },
 
@@ -1642,6 +1665,9 @@ export const Transfer: MessageFns<Transfer> = {
     if (message.updatedAt !== undefined) {
       obj.updatedAt = message.updatedAt.toISOString();
     }
+    if (message.statusSequence !== 0) {
+      obj.statusSequence = Math.round(message.statusSequence);
+    }
     return obj;
   },
 
@@ -1670,6 +1696,7 @@ export const Transfer: MessageFns<Transfer> = {
     message.path = object.path?.map((e) => e) || [];
     message.createdAt = object.createdAt ?? undefined;
     message.updatedAt = object.updatedAt ?? undefined;
+    message.statusSequence = object.statusSequence ?? 0;
     return message;
   },
 };
@@ -2193,7 +2220,7 @@ export const TransferEvent: MessageFns<TransferEvent> = {
 };
 
 function createBaseStatusChange(): StatusChange {
-  return { state: 0, submission: 0, verification: undefined, returnReason: 0, returnNote: "" };
+  return { state: 0, submission: 0, verification: undefined, returnReason: 0, returnNote: "", sequence: 0 };
 }
 
 export const StatusChange: MessageFns<StatusChange> = {
@@ -2212,6 +2239,9 @@ export const StatusChange: MessageFns<StatusChange> = {
     }
     if (message.returnNote !== "") {
       writer.uint32(42).string(message.returnNote);
+    }
+    if (message.sequence !== 0) {
+      writer.uint32(48).uint32(message.sequence);
     }
     return writer;
   },
@@ -2269,6 +2299,14 @@ export const StatusChange: MessageFns<StatusChange> = {
             message.returnNote = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.sequence = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2296,6 +2334,7 @@ export const StatusChange: MessageFns<StatusChange> = {
         : isSet(object.return_note)
         ? globalThis.String(object.return_note)
         : "",
+      sequence: isSet(object.sequence) ? globalThis.Number(object.sequence) : 0,
     };
   },
 
@@ -2316,6 +2355,9 @@ export const StatusChange: MessageFns<StatusChange> = {
     if (message.returnNote !== "") {
       obj.returnNote = message.returnNote;
     }
+    if (message.sequence !== 0) {
+      obj.sequence = Math.round(message.sequence);
+    }
     return obj;
   },
 
@@ -2331,6 +2373,7 @@ export const StatusChange: MessageFns<StatusChange> = {
       : undefined;
     message.returnReason = object.returnReason ?? 0;
     message.returnNote = object.returnNote ?? "";
+    message.sequence = object.sequence ?? 0;
     return message;
   },
 };

@@ -1,0 +1,18 @@
+import { transferSetup, type ServiceSpec } from "@casebridge/kit";
+import { common } from "@casebridge/proto";
+
+const STAFF = ["duty-lawyer", "mediator"];
+
+// The justice bureau (legal aid, duty lawyers, mediators) sends and receives transfers like any agency.
+/** The judicial service: what main.ts runs and what tests start in-process. */
+export const spec: ServiceSpec = {
+  name: "judicial",
+  agency: common.Agency.AGENCY_JUDICIAL,
+  defaultGrpcPort: 50054,
+  setup: (deps) =>
+    transferSetup(deps, {
+      agency: common.Agency.AGENCY_JUDICIAL,
+      requireApproval: false,
+      roles: { send: STAFF, decide: STAFF, read: STAFF, openCases: STAFF, approveCases: STAFF },
+    }),
+};

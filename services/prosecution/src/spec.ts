@@ -1,0 +1,20 @@
+import { serve, transferSetup, type ServiceSpec } from "@casebridge/kit";
+import { common, transfer as pb } from "@casebridge/proto";
+import { createProsecutionHandlers } from "./prosecution.service";
+
+const PROSECUTOR = ["prosecutor"];
+
+// The procuratorate reviews cases from the police and indicts them to court.
+/** The prosecution service: what main.ts runs and what tests start in-process. */
+export const spec: ServiceSpec = {
+  name: "prosecution",
+  agency: common.Agency.AGENCY_PROSECUTION,
+  defaultGrpcPort: 50052,
+  setup: (deps) =>
+    transferSetup(deps, {
+      agency: common.Agency.AGENCY_PROSECUTION,
+      requireApproval: false,
+      roles: { send: PROSECUTOR, decide: PROSECUTOR, read: PROSECUTOR, openCases: PROSECUTOR, approveCases: PROSECUTOR },
+      extra: (engine) => [serve(pb.ProsecutionServiceDefinition, createProsecutionHandlers(engine))],
+    }),
+};

@@ -1,0 +1,349 @@
+import { randomUUID } from "node:crypto";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstream } from "@nats-io/jetstream";
+import mongoose from "mongoose";
+import {
+  actorMetadata,
+  AuditLog,
+  CaseBridgeError,
+  createPki,
+  credentialOf,
+  DocumentStore,
+  keyOf,
+  loadSealCredential,
+  natsClient,
+  publishEvent,
+  Sealer,
+  startService,
+  transferSubject,
+  type Actor,
+  type RunningService,
+  type ServiceSpec,
+} from "@casebridge/kit";
+import { common, seal as sealPb, transfer as pb } from "@casebridge/proto";
+import { spec as courtSpec } from "../../services/court/src/spec";
+import { spec as policeSpec } from "../../services/police/src/spec";
+import { spec as prosecutionSpec } from "../../services/prosecution/src/spec";
+import { eventually, infra, spawnNode, type Spawned } from "./support";
+
+const { Agency } = common;
+const { TransferState: State, ReturnReason } = pb;
+const run = randomUUID().slice(0, 8);
+const db = (agency: string): string => `it_transfer_${agency}_${run}`;
+
+const officer: Actor = { user: "officer.wang", roles: ["police-officer"], agency: Agency.AGENCY_POLICE };
+const legal: Actor = { user: "legal.li", roles: ["police-legal"], agency: Agency.AGENCY_POLICE };
+const prosecutor: Actor = { user: "prosecutor.zhao", roles: ["prosecutor"], agency: Agency.AGENCY_PROSECUTION };
+const judge: Actor = { user: "judge.sun", roles: ["judge"], agency: Agency.AGENCY_COURT };
+const as = (actor: Actor) => ({ metadata: actorMetadata(actor), timeoutMs: 15_000 });
+
+function envFor(agency: string): Record<string, string> {
+  return { NATS_URL: infra.natsUrl, MONGO_URL: infra.mongoUrl, LOG_LEVEL: "silent", MONGO_DB: db(agency), PKI_DIR: infra.pkiDir, GRPC_PORT: "0" };
+}
+
+function start(spec: ServiceSpec, agency: string): Promise<RunningService> {
+  return startService(spec, envFor(agency));
+}
+
+function document(id: string, title: string, text: string): pb.DocumentInput {
+  return { documentId: id, title, documentType: id.replace(/-\d+$/, ""), mediaType: "text/plain", content: Buffer.from(text) };
+}
+
+function newCase(caseId: string): pb.Case {
+  return pb.Case.fromPartial({
+    caseId,
+    caseNumber: `320582-2026-${caseId.slice(-5)}`,
+    kind: pb.CaseKind.CASE_KIND_CRIMINAL,
+    offence: "盗窃 (theft)",
+    summary: "bicycle theft at the railway station",
+    fastTrack: true,
+    issuer: { agency: Agency.AGENCY_POLICE, unitId: "320582-PSB-LEGAL", name: "张家港市公安局法制大队" },
+    parties: [{ partyId: "p1", role: common.PartyRole.PARTY_ROLE_SUSPECT, name: "李某", identifier: "320582********0011" }],
+    measures: [{ measureId: "m1", type: pb.MeasureType.MEASURE_TYPE_CRIMINAL_DETENTION, partyId: "p1", startsAt: new Date(), endsAt: new Date(Date.now() + 3 * 86_400_000) }],
+  });
+}
+
+describe("case transfer police → prosecution → court", () => {
+  let nc: NatsConnection;
+  let police: RunningService;
+  let prosecution: RunningService | undefined;
+  let court: RunningService;
+  let clients: ReturnType<typeof makeClients>;
+
+  function makeClients(connection: NatsConnection) {
+    return {
+      policeCases: natsClient(connection, "police", pb.CaseFileServiceDefinition, 15_000),
+      policeTransfers: natsClient(connection, "police", pb.TransferServiceDefinition, 15_000),
+      prosecutionTransfers: natsClient(connection, "prosecution", pb.TransferServiceDefinition, 15_000),
+      prosecution: natsClient(connection, "prosecution", pb.ProsecutionServiceDefinition, 15_000),
+      courtTransfers: natsClient(connection, "court", pb.TransferServiceDefinition, 15_000),
+      court: natsClient(connection, "court", pb.CourtServiceDefinition, 15_000),
+    };
+  }
+
+  async function openApprovedCase(caseId = `case-${randomUUID()}`): Promise<string> {
+    await clients.policeCases.openCase(
+      {
+        case: newCase(caseId),
+        documents: [
+          document("transfer-notice-1", "移送起诉告知书", `transfer notice for ${caseId}`),
+          document("recommendation-1", "起诉意见书", `recommendation for prosecution of ${caseId}`),
+          document("evidence-list-1", "证据清单", `evidence list of ${caseId}: CCTV, statement`),
+        ],
+      },
+      as(officer),
+    );
+    await clients.policeCases.approveCase({ caseId }, as(legal));
+    return caseId;
+  }
+
+  async function stateAt(client: typeof clients.policeTransfers, actor: Actor, transferId: string, state: pb.TransferState, submission?: number, timeoutMs = 20_000): Promise<pb.Transfer> {
+    return eventually(async () => {
+      const { transfer } = await client.getTransfer({ transferId }, as(actor));
+      if (transfer?.state !== state || (submission !== undefined && transfer.submission !== submission)) {
+        throw new Error(`transfer ${transferId} is ${pb.transferStateToJSON(transfer?.state ?? 0)} (submission ${transfer?.submission}), waiting for ${pb.transferStateToJSON(state)}`);
+      }
+      return transfer;
+    }, timeoutMs, 50);
+  }
+
+  beforeAll(async () => {
+    nc = await connect({ servers: infra.natsUrl });
+    clients = makeClients(nc);
+    [police, prosecution, court] = await Promise.all([start(policeSpec, "police"), start(prosecutionSpec, "prosecution"), start(courtSpec, "court")]);
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all([police?.stop(), prosecution?.stop(), court?.stop()]);
+    await nc?.close();
+  });
+
+  it("carries a case from police to prosecution to court and the outcome back, on one timeline", async () => {
+    const caseId = `case-${randomUUID()}`;
+    await clients.policeCases.openCase({ case: newCase(caseId), documents: [document("recommendation-1", "起诉意见书", "recommendation")] }, as(officer));
+    await expect(clients.policeTransfers.submitTransfer({ caseId, recipient: Agency.AGENCY_PROSECUTION, purpose: pb.TransferPurpose.TRANSFER_PURPOSE_PROSECUTION_REVIEW, transferId: "" }, as(legal))).rejects.toThrow(
+      /needs the legal unit's approval/,
+    );
+    await expect(clients.policeCases.approveCase({ caseId }, as(officer))).rejects.toMatchObject({ code: common.ErrorCode.ERROR_CODE_PERMISSION_DENIED });
+    await clients.policeCases.approveCase({ caseId }, as(legal));
+
+    const { transfer } = await clients.policeTransfers.submitTransfer({ caseId, recipient: Agency.AGENCY_PROSECUTION, purpose: pb.TransferPurpose.TRANSFER_PURPOSE_PROSECUTION_REVIEW, transferId: "" }, as(legal));
+    const transferId = transfer!.transferId;
+    expect(transfer!.state).toBe(State.TRANSFER_STATE_SUBMITTED);
+    const received = await stateAt(clients.prosecutionTransfers, prosecutor, transferId, State.TRANSFER_STATE_RECEIVED);
+    expect(received.verification?.status).toBe(sealPb.VerificationStatus.VERIFICATION_STATUS_VALID);
+    await stateAt(clients.policeTransfers, legal, transferId, State.TRANSFER_STATE_RECEIVED);
+    const inbox = await clients.prosecutionTransfers.listTransfers({ box: pb.Box.BOX_INBOX, states: [State.TRANSFER_STATE_RECEIVED], caseId, pageSize: 10, pageToken: "" }, as(prosecutor));
+    expect(inbox.transfers.map((t) => t.transferId)).toEqual([transferId]);
+
+    await clients.prosecutionTransfers.acceptTransfer({ transferId }, as(prosecutor));
+    await stateAt(clients.policeTransfers, legal, transferId, State.TRANSFER_STATE_ACCEPTED);
+    const { transfer: indictment } = await clients.prosecution.indict({ transferId, indictment: document("indictment-1", "起诉书", "indictment") }, as(prosecutor));
+    expect(indictment!.bundle!.documents.map((d) => [d.ref?.documentId, d.sealedBy])).toEqual([
+      ["recommendation-1", Agency.AGENCY_POLICE],
+      ["indictment-1", Agency.AGENCY_PROSECUTION],
+    ]);
+    const atCourt = await stateAt(clients.courtTransfers, judge, indictment!.transferId, State.TRANSFER_STATE_RECEIVED);
+    expect(atCourt.path).toEqual([Agency.AGENCY_POLICE]);
+    await clients.courtTransfers.acceptTransfer({ transferId: indictment!.transferId }, as(judge));
+    const { courtCaseNumber } = await clients.court.registerCase({ transferId: indictment!.transferId }, as(judge));
+    expect(courtCaseNumber).toMatch(/刑初/);
+    await clients.court.recordJudgment({ transferId: indictment!.transferId, judgment: document("judgment-1", "刑事判决书", "judgment"), outcome: "fixed-term imprisonment of 8 months" }, as(judge));
+
+    const timeline = await eventually(async () => {
+      const result = await clients.policeTransfers.getCaseTimeline({ caseId }, as(legal));
+      if (!result.entries.some((e) => e.action === "judgment")) throw new Error(`no judgment yet: ${result.entries.map((e) => e.action).join(",")}`);
+      return result;
+    }, 20_000, 100);
+    const steps = timeline.entries.map((e) => `${common.agencyToJSON(e.agency).replace("AGENCY_", "").toLowerCase()}:${e.action}`);
+    expect(steps).toEqual([
+      "police:opened",
+      "police:approved",
+      "police:submitted",
+      "prosecution:received",
+      "prosecution:accepted",
+      "prosecution:indicted",
+      "court:received",
+      "court:accepted",
+      "court:registered",
+      "court:judgment",
+    ]);
+    const judgment = timeline.entries.at(-1)!;
+    expect(judgment).toMatchObject({ actor: "judge.sun", detail: "fixed-term imprisonment of 8 months", verification: sealPb.VerificationStatus.VERIFICATION_STATUS_VALID });
+    expect(timeline.entries.find((e) => e.action === "received" && e.agency === Agency.AGENCY_PROSECUTION)?.verification).toBe(sealPb.VerificationStatus.VERIFICATION_STATUS_VALID);
+    expect(timeline.dwell.map((d) => d.agency).sort()).toEqual([Agency.AGENCY_POLICE, Agency.AGENCY_PROSECUTION, Agency.AGENCY_COURT].sort());
+    const prosecutionTimeline = await eventually(async () => {
+      const result = await clients.prosecutionTransfers.getCaseTimeline({ caseId }, as(prosecutor));
+      if (!result.entries.some((e) => e.action === "judgment")) throw new Error("no judgment yet at prosecution");
+      return result;
+    });
+    expect(prosecutionTimeline.entries.some((e) => e.action === "opened")).toBe(false); // it only sees what it sent or received
+  }, 90_000);
+
+  it("returns a case for supplementary investigation twice, takes the resubmissions, and refuses a third return", async () => {
+    const caseId = await openApprovedCase();
+    const { transfer } = await clients.policeTransfers.submitTransfer({ caseId, recipient: Agency.AGENCY_PROSECUTION, purpose: pb.TransferPurpose.TRANSFER_PURPOSE_PROSECUTION_REVIEW, transferId: "" }, as(legal));
+    const transferId = transfer!.transferId;
+    for (let round = 1; round <= 2; round++) {
+      await stateAt(clients.prosecutionTransfers, prosecutor, transferId, State.TRANSFER_STATE_RECEIVED, round);
+      await clients.prosecutionTransfers.returnTransfer({ transferId, reason: ReturnReason.RETURN_REASON_SUPPLEMENTARY_INVESTIGATION, note: `round ${round}: witness statement missing` }, as(prosecutor));
+      const returned = await stateAt(clients.policeTransfers, legal, transferId, State.TRANSFER_STATE_RETURNED);
+      expect(returned).toMatchObject({ supplementaryReturns: round, returnReason: ReturnReason.RETURN_REASON_SUPPLEMENTARY_INVESTIGATION, returnNote: `round ${round}: witness statement missing` });
+      await clients.policeCases.addDocuments({ caseId, documents: [document(`statement-${round}`, "询问笔录", `witness statement ${round}`)] }, as(officer));
+      const { transfer: again } = await clients.policeTransfers.submitTransfer({ caseId: "", recipient: 0, purpose: 0, transferId }, as(legal));
+      expect(again).toMatchObject({ submission: round + 1, state: State.TRANSFER_STATE_SUBMITTED });
+    }
+    const third = await stateAt(clients.prosecutionTransfers, prosecutor, transferId, State.TRANSFER_STATE_RECEIVED, 3);
+    expect(third.bundle!.documents.map((d) => d.ref?.documentId)).toContain("statement-2");
+    await expect(
+      clients.prosecutionTransfers.returnTransfer({ transferId, reason: ReturnReason.RETURN_REASON_SUPPLEMENTARY_INVESTIGATION, note: "round 3" }, as(prosecutor)),
+    ).rejects.toMatchObject({ code: common.ErrorCode.ERROR_CODE_FAILED_PRECONDITION, message: expect.stringContaining("2 times") as string });
+    await expect(clients.prosecutionTransfers.returnTransfer({ transferId, reason: ReturnReason.RETURN_REASON_OTHER, note: "" }, as(prosecutor))).rejects.toMatchObject({
+      code: common.ErrorCode.ERROR_CODE_INVALID_ARGUMENT,
+    });
+    await clients.prosecutionTransfers.acceptTransfer({ transferId }, as(prosecutor));
+    await stateAt(clients.policeTransfers, legal, transferId, State.TRANSFER_STATE_ACCEPTED);
+    const timeline = await clients.policeTransfers.getCaseTimeline({ caseId }, as(legal));
+    expect(timeline.entries.filter((e) => e.action === "returned").map((e) => e.returnReason)).toEqual([
+      ReturnReason.RETURN_REASON_SUPPLEMENTARY_INVESTIGATION,
+      ReturnReason.RETURN_REASON_SUPPLEMENTARY_INVESTIGATION,
+    ]);
+  }, 90_000);
+
+  describe("a sender that is not to be trusted", () => {
+    let documents: DocumentStore;
+
+    beforeAll(async () => {
+      documents = await DocumentStore.open(nc);
+    });
+
+    /** A submission event as a (faulty or hostile) police sender would publish it. */
+    async function craftedSubmission(transferId: string, sealers: { document: Sealer; manifest: Sealer }, tamper?: (content: Buffer) => Buffer): Promise<pb.TransferEvent> {
+      const original = Buffer.from(`recommendation for ${transferId}`);
+      const sent = tamper ? tamper(original) : original;
+      const docSeal = await sealers.document.seal(original);
+      const ref = { documentId: "recommendation-1", title: "起诉意见书", documentType: "recommendation", mediaType: "text/plain", sizeBytes: original.length, sha256: keyOf(original) };
+      const manifest: sealPb.BundleManifest = { bundleId: `${transferId}:b`, caseId: `case-${transferId}`, sender: Agency.AGENCY_POLICE, recipient: Agency.AGENCY_PROSECUTION, createdAt: new Date(), documents: [ref] };
+      const manifestBytes = Buffer.from(sealPb.BundleManifest.encode(manifest).finish());
+      const [contentKey, sealKey, manifestKey, manifestSealKey] = await Promise.all([
+        documents.put(sent),
+        documents.put(docSeal),
+        documents.put(manifestBytes),
+        sealers.manifest.seal(manifestBytes).then((seal) => documents.put(seal)),
+      ]);
+      const transfer = pb.Transfer.fromPartial({
+        transferId,
+        case: newCase(`case-${transferId}`),
+        sender: Agency.AGENCY_POLICE,
+        recipient: Agency.AGENCY_PROSECUTION,
+        purpose: pb.TransferPurpose.TRANSFER_PURPOSE_PROSECUTION_REVIEW,
+        state: State.TRANSFER_STATE_SUBMITTED,
+        submission: 1,
+        bundle: { bundleId: manifest.bundleId, manifestKey, manifestSealKey, documents: [{ ref, contentKey, sealKey, sealedBy: Agency.AGENCY_POLICE }] },
+      });
+      return { eventId: randomUUID(), transferId, from: Agency.AGENCY_POLICE, to: Agency.AGENCY_PROSECUTION, at: new Date(), actor: "legal.li", submitted: transfer };
+    }
+
+    async function publish(event: pb.TransferEvent, msgId = event.eventId): Promise<void> {
+      await publishEvent(jetstream(nc), transferSubject(Agency.AGENCY_PROSECUTION), pb.TransferEvent.encode(event).finish(), msgId);
+    }
+
+    it("rejects a tampered document and a forged seal at prosecution, with the report on the timeline", async () => {
+      const police = new Sealer(await loadSealCredential(infra.pkiDir, "police"));
+      const forger = new Sealer(credentialOf(await createPki("p-256"), "police"));
+      const tampered = `t-${randomUUID()}`;
+      const forged = `f-${randomUUID()}`;
+      await publish(await craftedSubmission(tampered, { document: police, manifest: police }, (content) => Buffer.concat([content, Buffer.from(" and more")])));
+      await publish(await craftedSubmission(forged, { document: forger, manifest: police }));
+
+      const rejectedTampered = await stateAt(clients.prosecutionTransfers, prosecutor, tampered, State.TRANSFER_STATE_REJECTED);
+      expect(rejectedTampered.verification?.documents[0]).toMatchObject({ documentId: "recommendation-1", failure: sealPb.VerificationFailure.VERIFICATION_FAILURE_MANIFEST_MISMATCH });
+      const rejectedForged = await stateAt(clients.prosecutionTransfers, prosecutor, forged, State.TRANSFER_STATE_REJECTED);
+      expect(rejectedForged.verification?.documents[0]?.seal?.failure).toBe(sealPb.VerificationFailure.VERIFICATION_FAILURE_UNTRUSTED_CHAIN);
+      await expect(clients.prosecutionTransfers.acceptTransfer({ transferId: forged }, as(prosecutor))).rejects.toMatchObject({ code: common.ErrorCode.ERROR_CODE_FAILED_PRECONDITION });
+
+      const timeline = await eventually(async () => {
+        const result = await clients.prosecutionTransfers.getCaseTimeline({ caseId: `case-${forged}` }, as(prosecutor));
+        if (result.entries.length === 0) throw new Error("no timeline yet");
+        return result;
+      });
+      expect(timeline.entries[0]).toMatchObject({ action: "rejected", verification: sealPb.VerificationStatus.VERIFICATION_STATUS_INVALID, detail: expect.stringContaining("recommendation-1") as string });
+    }, 60_000);
+
+    it("applies the same event once, even when delivered twice", async () => {
+      const police = new Sealer(await loadSealCredential(infra.pkiDir, "police"));
+      const transferId = `d-${randomUUID()}`;
+      const event = await craftedSubmission(transferId, { document: police, manifest: police });
+      await publish(event);
+      await publish(event, `${event.eventId}-again`); // past JetStream's duplicate window: only idempotence saves us
+      await publish(event); // within it: dropped by the server
+      await stateAt(clients.prosecutionTransfers, prosecutor, transferId, State.TRANSFER_STATE_RECEIVED);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const timeline = await clients.prosecutionTransfers.getCaseTimeline({ caseId: `case-${transferId}` }, as(prosecutor));
+      expect(timeline.entries.map((e) => e.action)).toEqual(["received"]);
+    }, 60_000);
+  });
+
+  it("loses nothing and applies nothing twice when prosecution is killed while transfers are in flight", async () => {
+    await prosecution!.stop();
+    prosecution = undefined;
+    const count = 12;
+    const caseIds = await Promise.all(Array.from({ length: count }, () => openApprovedCase()));
+    let process: Spawned = spawnNode("services/prosecution/dist/main.js", { ...envFor("prosecution"), LOG_LEVEL: "info" });
+    await process.waitForOutput(/service started/);
+    const transferIds: string[] = [];
+    for (const caseId of caseIds) {
+      const { transfer } = await clients.policeTransfers.submitTransfer({ caseId, recipient: Agency.AGENCY_PROSECUTION, purpose: pb.TransferPurpose.TRANSFER_PURPOSE_PROSECUTION_REVIEW, transferId: "" }, as(legal));
+      transferIds.push(transfer!.transferId);
+      if (transferIds.length === 4) process.child.kill("SIGKILL");
+    }
+    await process.exited;
+    process = spawnNode("services/prosecution/dist/main.js", { ...envFor("prosecution"), LOG_LEVEL: "info" });
+    try {
+      await process.waitForOutput(/service started/);
+      // Events the killed instance had taken but not acked come back after the consumer's ack wait (10 s).
+      for (const transferId of transferIds) await stateAt(clients.policeTransfers, legal, transferId, State.TRANSFER_STATE_RECEIVED, undefined, 40_000);
+      const received = new Set<string>();
+      for (const caseId of caseIds) {
+        const { transfers } = await clients.prosecutionTransfers.listTransfers({ box: pb.Box.BOX_INBOX, states: [], caseId, pageSize: 10, pageToken: "" }, as(prosecutor));
+        expect(transfers).toHaveLength(1);
+        received.add(transfers[0]!.transferId);
+        const timeline = await clients.prosecutionTransfers.getCaseTimeline({ caseId }, as(prosecutor));
+        expect(timeline.entries.filter((e) => e.action === "received")).toHaveLength(1);
+      }
+      expect([...received].sort()).toEqual([...transferIds].sort());
+    } finally {
+      process.child.kill("SIGTERM");
+      await process.exited;
+    }
+  }, 120_000);
+
+  it("keeps a hash-chained audit log that verifies, and detects an edited entry", async () => {
+    const connection = await mongoose.createConnection(infra.mongoUrl, { dbName: db("police") }).asPromise();
+    try {
+      const audit = new AuditLog(connection);
+      const intact = await audit.verify();
+      expect(intact).toMatchObject({ intact: true });
+      expect(intact.entries).toBeGreaterThan(20);
+      await connection.collection("audit").updateOne({ _id: 3 as unknown as never }, { $set: { actor: "someone.else" } });
+      expect(await audit.verify()).toMatchObject({ intact: false, brokenAt: 3, reason: expect.stringContaining("edited") as string });
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it("answers bad requests with clear errors and checks the caller's role and agency", async () => {
+    await expect(clients.policeCases.openCase({ case: pb.Case.fromPartial({ caseId: "x" }), documents: [] }, as(officer))).rejects.toMatchObject({
+      code: common.ErrorCode.ERROR_CODE_INVALID_ARGUMENT,
+      violations: expect.arrayContaining([expect.objectContaining({ field: "case.case_number" }), expect.objectContaining({ field: "case.parties" })]) as unknown,
+    });
+    await expect(clients.policeTransfers.listTransfers({ box: pb.Box.BOX_INBOX, states: [], caseId: "", pageSize: 0, pageToken: "" }, as(prosecutor))).rejects.toMatchObject({
+      code: common.ErrorCode.ERROR_CODE_PERMISSION_DENIED,
+    });
+    await expect(clients.policeTransfers.listTransfers({ box: pb.Box.BOX_INBOX, states: [], caseId: "", pageSize: 0, pageToken: "" }, { timeoutMs: 5000 })).rejects.toMatchObject({
+      code: common.ErrorCode.ERROR_CODE_UNAUTHENTICATED,
+    });
+    await expect(clients.policeTransfers.getTransfer({ transferId: randomUUID() }, as(legal))).rejects.toBeInstanceOf(CaseBridgeError);
+  });
+});
+
