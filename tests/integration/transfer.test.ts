@@ -13,6 +13,7 @@ import {
   loadSealCredential,
   natsClient,
   publishEvent,
+  runAuditCli,
   Sealer,
   startService,
   transferSubject,
@@ -325,8 +326,20 @@ describe("case transfer police → prosecution → court", () => {
       const intact = await audit.verify();
       expect(intact).toMatchObject({ intact: true });
       expect(intact.entries).toBeGreaterThan(20);
+      const cli = async (): Promise<{ code: number; out: string }> => {
+        const lines: string[] = [];
+        const code = await runAuditCli(["verify", "police", "--mongo", infra.mongoUrl, "--db", db("police")], {}, (line) => lines.push(line), (line) => lines.push(line));
+        return { code, out: lines.join("\n") };
+      };
+      expect(await cli()).toEqual({ code: 0, out: `audit log of ${db("police")}: ${intact.entries} entries, chain intact` });
+      const original = await connection.collection("audit").findOne({ _id: 3 as unknown as never });
       await connection.collection("audit").updateOne({ _id: 3 as unknown as never }, { $set: { actor: "someone.else" } });
       expect(await audit.verify()).toMatchObject({ intact: false, brokenAt: 3, reason: expect.stringContaining("edited") as string });
+      expect(await cli()).toMatchObject({ code: 1, out: expect.stringContaining("BROKEN at entry 3") as string });
+      await connection.collection("audit").deleteOne({ _id: 5 as unknown as never });
+      await connection.collection("audit").updateOne({ _id: 3 as unknown as never }, { $set: { actor: original!.actor as string } });
+      const restored = await audit.verify();
+      expect(restored).toMatchObject({ intact: false, brokenAt: 6, reason: "entry 5 is missing" });
     } finally {
       await connection.close();
     }

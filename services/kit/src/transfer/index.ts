@@ -7,3 +7,4 @@ export * from "./timeline.repository";
 export * from "./transfer-engine";
 export * from "./transfer.handlers";
 export * from "./transfer-setup";
+export * from "./audit-cli";

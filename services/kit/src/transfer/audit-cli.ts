@@ -1,0 +1,60 @@
+import { parseArgs } from "node:util";
+import mongoose from "mongoose";
+import { redactUrl } from "../mongo";
+import { AuditLog } from "./audit-log";
+
+const USAGE = `Usage: npm run audit -- verify <service> [--mongo <url>] [--db <database>]
+
+Recomputes the hash chain of a service's audit log. Exit 0 when intact, 1 when broken (with the
+first bad entry), 2 on bad usage. Defaults: --mongo $MONGO_URL or mongodb://127.0.0.1:27017,
+--db casebridge_<service>.`;
+
+/** Runs the audit CLI with `argv` (without node and script); returns the exit code. */
+export async function runAuditCli(argv: string[], env: NodeJS.ProcessEnv, out: (line: string) => void, err: (line: string) => void): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { mongo: { type: "string" }, db: { type: "string" }, help: { type: "boolean", short: "h" } } });
+  } catch (error) {
+    err(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const [command, service, ...rest] = parsed.positionals;
+  if (parsed.values.help) {
+    out(USAGE);
+    return 0;
+  }
+  if (command !== "verify" || !service || rest.length > 0 || !/^[a-z]+$/.test(service)) {
+    err(USAGE);
+    return 2;
+  }
+  const url = parsed.values.mongo ?? env.MONGO_URL ?? "mongodb://127.0.0.1:27017";
+  const dbName = parsed.values.db ?? `casebridge_${service}`;
+  let connection: mongoose.Connection | undefined;
+  try {
+    connection = await mongoose.createConnection(url, { dbName, serverSelectionTimeoutMS: 3000 }).asPromise();
+    const result = await new AuditLog(connection).verify();
+    if (result.intact) {
+      out(`audit log of ${dbName}: ${result.entries} entries, chain intact`);
+      return 0;
+    }
+    out(`audit log of ${dbName}: BROKEN at entry ${result.brokenAt}: ${result.reason} (${result.entries} entries before it verify)`);
+    return 1;
+  } catch (error) {
+    err(`cannot read the audit log of ${dbName} at ${redactUrl(url)}: ${(error as Error).message}`);
+    return 1;
+  } finally {
+    await connection?.close();
+  }
+}
+
+if (require.main === module) {
+  runAuditCli(process.argv.slice(2), process.env, (line) => console.log(line), (line) => console.error(line)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    },
+  );
+}
