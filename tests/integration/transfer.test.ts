@@ -22,9 +22,9 @@ import {
   type ServiceSpec,
 } from "@casebridge/kit";
 import { common, seal as sealPb, transfer as pb } from "@casebridge/proto";
-import { spec as courtSpec } from "../../services/court/src/spec";
-import { spec as policeSpec } from "../../services/police/src/spec";
-import { spec as prosecutionSpec } from "../../services/prosecution/src/spec";
+import { spec as courtSpec } from "@casebridge/court/spec";
+import { spec as policeSpec } from "@casebridge/police/spec";
+import { spec as prosecutionSpec } from "@casebridge/prosecution/spec";
 import { eventually, infra, spawnNode, type Spawned } from "./support";
 
 const { Agency } = common;

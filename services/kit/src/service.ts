@@ -47,6 +47,8 @@ export interface ServiceDeps {
 /** A started service. */
 export interface RunningService {
   deps: ServiceDeps;
+  /** What the spec's setup returned. */
+  setup: ServiceSetup;
   grpcPort: number;
   /** Marks the service NOT_SERVING, drains NATS, lets gRPC calls finish (up to the grace period), closes MongoDB. */
   stop(): Promise<void>;
@@ -138,6 +140,7 @@ export async function startService(spec: ServiceSpec, env: Env, logDestination?:
 
   return {
     deps,
+    setup,
     grpcPort,
     stop: async () => {
       stopping = true;

@@ -63,6 +63,8 @@ export class AggregateStore<T> {
   private readonly collection: Collection<AggregateDocument>;
   /** Writes of one aggregate go one at a time in this process, on top of the version check. */
   private readonly lock = new KeyedLock();
+  /** Aggregates written with outbox items since the relay last looked: it reads these by id, not by a scan. */
+  private readonly dirty = new Set<string>();
 
   constructor(
     connection: mongoose.Connection,
@@ -70,6 +72,11 @@ export class AggregateStore<T> {
     private readonly codec: AggregateCodec<T>,
     /** Fields copied beside the encoded value, to query and sort on. */
     private readonly indexFields: (value: T) => Record<string, unknown>,
+    /**
+     * Put the version in update filters (compare-and-set across processes). Off on FerretDB v1,
+     * where it is not atomic anyway and keeps the update from using the _id lookup (a full scan).
+     */
+    private readonly versionInFilter = true,
   ) {
     this.collection = connection.collection<AggregateDocument>(name);
   }
@@ -98,6 +105,7 @@ export class AggregateStore<T> {
         applied: appliedEventId ? [appliedEventId] : [],
         ...this.indexFields(change.value),
       });
+      if (change.outbox.length > 0) this.dirty.add(id);
       return true;
     } catch (error) {
       if ((error as { code?: number }).code === 11000) return false;
@@ -121,7 +129,7 @@ export class AggregateStore<T> {
       const change = decide(current);
       if (!change) return undefined;
       const result = await this.collection.updateOne(
-        { _id: id, version: current.version },
+        this.versionFilter(id, current.version),
         {
           $set: {
             pb: Buffer.from(this.codec.encode(change.value)),
@@ -139,32 +147,59 @@ export class AggregateStore<T> {
             : {}),
         } as Document,
       );
-      if (result.matchedCount === 1) return { id, value: change.value, version: current.version + 1, applied: current.applied };
+      if (result.matchedCount === 1) {
+        if (change.outbox.length > 0) this.dirty.add(id);
+        return { id, value: change.value, version: current.version + 1, applied: current.applied };
+      }
     }
     throw new Error(`aggregate ${this.name}/${id} kept changing under ${MAX_CONFLICT_RETRIES} attempts`);
   }
 
-  /** Aggregates that have outbox items, oldest first, with those items. */
-  async pending(limit: number): Promise<Array<{ id: string; items: OutboxItem[] }>> {
-    const docs = await this.collection.find({ hasOutbox: true }, { projection: { outbox: 1 } }).limit(limit).toArray();
-    return docs.map((doc) => ({ id: doc._id, items: doc.outbox.map(fromDocumentItem) }));
+  /** Ids of aggregates that have outbox items, found by a query (after a restart, or as a safety net). */
+  async pending(limit: number): Promise<string[]> {
+    const docs = await this.collection.find({ hasOutbox: true }, { projection: { _id: 1 } }).limit(limit).toArray();
+    return docs.map((doc) => doc._id);
   }
 
-  /** Removes the carried-out items from an aggregate's outbox. */
-  removeDone(id: string, doneIds: readonly string[]): Promise<void> {
-    return this.lock.run(id, () => this.removeDoneNow(id, doneIds));
+  /** Takes the ids written with outbox items since the last call. */
+  takeDirty(): string[] {
+    const ids = [...this.dirty];
+    this.dirty.clear();
+    return ids;
   }
 
-  private async removeDoneNow(id: string, doneIds: readonly string[]): Promise<void> {
+  /** Puts an id back for the relay to try again. */
+  markDirty(id: string): void {
+    this.dirty.add(id);
+  }
+
+  /** The outbox items of one aggregate, in order. */
+  async outboxOf(id: string): Promise<OutboxItem[]> {
+    const doc = await this.collection.findOne({ _id: id }, { projection: { outbox: 1 } });
+    return (doc?.outbox ?? []).map(fromDocumentItem);
+  }
+
+  /** Removes the carried-out items from an aggregate's outbox, and applies `transform` to its value in the same write. */
+  removeDone(id: string, doneIds: readonly string[], transform?: (value: T) => T | undefined): Promise<void> {
+    return this.lock.run(id, () => this.removeDoneNow(id, doneIds, transform));
+  }
+
+  private async removeDoneNow(id: string, doneIds: readonly string[], transform?: (value: T) => T | undefined): Promise<void> {
     const done = new Set(doneIds);
     for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
-      const doc = await this.collection.findOne({ _id: id }, { projection: { outbox: 1, version: 1 } });
+      const doc = await this.collection.findOne({ _id: id });
       if (!doc) return;
       const rest = doc.outbox.filter((item) => !done.has(item.id));
-      const result = await this.collection.updateOne({ _id: id, version: doc.version }, { $set: { outbox: rest, hasOutbox: rest.length > 0, version: doc.version + 1 } });
+      const changed = transform?.(this.codec.decode(bytesOf(doc.pb)));
+      const set = { outbox: rest, hasOutbox: rest.length > 0, version: doc.version + 1, ...(changed ? { pb: Buffer.from(this.codec.encode(changed)), ...this.indexFields(changed) } : {}) };
+      const result = await this.collection.updateOne(this.versionFilter(id, doc.version), { $set: set });
       if (result.matchedCount === 1) return;
     }
     throw new Error(`outbox of ${this.name}/${id} kept changing`);
+  }
+
+  private versionFilter(id: string, version: number): Filter<AggregateDocument> {
+    return this.versionInFilter ? { _id: id, version } : { _id: id };
   }
 
   /** Aggregates matching `filter`, sorted and limited, decoded. */

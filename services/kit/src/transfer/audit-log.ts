@@ -63,20 +63,42 @@ export class AuditLog {
   }
 
   private async appendNow(records: readonly AuditRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    // The whole batch in one write when nobody else appended meanwhile; else one by one.
+    const tail = this.tail ?? (await this.readTail());
+    const batch: AuditDocument[] = [];
+    let previous = tail;
     for (const record of records) {
-      for (let attempt = 0; ; attempt++) {
-        const tail = this.tail ?? (await this.readTail());
-        const seq = tail.seq + 1;
-        const entry: AuditDocument = { ...record, digests: [...record.digests], _id: seq, prevHash: tail.hash, hash: auditHash(tail.hash, seq, record) };
-        try {
-          await this.collection.insertOne(entry);
-          this.tail = { seq, hash: entry.hash };
-          break;
-        } catch (error) {
-          if ((error as { code?: number }).code !== 11000 || attempt > 20) throw error;
-          this.tail = undefined;
-          if (await this.collection.findOne({ entryId: record.entryId }, { projection: { _id: 1 } })) break;
-        }
+      const seq = previous.seq + 1;
+      const entry: AuditDocument = { ...record, digests: [...record.digests], _id: seq, prevHash: previous.hash, hash: auditHash(previous.hash, seq, record) };
+      batch.push(entry);
+      previous = { seq, hash: entry.hash };
+    }
+    try {
+      await this.collection.insertMany(batch, { ordered: true });
+      this.tail = previous;
+      return;
+    } catch (error) {
+      this.tail = undefined;
+      const inserted = (error as { insertedCount?: number; result?: { insertedCount?: number } }).insertedCount ?? 0;
+      if (inserted === records.length) throw error;
+    }
+    for (const record of records) await this.appendOne(record);
+  }
+
+  private async appendOne(record: AuditRecord): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      if (await this.collection.findOne({ entryId: record.entryId }, { projection: { _id: 1 } })) return;
+      const tail = this.tail ?? (await this.readTail());
+      const seq = tail.seq + 1;
+      const entry: AuditDocument = { ...record, digests: [...record.digests], _id: seq, prevHash: tail.hash, hash: auditHash(tail.hash, seq, record) };
+      try {
+        await this.collection.insertOne(entry);
+        this.tail = { seq, hash: entry.hash };
+        return;
+      } catch (error) {
+        if ((error as { code?: number }).code !== 11000 || attempt > 20) throw error;
+        this.tail = undefined;
       }
     }
   }

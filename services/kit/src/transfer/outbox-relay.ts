@@ -11,8 +11,8 @@ export interface RelayTargets {
   readonly js: JetStreamClient;
   readonly timeline: TimelineRepository;
   readonly audit: AuditLog;
-  /** Called after an item with `marksDelivered` was published. */
-  readonly onDelivered?: (store: string, aggregateId: string) => Promise<void>;
+  /** The aggregate's new value once an item with `marksDelivered` is published (written with the outbox removal). */
+  readonly delivered?: (value: unknown) => unknown;
 }
 
 const BATCH = 64;
@@ -21,7 +21,8 @@ const BATCH = 64;
  * Carries out the outboxes of the aggregate stores: publishes events to JetStream (with their id as
  * Nats-Msg-Id, so a re-publish after a crash is dropped by the server), adds timeline entries and
  * appends audit records, then removes the items. Items of one aggregate go in order; aggregates in
- * parallel. Runs when kicked after a write, and every `pollMs` to pick up what a crash left.
+ * parallel. It reads the aggregates the stores report written (no query on the hot path) when
+ * kicked, and every `scanEveryMs` also queries for outboxes a crash left behind.
  */
 export class OutboxRelay {
   private running = false;
@@ -34,6 +35,8 @@ export class OutboxRelay {
     private readonly targets: RelayTargets,
     private readonly logger: Logger,
     private readonly pollMs = 250,
+    /** How often the relay also queries for outboxes it was not told about (left by a crash). */
+    private readonly scanEveryMs = 30_000,
   ) {}
 
   /** Starts relaying. */
@@ -56,58 +59,73 @@ export class OutboxRelay {
   }
 
   private async run(): Promise<void> {
+    let lastScan = 0;
     while (this.running) {
       this.kicked = false;
       let busy = false;
       let failed = false;
+      const scan = Date.now() - lastScan >= this.scanEveryMs;
+      if (scan) lastScan = Date.now();
       for (const store of this.stores) {
         try {
-          const pending = await store.pending(BATCH);
-          busy ||= pending.length > 0;
-          const results = await Promise.all(pending.map(({ id, items }) => this.relayOne(store, id, items)));
-          failed ||= results.includes(false);
+          const ids = new Set(store.takeDirty());
+          if (scan) for (const id of await store.pending(BATCH)) ids.add(id);
+          busy ||= ids.size > 0;
+          failed = !(await this.relayRound(store, [...ids])) || failed;
         } catch (error) {
           failed = true;
           this.logger.warn({ err: error, store: store.name }, "outbox relay round failed; retrying");
         }
       }
-      if (failed || (!busy && !this.kicked)) await this.idle(this.pollMs);
+      if (failed || (!busy && !this.kicked)) await this.idle(failed ? this.pollMs : Math.min(this.pollMs, this.scanEveryMs));
     }
   }
 
-  /** Relays one aggregate's items in order; true when all went out. */
-  private async relayOne(store: AggregateStore<unknown>, id: string, items: readonly OutboxItem[]): Promise<boolean> {
-    const done: string[] = [];
-    let marksDelivered = false;
-    let ok = true;
-    for (const item of items) {
-      try {
-        await this.deliver(item);
-        done.push(item.id);
-        marksDelivered ||= item.marksDelivered === true;
-      } catch (error) {
-        this.logger.warn({ err: error, store: store.name, aggregate: id, item: item.id }, "outbox item not relayed yet");
-        ok = false;
-        break;
+  /**
+   * One round over some aggregates of a store: publish their events (in order, per aggregate), write
+   * all their timeline entries and audit records in one write each, then remove what went out.
+   * Returns false when something has to be tried again.
+   */
+  private async relayRound(store: AggregateStore<unknown>, ids: string[]): Promise<boolean> {
+    if (ids.length === 0) return true;
+    const outcomes = await mapBounded(ids, BATCH, async (id) => {
+      const items = await store.outboxOf(id).catch(() => undefined);
+      if (!items) return { id, done: [] as OutboxItem[], complete: false };
+      const done: OutboxItem[] = [];
+      for (const item of items) {
+        try {
+          if (item.kind === "event") await publishEvent(this.targets.js, item.subject!, item.data, item.id);
+        } catch (error) {
+          this.logger.warn({ err: error, store: store.name, aggregate: id, item: item.id }, "event not published yet");
+          return { id, done, complete: false };
+        }
+        done.push(item);
       }
+      return { id, done, complete: true };
+    });
+    const all = outcomes.flatMap((outcome) => outcome.done);
+    try {
+      await this.targets.timeline.addMany(all.filter((item) => item.kind === "timeline").map((item) => pb.TimelineEntry.decode(item.data)));
+      await this.targets.audit.append(all.filter((item) => item.kind === "audit").map((item) => decodeAuditRecord(item.data)));
+    } catch (error) {
+      this.logger.warn({ err: error, store: store.name }, "timeline or audit write failed; retrying");
+      ids.forEach((id) => store.markDirty(id));
+      return false;
     }
-    if (done.length > 0) await store.removeDone(id, done);
-    if (marksDelivered) await this.targets.onDelivered?.(store.name, id);
-    return ok;
-  }
-
-  private async deliver(item: OutboxItem): Promise<void> {
-    switch (item.kind) {
-      case "event":
-        await publishEvent(this.targets.js, item.subject!, item.data, item.id);
-        return;
-      case "timeline":
-        await this.targets.timeline.add(pb.TimelineEntry.decode(item.data));
-        return;
-      case "audit":
-        await this.targets.audit.append([decodeAuditRecord(item.data)]);
-        return;
-    }
+    const removed = await mapBounded(outcomes, BATCH, async ({ id, done, complete }) => {
+      if (!complete) store.markDirty(id);
+      if (done.length === 0) return complete;
+      const delivered = done.some((item) => item.marksDelivered) ? this.targets.delivered : undefined;
+      try {
+        await store.removeDone(id, done.map((item) => item.id), delivered);
+        return complete;
+      } catch (error) {
+        this.logger.warn({ err: error, store: store.name, aggregate: id }, "outbox not cleared yet");
+        store.markDirty(id);
+        return false;
+      }
+    });
+    return !removed.includes(false);
   }
 
   private idle(ms: number): Promise<void> {
@@ -120,6 +138,21 @@ export class OutboxRelay {
       this.wake = done;
     });
   }
+}
+
+/** Maps `items` with at most `limit` promises at a time, keeping order. */
+async function mapBounded<T, R>(items: readonly T[], limit: number, map: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const index = next++;
+        results[index] = await map(items[index]!);
+      }
+    }),
+  );
+  return results;
 }
 
 /** An audit record as an outbox item's bytes. */

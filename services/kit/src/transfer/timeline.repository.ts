@@ -25,10 +25,19 @@ export class TimelineRepository {
 
   /** Adds an entry once: a second add of the same entry id changes nothing. */
   async add(entry: pb.TimelineEntry): Promise<void> {
+    await this.addMany([entry]);
+  }
+
+  /** Adds entries in one write; those already there are left as they are. */
+  async addMany(entries: readonly pb.TimelineEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const docs = entries.map((entry) => ({ _id: entry.entryId, caseId: entry.caseId, at: entry.at ?? new Date(0), pb: Buffer.from(pb.TimelineEntry.encode(entry).finish()) }));
     try {
-      await this.collection.insertOne({ _id: entry.entryId, caseId: entry.caseId, at: entry.at ?? new Date(0), pb: Buffer.from(pb.TimelineEntry.encode(entry).finish()) });
+      await this.collection.insertMany(docs, { ordered: false });
     } catch (error) {
-      if ((error as { code?: number }).code !== 11000) throw error;
+      const writeErrors = (error as { writeErrors?: Array<{ code?: number }> | { code?: number } }).writeErrors;
+      const codes = Array.isArray(writeErrors) ? writeErrors.map((e) => e.code) : writeErrors ? [writeErrors.code] : [(error as { code?: number }).code];
+      if (codes.some((code) => code !== 11000)) throw error;
     }
   }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
 import { jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type mongoose from "mongoose";
@@ -51,6 +52,8 @@ export interface TransferEngineDeps {
   readonly clock?: () => Date;
   /** Inbound events processed at the same time; default 8. */
   readonly concurrency?: number;
+  /** The database compares and sets atomically (MongoDB); false on FerretDB v1, see AggregateStore. */
+  readonly atomicUpdates?: boolean;
 }
 
 /** A new outgoing transfer: the case, its documents, where it goes and why. */
@@ -74,6 +77,8 @@ export class TransferEngine {
   readonly cases: AggregateStore<pb.CaseFile>;
   readonly timeline: TimelineRepository;
   readonly audit: AuditLog;
+  /** Emits "applied" with the transfer after an inbound event changed it (for in-process observers). */
+  readonly changes = new EventEmitter();
   private readonly relay: OutboxRelay;
   private consumer: RunningConsumer | undefined;
   private readonly clock: () => Date;
@@ -88,15 +93,15 @@ export class TransferEngine {
       state: t.state,
       caseId: t.case?.caseId ?? "",
       updatedAt: t.updatedAt ?? new Date(0),
-    }));
-    this.cases = new AggregateStore(deps.mongo, "cases", { encode: (c) => pb.CaseFile.encode(c).finish(), decode: (b) => pb.CaseFile.decode(b) }, () => ({}));
+    }), deps.atomicUpdates ?? true);
+    this.cases = new AggregateStore(deps.mongo, "cases", { encode: (c) => pb.CaseFile.encode(c).finish(), decode: (b) => pb.CaseFile.decode(b) }, () => ({}), deps.atomicUpdates ?? true);
     this.timeline = new TimelineRepository(deps.mongo);
     this.audit = new AuditLog(deps.mongo);
     this.relay = new OutboxRelay([this.transfers, this.cases] as Array<AggregateStore<unknown>>, {
       js: deps.js,
       timeline: this.timeline,
       audit: this.audit,
-      onDelivered: (_store, id) => this.markDelivered(id),
+      delivered: (value) => deliveredState(value as pb.Transfer),
     }, deps.logger.child({ component: "outbox-relay" }));
   }
 
@@ -425,7 +430,7 @@ export class TransferEngine {
   }
 
   private async applyStatus(event: pb.TransferEvent, status: pb.StatusChange, eventId: string): Promise<void> {
-    await this.transfers.mutate(
+    const stored = await this.transfers.mutate(
       event.transferId,
       ({ value }) => {
         const entry = this.timelineItem(value, event.actor, actionOf(status.state), {
@@ -441,6 +446,7 @@ export class TransferEngine {
       },
       eventId,
     );
+    if (stored) this.changes.emit("applied", stored.value);
   }
 
   private async applyProgress(entry: pb.TimelineEntry): Promise<void> {
@@ -450,13 +456,6 @@ export class TransferEngine {
       verification = content && seal ? this.deps.seals.verifier.verify(content, seal, { agency: entry.agency }).status : sealPb.VerificationStatus.VERIFICATION_STATUS_INVALID;
     }
     await this.timeline.add({ ...entry, verification });
-  }
-
-  /** The sender's transfer is in JetStream: SUBMITTED becomes DELIVERED (unless the receiver already answered). */
-  private async markDelivered(transferId: string): Promise<void> {
-    await this.transfers.mutate(transferId, ({ value }) =>
-      value.state === State.TRANSFER_STATE_SUBMITTED ? { value: { ...value, state: State.TRANSFER_STATE_DELIVERED }, outbox: [] } : undefined,
-    );
   }
 
   // --- outbox items ------------------------------------------------------------------------
@@ -619,6 +618,11 @@ export class TransferEngine {
   assertParty(transfer: pb.Transfer): void {
     if (transfer.sender !== this.deps.agency && transfer.recipient !== this.deps.agency) throw new PermissionDeniedError("this agency is no party to the transfer");
   }
+}
+
+/** The sender's transfer once its submission is in JetStream: SUBMITTED becomes DELIVERED, unless the receiver answered already. */
+function deliveredState(transfer: pb.Transfer): pb.Transfer | undefined {
+  return transfer.state === State.TRANSFER_STATE_SUBMITTED ? { ...transfer, state: State.TRANSFER_STATE_DELIVERED } : undefined;
 }
 
 function actionOf(state: pb.TransferState): string {

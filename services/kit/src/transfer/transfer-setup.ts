@@ -1,6 +1,7 @@
 import type { common } from "@casebridge/proto";
 import { transfer as pb } from "@casebridge/proto";
 import { serve, type ServedContract } from "../contract";
+import { isFerretDb } from "../mongo";
 import type { ServiceDeps, ServiceSetup } from "../service";
 import { TransferEngine } from "./transfer-engine";
 import { createCaseFileHandlers, createTransferHandlers, type TransferRoles } from "./transfer.handlers";
@@ -15,8 +16,13 @@ export interface TransferSetupOptions {
   readonly extra?: (engine: TransferEngine) => ServedContract[];
 }
 
+/** A ServiceSetup that also gives access to its transfer engine. */
+export interface TransferServiceSetup extends ServiceSetup {
+  readonly engine: TransferEngine;
+}
+
 /** The ServiceSetup of an agency service that sends and receives transfers. */
-export async function transferSetup(deps: ServiceDeps, options: TransferSetupOptions): Promise<ServiceSetup> {
+export async function transferSetup(deps: ServiceDeps, options: TransferSetupOptions): Promise<TransferServiceSetup> {
   const engine = await TransferEngine.create({
     agency: options.agency,
     mongo: deps.mongo,
@@ -24,8 +30,10 @@ export async function transferSetup(deps: ServiceDeps, options: TransferSetupOpt
     js: deps.js,
     seals: deps.seals,
     logger: deps.logger.child({ component: "transfer" }),
+    atomicUpdates: !(await isFerretDb(deps.mongo)),
   });
   return {
+    engine,
     contracts: [
       serve(pb.TransferServiceDefinition, createTransferHandlers(engine, options.agency, options.roles, { requireApproval: options.requireApproval })),
       serve(pb.CaseFileServiceDefinition, createCaseFileHandlers(engine, options.agency, options.roles)),
