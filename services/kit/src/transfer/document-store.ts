@@ -1,34 +1,57 @@
 import { hash } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { Kvm, type KV } from "@nats-io/kv";
 import { Objm, type ObjectStore } from "@nats-io/obj";
 import { NotFoundError } from "../errors";
 
-/** The JetStream object store bucket that holds documents, seals and manifests beside the events. */
+/** The JetStream object store bucket that holds large documents beside the events. */
 export const DOCUMENT_BUCKET = "cb_documents";
+
+/** The JetStream key-value bucket that holds small objects (seals, manifests, most documents). */
+export const BLOB_BUCKET = "cb_blobs";
+
+/** Objects up to this size go to the key-value bucket (one message, read with a direct get). */
+const SMALL_OBJECT_BYTES = 512 * 1024;
 
 /**
  * Content-addressed storage of bundle parts: the key of every object is the SHA-256 of its bytes,
  * so a document shared by several transfers is stored once, and a receiver checks what it fetched
- * against the key (and the manifest) before it uses it.
+ * against the key (and the manifest) before it uses it. Small objects live in a key-value bucket
+ * (one message each, read without creating a consumer); larger ones, up to 20 MiB, in an object
+ * store bucket, chunked.
  */
 export class DocumentStore {
-  private constructor(private readonly bucket: ObjectStore) {}
+  private constructor(
+    private readonly small: KV,
+    private readonly large: ObjectStore,
+  ) {}
 
-  /** Opens (creating if needed) the document bucket. */
+  /** Opens (creating if needed) the buckets. */
   static async open(nc: NatsConnection): Promise<DocumentStore> {
-    return new DocumentStore(await new Objm(nc).create(DOCUMENT_BUCKET, { storage: "file" }));
+    const [small, large] = await Promise.all([
+      new Kvm(nc).create(BLOB_BUCKET, { history: 1, maxValueSize: SMALL_OBJECT_BYTES }),
+      new Objm(nc).create(DOCUMENT_BUCKET, { storage: "file" }),
+    ]);
+    return new DocumentStore(small, large);
   }
 
   /** Stores `bytes` unless already there; returns its key. */
   async put(bytes: Uint8Array): Promise<string> {
     const key = keyOf(bytes);
-    if (!(await this.bucket.info(key))) await this.bucket.putBlob({ name: key }, bytes);
+    if (bytes.length <= SMALL_OBJECT_BYTES) {
+      await this.small.create(key, bytes).catch((error: unknown) => {
+        if (!/wrong last sequence|key exists/i.test((error as Error).message)) throw error;
+      });
+    } else if (!(await this.large.info(key))) {
+      await this.large.putBlob({ name: key }, bytes);
+    }
     return key;
   }
 
   /** Fetches the object under `key`; throws NotFoundError when absent and an Error when its bytes do not match the key. */
   async get(key: string): Promise<Buffer> {
-    const bytes = await this.bucket.getBlob(key);
+    const entry = /^[0-9a-f]{64}$/.test(key) ? await this.small.get(key) : null;
+    const bytes = entry?.operation === "PUT" ? entry.value : await this.large.getBlob(key);
     if (!bytes) throw new NotFoundError(`object ${key} is not in the document store`);
     const buffer = Buffer.from(bytes);
     if (keyOf(buffer) !== key) throw new Error(`object ${key} does not hash to its key`);
