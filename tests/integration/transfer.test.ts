@@ -211,6 +211,19 @@ describe("case transfer police → prosecution → court", () => {
     ]);
   }, 90_000);
 
+  it("lets the sender withdraw a transfer the receiver has not decided on", async () => {
+    const caseId = await openApprovedCase();
+    const { transfer } = await clients.policeTransfers.submitTransfer({ caseId, recipient: Agency.AGENCY_PROSECUTION, purpose: pb.TransferPurpose.TRANSFER_PURPOSE_PROSECUTION_REVIEW, transferId: "" }, as(legal));
+    const transferId = transfer!.transferId;
+    await stateAt(clients.policeTransfers, legal, transferId, State.TRANSFER_STATE_RECEIVED);
+    await expect(clients.policeTransfers.withdrawTransfer({ transferId, reason: "" }, as(legal))).rejects.toMatchObject({ code: common.ErrorCode.ERROR_CODE_INVALID_ARGUMENT });
+    const { transfer: withdrawn } = await clients.policeTransfers.withdrawTransfer({ transferId, reason: "filed with the wrong office" }, as(legal));
+    expect(withdrawn?.state).toBe(State.TRANSFER_STATE_WITHDRAWN);
+    await stateAt(clients.prosecutionTransfers, prosecutor, transferId, State.TRANSFER_STATE_WITHDRAWN);
+    await expect(clients.prosecutionTransfers.acceptTransfer({ transferId }, as(prosecutor))).rejects.toMatchObject({ code: common.ErrorCode.ERROR_CODE_FAILED_PRECONDITION });
+    await expect(clients.policeTransfers.withdrawTransfer({ transferId, reason: "again" }, as(legal))).rejects.toMatchObject({ code: common.ErrorCode.ERROR_CODE_FAILED_PRECONDITION });
+  }, 60_000);
+
   describe("a sender that is not to be trusted", () => {
     let documents: DocumentStore;
 
