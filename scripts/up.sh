@@ -29,6 +29,7 @@ pid_of gateway >/dev/null || { log "starting gateway (:$GATEWAY_PORT)"; GATEWAY_
 
 all_serving() { [ "$(curl -sf "http://127.0.0.1:$GATEWAY_PORT/api/v1/system/services" | grep -o '"status":"SERVING_STATUS_SERVING"' | wc -l)" -ge ${#SERVICES[@]} ]; }
 wait_until gateway 60 all_serving
+node scripts/demo/dist/seed-demo.js
 
 cat <<MSG
 

@@ -1,0 +1,119 @@
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { actorMetadata, CaseBridgeError, natsClient, type Actor } from "@casebridge/kit";
+import { common, transfer as pb } from "@casebridge/proto";
+
+/**
+ * Demo data for `npm start`, through the services' own contracts: one case that went all the way
+ * to judgment, one returned for supplementary investigation, one waiting for the legal unit.
+ * Idempotent: a case that exists is left as it is.
+ */
+const { Agency } = common;
+const { TransferState: State } = pb;
+const officer: Actor = { user: "officer.wang", roles: ["police-officer"], agency: Agency.AGENCY_POLICE };
+const legal: Actor = { user: "legal.li", roles: ["police-legal"], agency: Agency.AGENCY_POLICE };
+const prosecutor: Actor = { user: "prosecutor.zhao", roles: ["prosecutor"], agency: Agency.AGENCY_PROSECUTION };
+const judge: Actor = { user: "judge.sun", roles: ["judge"], agency: Agency.AGENCY_COURT };
+const as = (actor: Actor) => ({ metadata: actorMetadata(actor), timeoutMs: 30_000 });
+
+function text(id: string, title: string, body: string): pb.DocumentInput {
+  return { documentId: id, title, documentType: id.replace(/-\d+$/, ""), mediaType: "text/plain", content: Buffer.from(`${title}\n\n${body}\n`) };
+}
+
+function demoCase(caseId: string, number: string, offence: string, summary: string, suspect: string): pb.Case {
+  return pb.Case.fromPartial({
+    caseId,
+    caseNumber: number,
+    kind: pb.CaseKind.CASE_KIND_CRIMINAL,
+    offence,
+    summary,
+    fastTrack: true,
+    issuer: { agency: Agency.AGENCY_POLICE, unitId: "320582-PSB-LEGAL", name: "张家港市公安局法制大队" },
+    parties: [{ partyId: "s1", role: common.PartyRole.PARTY_ROLE_SUSPECT, name: suspect, identifier: "320582********0000" }],
+    measures: [{ measureId: "m1", type: pb.MeasureType.MEASURE_TYPE_CRIMINAL_DETENTION, partyId: "s1", startsAt: new Date(), endsAt: new Date(Date.now() + 3 * 86_400_000) }],
+  });
+}
+
+/** Polls until `probe` says yes; "not found" counts as not yet (the event is on its way). */
+async function waitFor(what: string, probe: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  const ready = () =>
+    probe().catch((error: unknown) => {
+      if (error instanceof CaseBridgeError && error.code === common.ErrorCode.ERROR_CODE_NOT_FOUND) return false;
+      throw error;
+    });
+  while (!(await ready())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function seed(nc: NatsConnection): Promise<void> {
+  const cases = natsClient(nc, "police", pb.CaseFileServiceDefinition, 30_000);
+  const police = natsClient(nc, "police", pb.TransferServiceDefinition, 30_000);
+  const prosecution = natsClient(nc, "prosecution", pb.TransferServiceDefinition, 30_000);
+  const prosecutionOnly = natsClient(nc, "prosecution", pb.ProsecutionServiceDefinition, 30_000);
+  const court = natsClient(nc, "court", pb.TransferServiceDefinition, 30_000);
+  const courtOnly = natsClient(nc, "court", pb.CourtServiceDefinition, 30_000);
+  const stateAt = (client: typeof police, actor: Actor, transferId: string, state: pb.TransferState) =>
+    waitFor(`transfer ${transferId} to be ${pb.transferStateToJSON(state)}`, async () => (await client.getTransfer({ transferId }, as(actor))).transfer?.state === state);
+
+  const open = async (kase: pb.Case, documents: pb.DocumentInput[], approve: boolean): Promise<boolean> => {
+    try {
+      await cases.getCase({ caseId: kase.caseId }, as(officer));
+      return false;
+    } catch (error) {
+      if (!(error instanceof CaseBridgeError) || error.code !== common.ErrorCode.ERROR_CODE_NOT_FOUND) throw error;
+    }
+    await cases.openCase({ case: kase, documents }, as(officer));
+    if (approve) await cases.approveCase({ caseId: kase.caseId }, as(legal));
+    return true;
+  };
+  const submit = async (caseId: string): Promise<string> => {
+    const { transfer } = await police.submitTransfer({ caseId, recipient: Agency.AGENCY_PROSECUTION, purpose: pb.TransferPurpose.TRANSFER_PURPOSE_PROSECUTION_REVIEW, transferId: "" }, as(legal));
+    await stateAt(prosecution, prosecutor, transfer!.transferId, State.TRANSFER_STATE_RECEIVED);
+    return transfer!.transferId;
+  };
+
+  if (await open(demoCase("demo-2026-00001", "320582-2026-00001", "盗窃 (theft)", "bicycle stolen at the railway station; CCTV and a confession", "李某"), [
+    text("transfer-notice-1", "移送起诉告知书", "案件移送审查起诉。"),
+    text("recommendation-1", "起诉意见书", "犯罪嫌疑人李某涉嫌盗窃罪，建议提起公诉。"),
+    text("evidence-list-1", "证据清单", "1. 监控录像 2. 询问笔录 3. 认罪认罚具结书"),
+  ], true)) {
+    const review = await submit("demo-2026-00001");
+    await prosecution.acceptTransfer({ transferId: review }, as(prosecutor));
+    const { transfer: indictment } = await prosecutionOnly.indict({ transferId: review, indictment: text("indictment-1", "起诉书", "以盗窃罪对李某提起公诉，建议判处拘役四个月。") }, as(prosecutor));
+    await stateAt(court, judge, indictment!.transferId, State.TRANSFER_STATE_RECEIVED);
+    await court.acceptTransfer({ transferId: indictment!.transferId }, as(judge));
+    await courtOnly.registerCase({ transferId: indictment!.transferId }, as(judge));
+    await courtOnly.recordJudgment({ transferId: indictment!.transferId, judgment: text("judgment-1", "刑事判决书", "被告人李某犯盗窃罪，判处拘役四个月。"), outcome: "拘役四个月 (criminal detention of 4 months)" }, as(judge));
+    console.log("demo case 320582-2026-00001: police → prosecution → court → judgment");
+  }
+  if (await open(demoCase("demo-2026-00002", "320582-2026-00002", "诈骗 (fraud)", "online shopping fraud; bank records incomplete", "王某"), [
+    text("recommendation-1", "起诉意见书", "犯罪嫌疑人王某涉嫌诈骗罪。"),
+    text("evidence-list-1", "证据清单", "1. 聊天记录 2. 转账记录(部分)"),
+  ], true)) {
+    const review = await submit("demo-2026-00002");
+    await prosecution.returnTransfer({ transferId: review, reason: pb.ReturnReason.RETURN_REASON_SUPPLEMENTARY_INVESTIGATION, note: "调取完整银行流水 (obtain the complete bank records)" }, as(prosecutor));
+    console.log("demo case 320582-2026-00002: returned for supplementary investigation");
+  }
+  if (await open(demoCase("demo-2026-00003", "320582-2026-00003", "故意伤害 (intentional injury)", "fight outside a restaurant; awaiting the legal unit's review", "赵某"), [
+    text("recommendation-1", "起诉意见书", "犯罪嫌疑人赵某涉嫌故意伤害罪。"),
+  ], false)) {
+    console.log("demo case 320582-2026-00003: waiting for the legal unit's approval");
+  }
+}
+
+const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+connect({ servers: natsUrl, name: "seed-demo" })
+  .then(async (nc) => {
+    try {
+      await seed(nc);
+      console.log("demo data in place");
+    } finally {
+      await nc.close();
+    }
+  })
+  .catch((error: unknown) => {
+    console.error(`demo data: ${(error as Error).message}`);
+    process.exitCode = 1;
+  });
