@@ -18,7 +18,7 @@ import { spec as prosecutionSpec } from "@casebridge/prosecution/spec";
  */
 const natsUrl = process.env.BENCH_NATS_URL ?? "nats://127.0.0.1:24222";
 const mongoUrl = process.env.BENCH_MONGO_URL ?? "mongodb://127.0.0.1:47017";
-const BUNDLES = Number(process.env.BENCH_BUNDLES ?? 600);
+const BUNDLES = Number(process.env.BENCH_BUNDLES ?? 300);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 64);
 const DOCUMENTS = 10;
 const DOCUMENT_BYTES = 10 * 1024;
@@ -57,7 +57,7 @@ async function benchTransfers(run: string, pkiDir: string): Promise<{ latencies:
   try {
     process.stderr.write(`[bench] opening ${BUNDLES} cases of ${DOCUMENTS} sealed documents\n`);
     const caseIds = Array.from({ length: BUNDLES }, () => `bench-${randomUUID()}`);
-    await drive(BUNDLES, 16, async (i) => {
+    await drive(BUNDLES, 4, async (i) => {
       const caseId = caseIds[i]!;
       await cases.openCase(
         {
