@@ -59,4 +59,12 @@ describe("error mapping", () => {
   ])("maps %p to HTTP %i", (err, http) => {
     expect(httpStatusOf(err)).toBe(http);
   });
+
+  it("maps a busy or unreachable database to UNAVAILABLE without its text, anything else unknown to INTERNAL", () => {
+    const busy = Object.assign(new Error("[collection.go:191] database is locked (5) (SQLITE_BUSY)"), { name: "MongoServerError" });
+    expect(asCaseBridgeError(busy)).toMatchObject({ code: ErrorCode.ERROR_CODE_UNAVAILABLE, message: expect.stringContaining("try again") as string });
+    const network = Object.assign(new Error("connect ECONNREFUSED"), { name: "MongoNetworkError" });
+    expect(asCaseBridgeError(network).code).toBe(ErrorCode.ERROR_CODE_UNAVAILABLE);
+    expect(asCaseBridgeError(new TypeError("x is undefined"))).toMatchObject({ code: ErrorCode.ERROR_CODE_INTERNAL, message: "internal error" });
+  });
 });

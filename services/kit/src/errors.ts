@@ -108,7 +108,17 @@ function mappingOf(code: ErrorCode): CodeMapping {
 /** Turns anything thrown into a CaseBridgeError; unknown errors become INTERNAL without leaking their text. */
 export function asCaseBridgeError(err: unknown): CaseBridgeError {
   if (err instanceof CaseBridgeError) return err;
+  if (isTransientDatabaseError(err)) {
+    return new CaseBridgeError(ErrorCode.ERROR_CODE_UNAVAILABLE, "the database is busy or unreachable; nothing was changed, try again", [], { cause: err });
+  }
   return new CaseBridgeError(ErrorCode.ERROR_CODE_INTERNAL, "internal error", [], { cause: err });
+}
+
+/** A database error worth retrying: no connection, or a busy store (FerretDB's SQLite "database is locked"). */
+function isTransientDatabaseError(err: unknown): boolean {
+  const name = (err as { name?: string } | undefined)?.name ?? "";
+  const message = (err as { message?: string } | undefined)?.message ?? "";
+  return /^Mongo(Network|ServerSelection|NetworkTimeout)Error$/.test(name) || (name === "MongoServerError" && /database is locked|SQLITE_BUSY/.test(message));
 }
 
 /** The HTTP status for an error, for the gateway's problem+json responses. */
