@@ -1,5 +1,5 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { actorMetadata, CaseBridgeError, natsClient, type Actor } from "@casebridge/kit";
+import { bearerMetadata, CaseBridgeError, devUserToken, natsClient } from "@casebridge/kit";
 import { common, transfer as pb } from "@casebridge/proto";
 
 /**
@@ -9,11 +9,14 @@ import { common, transfer as pb } from "@casebridge/proto";
  */
 const { Agency } = common;
 const { TransferState: State } = pb;
-const officer: Actor = { user: "officer.wang", roles: ["police-officer"], agency: Agency.AGENCY_POLICE };
-const legal: Actor = { user: "legal.li", roles: ["police-legal"], agency: Agency.AGENCY_POLICE };
-const prosecutor: Actor = { user: "prosecutor.zhao", roles: ["prosecutor"], agency: Agency.AGENCY_PROSECUTION };
-const judge: Actor = { user: "judge.sun", roles: ["judge"], agency: Agency.AGENCY_COURT };
-const as = (actor: Actor) => ({ metadata: actorMetadata(actor), timeoutMs: 30_000 });
+// Demo users act through their own Keycloak tokens, as they would in the UI.
+const officer = "officer.wang" as const;
+const legal = "legal.li" as const;
+const prosecutor = "prosecutor.zhao" as const;
+const judge = "judge.sun" as const;
+type User = typeof officer | typeof legal | typeof prosecutor | typeof judge;
+const tokens = new Map<User, string>();
+const as = (user: User) => ({ metadata: bearerMetadata(tokens.get(user)!), timeoutMs: 30_000 });
 
 function text(id: string, title: string, body: string): pb.DocumentInput {
   return { documentId: id, title, documentType: id.replace(/-\d+$/, ""), mediaType: "text/plain", content: Buffer.from(`${title}\n\n${body}\n`) };
@@ -47,14 +50,15 @@ async function waitFor(what: string, probe: () => Promise<boolean>): Promise<voi
   }
 }
 
-async function seed(nc: NatsConnection): Promise<void> {
+async function seed(nc: NatsConnection, issuer: string): Promise<void> {
+  for (const user of [officer, legal, prosecutor, judge] as const) tokens.set(user, await devUserToken(issuer, user));
   const cases = natsClient(nc, "police", pb.CaseFileServiceDefinition, 30_000);
   const police = natsClient(nc, "police", pb.TransferServiceDefinition, 30_000);
   const prosecution = natsClient(nc, "prosecution", pb.TransferServiceDefinition, 30_000);
   const prosecutionOnly = natsClient(nc, "prosecution", pb.ProsecutionServiceDefinition, 30_000);
   const court = natsClient(nc, "court", pb.TransferServiceDefinition, 30_000);
   const courtOnly = natsClient(nc, "court", pb.CourtServiceDefinition, 30_000);
-  const stateAt = (client: typeof police, actor: Actor, transferId: string, state: pb.TransferState) =>
+  const stateAt = (client: typeof police, actor: User, transferId: string, state: pb.TransferState) =>
     waitFor(`transfer ${transferId} to be ${pb.transferStateToJSON(state)}`, async () => (await client.getTransfer({ transferId }, as(actor))).transfer?.state === state);
 
   const open = async (kase: pb.Case, documents: pb.DocumentInput[], approve: boolean): Promise<boolean> => {
@@ -104,10 +108,11 @@ async function seed(nc: NatsConnection): Promise<void> {
 }
 
 const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+const issuer = process.env.AUTH_ISSUER ?? "http://127.0.0.1:8180/realms/casebridge";
 connect({ servers: natsUrl, name: "seed-demo" })
   .then(async (nc) => {
     try {
-      await seed(nc);
+      await seed(nc, issuer);
       console.log("demo data in place");
     } finally {
       await nc.close();

@@ -5,7 +5,7 @@ import path from "node:path";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import mongoose from "mongoose";
-import { actorMetadata, natsClient, runSealCli, startService, type Actor, type TransferServiceSetup } from "@casebridge/kit";
+import { bearerMetadata, devUserToken, natsClient, runSealCli, startService, type TransferServiceSetup } from "@casebridge/kit";
 import { common, transfer as pb } from "@casebridge/proto";
 import { spec as policeSpec } from "@casebridge/police/spec";
 import { spec as prosecutionSpec } from "@casebridge/prosecution/spec";
@@ -23,8 +23,7 @@ const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 64);
 const DOCUMENTS = 10;
 const DOCUMENT_BYTES = 10 * 1024;
 
-const officer: Actor = { user: "bench.officer", roles: ["police-officer", "police-legal"], agency: common.Agency.AGENCY_POLICE };
-const call = { metadata: actorMetadata(officer), timeoutMs: 60_000 };
+const authIssuer = process.env.BENCH_AUTH_ISSUER ?? "http://127.0.0.1:38180/realms/casebridge";
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
@@ -49,7 +48,10 @@ async function drive(count: number, inFlight: number, task: (i: number) => Promi
 }
 
 async function benchTransfers(run: string, pkiDir: string): Promise<{ latencies: number[]; seconds: number }> {
-  const env = (agency: string) => ({ NATS_URL: natsUrl, MONGO_URL: mongoUrl, MONGO_DB: `bench_${agency}_${run}`, PKI_DIR: pkiDir, LOG_LEVEL: "warn", GRPC_PORT: "0" });
+  const env = (agency: string) => ({ NATS_URL: natsUrl, MONGO_URL: mongoUrl, MONGO_DB: `bench_${agency}_${run}`, PKI_DIR: pkiDir, LOG_LEVEL: "warn", GRPC_PORT: "0", AUTH_ISSUER: authIssuer });
+  // The police officer opens the cases and the legal unit sends them, each with a real Keycloak token.
+  const officer = { metadata: bearerMetadata(await devUserToken(authIssuer, "officer.wang")), timeoutMs: 60_000 };
+  const legal = { metadata: bearerMetadata(await devUserToken(authIssuer, "legal.li")), timeoutMs: 60_000 };
   const [police, prosecution] = await Promise.all([startService(policeSpec, env("police")), startService(prosecutionSpec, env("prosecution"))]);
   const nc = await connect({ servers: natsUrl });
   const cases = natsClient(nc, "police", pb.CaseFileServiceDefinition, 60_000);
@@ -70,9 +72,9 @@ async function benchTransfers(run: string, pkiDir: string): Promise<{ latencies:
           }),
           documents: Array.from({ length: DOCUMENTS }, (_, d) => ({ documentId: `doc-${d}`, title: `文书 ${d}`, documentType: "record", mediaType: "application/pdf", content: randomBytes(DOCUMENT_BYTES) })),
         },
-        call,
+        officer,
       );
-      await cases.approveCase({ caseId }, call);
+      await cases.approveCase({ caseId }, legal);
     });
     process.stderr.write(`[bench] transferring ${BUNDLES} bundles, ${IN_FLIGHT} in flight\n`);
     const waiting = new Map<string, () => void>();
@@ -83,7 +85,7 @@ async function benchTransfers(run: string, pkiDir: string): Promise<{ latencies:
       waiting.get(transfer.transferId)?.();
     });
     const result = await drive(BUNDLES, IN_FLIGHT, async (i) => {
-      const { transfer } = await transfers.submitTransfer({ caseId: caseIds[i]!, recipient: common.Agency.AGENCY_PROSECUTION, purpose: pb.TransferPurpose.TRANSFER_PURPOSE_PROSECUTION_REVIEW, transferId: "" }, call);
+      const { transfer } = await transfers.submitTransfer({ caseId: caseIds[i]!, recipient: common.Agency.AGENCY_PROSECUTION, purpose: pb.TransferPurpose.TRANSFER_PURPOSE_PROSECUTION_REVIEW, transferId: "" }, legal);
       const id = transfer!.transferId;
       if (!received.has(id)) await new Promise<void>((resolve) => waiting.set(id, resolve));
     });

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import path from "node:path";
 import { pino } from "pino";
+import { devUserToken } from "@casebridge/kit";
 
 /** Where the test infrastructure listens (started by scripts/test-all.sh; ports from the environment). */
 export const infra = {
@@ -11,6 +12,14 @@ export const infra = {
   /** PKI of the services under test (made by scripts/test-all.sh; else the dev PKI of `npm run seal -- init`). */
   pkiDir: process.env.TEST_PKI_DIR ?? path.resolve(__dirname, "../../.data/pki"),
 };
+
+/** The issuer of the test realm's tokens, which the services under test verify. */
+export const authIssuer = `${infra.keycloakUrl}/realms/casebridge`;
+
+/** An access token of a demo user from the real Keycloak. */
+export function tokenFor(username: string): Promise<string> {
+  return devUserToken(authIssuer, username);
+}
 
 /** The repository root. */
 export const repoRoot = path.resolve(__dirname, "../..");

@@ -1,10 +1,10 @@
-import { randomUUID } from "node:crypto";
+import { generateKeyPairSync, randomUUID, sign } from "node:crypto";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import mongoose from "mongoose";
 import {
-  actorMetadata,
   AuditLog,
+  bearerMetadata,
   CaseBridgeError,
   createPki,
   credentialOf,
@@ -17,7 +17,6 @@ import {
   Sealer,
   startService,
   transferSubject,
-  type Actor,
   type RunningService,
   type ServiceSpec,
 } from "@casebridge/kit";
@@ -25,21 +24,24 @@ import { common, seal as sealPb, transfer as pb } from "@casebridge/proto";
 import { spec as courtSpec } from "@casebridge/court/spec";
 import { spec as policeSpec } from "@casebridge/police/spec";
 import { spec as prosecutionSpec } from "@casebridge/prosecution/spec";
-import { eventually, infra, spawnNode, type Spawned } from "./support";
+import { authIssuer, eventually, infra, spawnNode, tokenFor, type Spawned } from "./support";
 
 const { Agency } = common;
 const { TransferState: State, ReturnReason } = pb;
 const run = randomUUID().slice(0, 8);
 const db = (agency: string): string => `it_transfer_${agency}_${run}`;
 
-const officer: Actor = { user: "officer.wang", roles: ["police-officer"], agency: Agency.AGENCY_POLICE };
-const legal: Actor = { user: "legal.li", roles: ["police-legal"], agency: Agency.AGENCY_POLICE };
-const prosecutor: Actor = { user: "prosecutor.zhao", roles: ["prosecutor"], agency: Agency.AGENCY_PROSECUTION };
-const judge: Actor = { user: "judge.sun", roles: ["judge"], agency: Agency.AGENCY_COURT };
-const as = (actor: Actor) => ({ metadata: actorMetadata(actor), timeoutMs: 15_000 });
+// Demo users of the real Keycloak; their tokens are fetched once (they live 5 minutes).
+const officer = "officer.wang";
+const legal = "legal.li";
+const prosecutor = "prosecutor.zhao";
+const judge = "judge.sun";
+type User = typeof officer | typeof legal | typeof prosecutor | typeof judge;
+const tokens = new Map<string, string>();
+const as = (user: User) => ({ metadata: bearerMetadata(tokens.get(user)!), timeoutMs: 15_000 });
 
 function envFor(agency: string): Record<string, string> {
-  return { NATS_URL: infra.natsUrl, MONGO_URL: infra.mongoUrl, LOG_LEVEL: "silent", MONGO_DB: db(agency), PKI_DIR: infra.pkiDir, GRPC_PORT: "0" };
+  return { NATS_URL: infra.natsUrl, MONGO_URL: infra.mongoUrl, LOG_LEVEL: "silent", MONGO_DB: db(agency), PKI_DIR: infra.pkiDir, GRPC_PORT: "0", AUTH_ISSUER: authIssuer };
 }
 
 function start(spec: ServiceSpec, agency: string): Promise<RunningService> {
@@ -98,7 +100,7 @@ describe("case transfer police → prosecution → court", () => {
     return caseId;
   }
 
-  async function stateAt(client: typeof clients.policeTransfers, actor: Actor, transferId: string, state: pb.TransferState, submission?: number, timeoutMs = 20_000): Promise<pb.Transfer> {
+  async function stateAt(client: typeof clients.policeTransfers, actor: User, transferId: string, state: pb.TransferState, submission?: number, timeoutMs = 20_000): Promise<pb.Transfer> {
     return eventually(async () => {
       const { transfer } = await client.getTransfer({ transferId }, as(actor));
       if (transfer?.state !== state || (submission !== undefined && transfer.submission !== submission)) {
@@ -109,6 +111,7 @@ describe("case transfer police → prosecution → court", () => {
   }
 
   beforeAll(async () => {
+    for (const user of [officer, legal, prosecutor, judge]) tokens.set(user, await tokenFor(user));
     nc = await connect({ servers: infra.natsUrl });
     clients = makeClients(nc);
     [police, prosecution, court] = await Promise.all([start(policeSpec, "police"), start(prosecutionSpec, "prosecution"), start(courtSpec, "court")]);
@@ -368,6 +371,14 @@ describe("case transfer police → prosecution → court", () => {
     });
     await expect(clients.policeTransfers.listTransfers({ box: pb.Box.BOX_INBOX, states: [], caseId: "", pageSize: 0, pageToken: "" }, { timeoutMs: 5000 })).rejects.toMatchObject({
       code: common.ErrorCode.ERROR_CODE_UNAUTHENTICATED,
+    });
+    // A token with the legal officer's claims, signed by someone else's key: refused by the service itself.
+    const [header, payload] = tokens.get(legal)!.split(".");
+    const forger = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+    const forged = `${header}.${payload}.${sign("sha256", Buffer.from(`${header}.${payload}`), forger).toString("base64url")}`;
+    await expect(clients.policeCases.approveCase({ caseId: "any" }, { metadata: bearerMetadata(forged), timeoutMs: 5000 })).rejects.toMatchObject({
+      code: common.ErrorCode.ERROR_CODE_UNAUTHENTICATED,
+      message: expect.stringContaining("signature") as string,
     });
     await expect(clients.policeTransfers.getTransfer({ transferId: randomUUID() }, as(legal))).rejects.toBeInstanceOf(CaseBridgeError);
   });

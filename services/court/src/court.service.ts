@@ -1,11 +1,11 @@
-import { FailedPreconditionError, InvalidArgumentError, requireActor, type ContractHandlers, type TransferEngine } from "@casebridge/kit";
+import { FailedPreconditionError, InvalidArgumentError, type ContractHandlers, type TokenVerifier, type TransferEngine } from "@casebridge/kit";
 import { common, transfer as pb } from "@casebridge/proto";
 
 const JUDGES = ["judge"];
 const COURT_STAFF = ["judge", "court-clerk"];
 
 /** CourtService: register an accepted indictment, record the sealed judgment and send the outcome back. */
-export function createCourtHandlers(engine: TransferEngine, clock: () => Date = () => new Date()): ContractHandlers<typeof pb.CourtServiceDefinition> {
+export function createCourtHandlers(engine: TransferEngine, auth: TokenVerifier, clock: () => Date = () => new Date()): ContractHandlers<typeof pb.CourtServiceDefinition> {
   const accepted = async (transferId: string): Promise<pb.Transfer> => {
     const transfer = (await engine.incoming(transferId)).value;
     if (transfer.state !== pb.TransferState.TRANSFER_STATE_ACCEPTED) throw new FailedPreconditionError(`transfer ${transferId} must be accepted first`);
@@ -13,14 +13,14 @@ export function createCourtHandlers(engine: TransferEngine, clock: () => Date = 
   };
   return {
     registerCase: async (request, ctx) => {
-      const actor = requireActor(ctx, common.Agency.AGENCY_COURT, COURT_STAFF);
+      const actor = await auth.requireActor(ctx, common.Agency.AGENCY_COURT, COURT_STAFF);
       const transfer = await accepted(request.transferId);
       const courtCaseNumber = `(${clock().getUTCFullYear()}) 刑初 ${transfer.transferId.slice(0, 8).toUpperCase()}`;
       await engine.announce(actor, transfer.transferId, "registered", `court case ${courtCaseNumber}`);
       return { courtCaseNumber };
     },
     recordJudgment: async (request, ctx) => {
-      const actor = requireActor(ctx, common.Agency.AGENCY_COURT, JUDGES);
+      const actor = await auth.requireActor(ctx, common.Agency.AGENCY_COURT, JUDGES);
       if (!request.judgment) throw new InvalidArgumentError("a judgment document is required", [{ field: "judgment", description: "is required" }]);
       if (!request.outcome.trim()) throw new InvalidArgumentError("the outcome is required", [{ field: "outcome", description: "must not be empty" }]);
       const transfer = await accepted(request.transferId);

@@ -15,6 +15,6 @@ export const spec: ServiceSpec = {
       agency: common.Agency.AGENCY_COURT,
       requireApproval: false,
       roles: { send: ["judge"], decide: COURT_STAFF, read: COURT_STAFF, openCases: COURT_STAFF, approveCases: ["judge"] },
-      extra: (engine) => [serve(pb.CourtServiceDefinition, createCourtHandlers(engine))],
+      extra: (engine, auth) => [serve(pb.CourtServiceDefinition, createCourtHandlers(engine, auth))],
     }),
 };

@@ -103,6 +103,8 @@ export interface ServiceConfig {
   pkiDir: string;
   /** Passphrase of encrypted seal keys; a secret, never logged. */
   pkiKeyPassphrase: string | undefined;
+  /** Keycloak realm URL whose access tokens callers must present (its JWKS verifies them). */
+  authIssuer: string;
 }
 
 /** Parses the shared service settings from the environment; throws ConfigError listing every problem. */
@@ -124,6 +126,7 @@ export function loadServiceConfig(service: string, defaultGrpcPort: number, env:
     shutdownGraceMs: read.int("SHUTDOWN_GRACE_MS", { default: 10_000, min: 0, max: 600_000 }),
     pkiDir: resolve(read.string("PKI_DIR", ".data/pki")),
     pkiKeyPassphrase: read.string("PKI_KEY_PASSPHRASE", "") || undefined,
+    authIssuer: read.url("AUTH_ISSUER", ["http:", "https:"], "http://127.0.0.1:8180/realms/casebridge"),
   };
   read.done();
   return config;

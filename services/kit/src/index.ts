@@ -16,3 +16,4 @@ export * from "./seal";
 export * from "./actor";
 export * from "./transfer";
 export * from "./keyed-lock";
+export * from "./dev-token";

@@ -5,6 +5,7 @@ import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import type mongoose from "mongoose";
 import type { Logger } from "pino";
 import { type common, system } from "@casebridge/proto";
+import { TokenVerifier } from "./actor";
 import { ConfigError, loadServiceConfig, type Env, type ServiceConfig } from "./config";
 import { createLogger } from "./logger";
 import { connectNats, type NatsLink } from "./nats";
@@ -42,6 +43,8 @@ export interface ServiceDeps {
   mongo: mongoose.Connection;
   /** This agency's sealer and the platform-wide seal verifier, with CRLs kept current over NATS. */
   seals: ServiceSeals;
+  /** Verifies the access tokens callers forward (Keycloak JWKS). */
+  auth: TokenVerifier;
 }
 
 /** A started service. */
@@ -105,7 +108,7 @@ export async function startService(spec: ServiceSpec, env: Env, logDestination?:
     if (err instanceof PkiFilesError) throw new ConfigError([`PKI: ${err.message} (create the dev PKI with: npm run seal -- init)`]);
     throw err;
   }
-  const deps: ServiceDeps = { config, logger, nats, js: jetstream(nats.nc), mongo, seals: seals.seals };
+  const deps: ServiceDeps = { config, logger, nats, js: jetstream(nats.nc), mongo, seals: seals.seals, auth: new TokenVerifier(config.authIssuer) };
 
   const identity = { service: spec.name, agency: spec.agency, version: config.version, instanceId: randomUUID(), startedAt: new Date() };
   const systemContract = serve(

@@ -1,13 +1,13 @@
-import { FailedPreconditionError, InvalidArgumentError, requireActor, type ContractHandlers, type TransferEngine } from "@casebridge/kit";
+import { FailedPreconditionError, InvalidArgumentError, type ContractHandlers, type TokenVerifier, type TransferEngine } from "@casebridge/kit";
 import { common, transfer as pb } from "@casebridge/proto";
 
 const PROSECUTOR = ["prosecutor"];
 
 /** ProsecutionService: indict an accepted case to court with the sealed indictment added to the bundle. */
-export function createProsecutionHandlers(engine: TransferEngine): ContractHandlers<typeof pb.ProsecutionServiceDefinition> {
+export function createProsecutionHandlers(engine: TransferEngine, auth: TokenVerifier): ContractHandlers<typeof pb.ProsecutionServiceDefinition> {
   return {
     indict: async (request, ctx) => {
-      const actor = requireActor(ctx, common.Agency.AGENCY_PROSECUTION, PROSECUTOR);
+      const actor = await auth.requireActor(ctx, common.Agency.AGENCY_PROSECUTION, PROSECUTOR);
       if (!request.indictment) throw new InvalidArgumentError("an indictment is required", [{ field: "indictment", description: "is required" }]);
       const review = (await engine.incoming(request.transferId)).value;
       if (review.state !== pb.TransferState.TRANSFER_STATE_ACCEPTED) {

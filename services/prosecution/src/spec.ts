@@ -15,6 +15,6 @@ export const spec: ServiceSpec = {
       agency: common.Agency.AGENCY_PROSECUTION,
       requireApproval: false,
       roles: { send: PROSECUTOR, decide: PROSECUTOR, read: PROSECUTOR, openCases: PROSECUTOR, approveCases: PROSECUTOR },
-      extra: (engine) => [serve(pb.ProsecutionServiceDefinition, createProsecutionHandlers(engine))],
+      extra: (engine, auth) => [serve(pb.ProsecutionServiceDefinition, createProsecutionHandlers(engine, auth))],
     }),
 };

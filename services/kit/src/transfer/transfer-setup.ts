@@ -1,5 +1,6 @@
 import type { common } from "@casebridge/proto";
 import { transfer as pb } from "@casebridge/proto";
+import type { TokenVerifier } from "../actor";
 import { serve, type ServedContract } from "../contract";
 import { isFerretDb } from "../mongo";
 import type { ServiceDeps, ServiceSetup } from "../service";
@@ -13,7 +14,7 @@ export interface TransferSetupOptions {
   /** Cases must be approved (法制审核) before they leave. */
   readonly requireApproval: boolean;
   /** The agency's own contracts, built on the engine. */
-  readonly extra?: (engine: TransferEngine) => ServedContract[];
+  readonly extra?: (engine: TransferEngine, auth: TokenVerifier) => ServedContract[];
 }
 
 /** A ServiceSetup that also gives access to its transfer engine. */
@@ -35,9 +36,9 @@ export async function transferSetup(deps: ServiceDeps, options: TransferSetupOpt
   return {
     engine,
     contracts: [
-      serve(pb.TransferServiceDefinition, createTransferHandlers(engine, options.agency, options.roles, { requireApproval: options.requireApproval })),
-      serve(pb.CaseFileServiceDefinition, createCaseFileHandlers(engine, options.agency, options.roles)),
-      ...(options.extra?.(engine) ?? []),
+      serve(pb.TransferServiceDefinition, createTransferHandlers(engine, deps.auth, options.agency, options.roles, { requireApproval: options.requireApproval })),
+      serve(pb.CaseFileServiceDefinition, createCaseFileHandlers(engine, deps.auth, options.agency, options.roles)),
+      ...(options.extra?.(engine, deps.auth) ?? []),
     ],
     start: () => engine.start(),
     stop: () => engine.stop(),

@@ -1,6 +1,6 @@
 import { type common, type transfer as pb } from "@casebridge/proto";
-import { requireActor } from "../actor";
-import type { ContractHandlers } from "../contract";
+import type { TokenVerifier } from "../actor";
+import type { CallContext, ContractHandlers } from "../contract";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../errors";
 import { dwellTimes } from "./domain";
 import type { TransferEngine } from "./transfer-engine";
@@ -22,17 +22,19 @@ export interface TransferRoles {
 /** The TransferService of one agency. */
 export function createTransferHandlers(
   engine: TransferEngine,
+  auth: TokenVerifier,
   agency: common.Agency,
   roles: TransferRoles,
   options: { requireApproval: boolean },
 ): ContractHandlers<typeof pb.TransferServiceDefinition> {
+  const requireActor = (ctx: CallContext, allowed: readonly string[]) => auth.requireActor(ctx, agency, allowed);
   const id = (value: string, field = "transfer_id"): string => {
     if (!value.trim()) throw new InvalidArgumentError(`${field} is required`, [{ field, description: "must not be empty" }]);
     return value;
   };
   return {
     submitTransfer: async (request, ctx) => {
-      const actor = requireActor(ctx, agency, roles.send);
+      const actor = await requireActor(ctx, roles.send);
       if (request.transferId) {
         const current = await engine.outgoing(request.transferId);
         const file = await engine.caseFile(current.value.case?.caseId ?? "");
@@ -45,30 +47,30 @@ export function createTransferHandlers(
       return { transfer: await engine.send({ actor, kase: file.case!, documents: file.documents, recipient: request.recipient, purpose: request.purpose }) };
     },
     withdrawTransfer: async (request, ctx) => {
-      const actor = requireActor(ctx, agency, roles.send);
+      const actor = await requireActor(ctx, roles.send);
       return { transfer: await engine.withdraw(actor, id(request.transferId), request.reason) };
     },
     acceptTransfer: async (request, ctx) => {
-      const actor = requireActor(ctx, agency, roles.decide);
+      const actor = await requireActor(ctx, roles.decide);
       return { transfer: await engine.accept(actor, id(request.transferId)) };
     },
     returnTransfer: async (request, ctx) => {
-      const actor = requireActor(ctx, agency, roles.decide);
+      const actor = await requireActor(ctx, roles.decide);
       return { transfer: await engine.giveBack(actor, id(request.transferId), request.reason, request.note) };
     },
     getTransfer: async (request, ctx) => {
-      requireActor(ctx, agency, roles.read);
+      await requireActor(ctx, roles.read);
       const stored = await engine.transfers.get(id(request.transferId));
       if (!stored) throw new NotFoundError(`no transfer ${request.transferId}`);
       engine.assertParty(stored.value);
       return { transfer: stored.value };
     },
     listTransfers: async (request, ctx) => {
-      requireActor(ctx, agency, roles.read);
+      await requireActor(ctx, roles.read);
       return engine.list(request);
     },
     getCaseTimeline: async (request, ctx) => {
-      requireActor(ctx, agency, roles.read);
+      await requireActor(ctx, roles.read);
       const entries = await engine.timeline.ofCase(id(request.caseId, "case_id"));
       return { entries, dwell: dwellTimes(entries, new Date()) };
     },
@@ -76,13 +78,14 @@ export function createTransferHandlers(
 }
 
 /** The CaseFileService of an agency that opens cases. */
-export function createCaseFileHandlers(engine: TransferEngine, agency: common.Agency, roles: TransferRoles): ContractHandlers<typeof pb.CaseFileServiceDefinition> {
+export function createCaseFileHandlers(engine: TransferEngine, auth: TokenVerifier, agency: common.Agency, roles: TransferRoles): ContractHandlers<typeof pb.CaseFileServiceDefinition> {
+  const requireActor = (ctx: CallContext, allowed: readonly string[]) => auth.requireActor(ctx, agency, allowed);
   return {
-    openCase: async (request, ctx) => ({ caseFile: await engine.openCase(requireActor(ctx, agency, roles.openCases), request.case, request.documents) }),
-    approveCase: async (request, ctx) => ({ caseFile: await engine.approveCase(requireActor(ctx, agency, roles.approveCases), request.caseId) }),
-    addDocuments: async (request, ctx) => ({ caseFile: await engine.addDocuments(requireActor(ctx, agency, roles.openCases), request.caseId, request.documents) }),
+    openCase: async (request, ctx) => ({ caseFile: await engine.openCase(await requireActor(ctx, roles.openCases), request.case, request.documents) }),
+    approveCase: async (request, ctx) => ({ caseFile: await engine.approveCase(await requireActor(ctx, roles.approveCases), request.caseId) }),
+    addDocuments: async (request, ctx) => ({ caseFile: await engine.addDocuments(await requireActor(ctx, roles.openCases), request.caseId, request.documents) }),
     getCase: async (request, ctx) => {
-      requireActor(ctx, agency, roles.read);
+      await requireActor(ctx, roles.read);
       return { caseFile: await engine.caseFile(request.caseId) };
     },
   };
