@@ -63,8 +63,12 @@ export class AggregateStore<T> {
   private readonly collection: Collection<AggregateDocument>;
   /** Writes of one aggregate go one at a time in this process, on top of the version check. */
   private readonly lock = new KeyedLock();
-  /** Aggregates written with outbox items since the relay last looked: it reads these by id, not by a scan. */
-  private readonly dirty = new Set<string>();
+  /**
+   * Aggregates written with outbox items since the relay last looked, with their whole outbox as
+   * this process wrote it (writes of an aggregate are serialized here), or undefined when unknown.
+   * The relay needs neither a scan nor a read for these.
+   */
+  private readonly dirty = new Map<string, OutboxItem[] | undefined>();
 
   constructor(
     connection: mongoose.Connection,
@@ -105,7 +109,7 @@ export class AggregateStore<T> {
         applied: appliedEventId ? [appliedEventId] : [],
         ...this.indexFields(change.value),
       });
-      if (change.outbox.length > 0) this.dirty.add(id);
+      if (change.outbox.length > 0) this.dirty.set(id, [...change.outbox]);
       return true;
     } catch (error) {
       if ((error as { code?: number }).code === 11000) return false;
@@ -123,8 +127,9 @@ export class AggregateStore<T> {
 
   private async mutateNow(id: string, decide: (current: Stored<T>) => Change<T> | undefined, appliedEventId?: string): Promise<Stored<T> | undefined> {
     for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
-      const current = await this.get(id);
-      if (!current) return undefined;
+      const doc = await this.collection.findOne({ _id: id });
+      if (!doc) return undefined;
+      const current = this.toStored(doc);
       if (appliedEventId && current.applied.includes(appliedEventId)) return undefined;
       const change = decide(current);
       if (!change) return undefined;
@@ -148,7 +153,7 @@ export class AggregateStore<T> {
         } as Document,
       );
       if (result.matchedCount === 1) {
-        if (change.outbox.length > 0) this.dirty.add(id);
+        if (change.outbox.length > 0) this.dirty.set(id, [...doc.outbox.map(fromDocumentItem), ...change.outbox]);
         return { id, value: change.value, version: current.version + 1, applied: current.applied };
       }
     }
@@ -161,16 +166,16 @@ export class AggregateStore<T> {
     return docs.map((doc) => doc._id);
   }
 
-  /** Takes the ids written with outbox items since the last call. */
-  takeDirty(): string[] {
-    const ids = [...this.dirty];
+  /** Takes the aggregates written with outbox items since the last call, with their outbox when known. */
+  takeDirty(): Array<{ id: string; items: OutboxItem[] | undefined }> {
+    const taken = [...this.dirty].map(([id, items]) => ({ id, items }));
     this.dirty.clear();
-    return ids;
+    return taken;
   }
 
-  /** Puts an id back for the relay to try again. */
+  /** Puts an id back for the relay to try again (its outbox will be read). */
   markDirty(id: string): void {
-    this.dirty.add(id);
+    this.dirty.set(id, undefined);
   }
 
   /** The outbox items of one aggregate, in order. */
@@ -193,7 +198,11 @@ export class AggregateStore<T> {
       const changed = transform?.(this.codec.decode(bytesOf(doc.pb)));
       const set = { outbox: rest, hasOutbox: rest.length > 0, version: doc.version + 1, ...(changed ? { pb: Buffer.from(this.codec.encode(changed)), ...this.indexFields(changed) } : {}) };
       const result = await this.collection.updateOne(this.versionFilter(id, doc.version), { $set: set });
-      if (result.matchedCount === 1) return;
+      if (result.matchedCount === 1) {
+        const known = this.dirty.get(id);
+        if (known) this.dirty.set(id, known.filter((item) => !done.has(item.id)));
+        return;
+      }
     }
     throw new Error(`outbox of ${this.name}/${id} kept changing`);
   }

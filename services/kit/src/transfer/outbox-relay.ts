@@ -21,8 +21,8 @@ const BATCH = 64;
  * Carries out the outboxes of the aggregate stores: publishes events to JetStream (with their id as
  * Nats-Msg-Id, so a re-publish after a crash is dropped by the server), adds timeline entries and
  * appends audit records, then removes the items. Items of one aggregate go in order; aggregates in
- * parallel. It reads the aggregates the stores report written (no query on the hot path) when
- * kicked, and every `scanEveryMs` also queries for outboxes a crash left behind.
+ * parallel. It takes the outboxes the stores report written, without a query or a read on the hot
+ * path, when kicked; every `scanEveryMs` it also queries for outboxes a crash left behind.
  */
 export class OutboxRelay {
   private running = false;
@@ -68,10 +68,10 @@ export class OutboxRelay {
       if (scan) lastScan = Date.now();
       for (const store of this.stores) {
         try {
-          const ids = new Set(store.takeDirty());
-          if (scan) for (const id of await store.pending(BATCH)) ids.add(id);
-          busy ||= ids.size > 0;
-          failed = !(await this.relayRound(store, [...ids])) || failed;
+          const work = new Map(store.takeDirty().map(({ id, items }) => [id, items]));
+          if (scan) for (const id of await store.pending(BATCH)) if (!work.has(id)) work.set(id, undefined);
+          busy ||= work.size > 0;
+          failed = !(await this.relayRound(store, work)) || failed;
         } catch (error) {
           failed = true;
           this.logger.warn({ err: error, store: store.name }, "outbox relay round failed; retrying");
@@ -86,10 +86,11 @@ export class OutboxRelay {
    * all their timeline entries and audit records in one write each, then remove what went out.
    * Returns false when something has to be tried again.
    */
-  private async relayRound(store: AggregateStore<unknown>, ids: string[]): Promise<boolean> {
-    if (ids.length === 0) return true;
+  private async relayRound(store: AggregateStore<unknown>, work: ReadonlyMap<string, OutboxItem[] | undefined>): Promise<boolean> {
+    if (work.size === 0) return true;
+    const ids = [...work.keys()];
     const outcomes = await mapBounded(ids, BATCH, async (id) => {
-      const items = await store.outboxOf(id).catch(() => undefined);
+      const items = work.get(id) ?? (await store.outboxOf(id).catch(() => undefined));
       if (!items) return { id, done: [] as OutboxItem[], complete: false };
       const done: OutboxItem[] = [];
       for (const item of items) {
