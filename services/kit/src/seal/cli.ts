@@ -21,6 +21,7 @@ import {
 import { RevocationRegistry } from "./revocation";
 import { openCrlBucket, publishCrl } from "./revocation-nats";
 import { SealVerifier } from "./verifier";
+import { runCliMain } from "../cli-main";
 
 const USAGE = `Usage: npm run seal -- <command> [options]
 
@@ -193,14 +194,4 @@ function describe(report: sealPb.SealVerification): string {
   return lines.join("\n");
 }
 
-if (require.main === module) {
-  runSealCli(process.argv.slice(2), process.env, (line) => console.log(line), (line) => console.error(line)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = CliExit.failed;
-    },
-  );
-}
+if (require.main === module) runCliMain(runSealCli);

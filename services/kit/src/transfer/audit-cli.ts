@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import mongoose from "mongoose";
 import { redactUrl } from "../mongo";
 import { AuditLog } from "./audit-log";
+import { runCliMain } from "../cli-main";
 
 const USAGE = `Usage: npm run audit -- verify <service> [--mongo <url>] [--db <database>]
 
@@ -47,14 +48,4 @@ export async function runAuditCli(argv: string[], env: NodeJS.ProcessEnv, out: (
   }
 }
 
-if (require.main === module) {
-  runAuditCli(process.argv.slice(2), process.env, (line) => console.log(line), (line) => console.error(line)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runCliMain(runAuditCli);

@@ -48,15 +48,20 @@ export class DocumentStore {
     return key;
   }
 
-  /** Fetches the object under `key`; throws NotFoundError when absent and an Error when its bytes do not match the key. */
+  /** Fetches the object under `key`; throws NotFoundError when absent and DocumentIntegrityError when its bytes do not match the key. */
   async get(key: string): Promise<Buffer> {
     const entry = /^[0-9a-f]{64}$/.test(key) ? await this.small.get(key) : null;
     const bytes = entry?.operation === "PUT" ? entry.value : await this.large.getBlob(key);
     if (!bytes) throw new NotFoundError(`object ${key} is not in the document store`);
     const buffer = Buffer.from(bytes);
-    if (keyOf(buffer) !== key) throw new Error(`object ${key} does not hash to its key`);
+    if (keyOf(buffer) !== key) throw new DocumentIntegrityError(`object ${key} does not hash to its key`);
     return buffer;
   }
+}
+
+/** DocumentIntegrityError says stored bytes do not match their key: corrupted or substituted. */
+export class DocumentIntegrityError extends Error {
+  override name = "DocumentIntegrityError";
 }
 
 /** The store key of some bytes: their SHA-256, lowercase hex. */

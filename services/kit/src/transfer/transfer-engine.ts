@@ -11,7 +11,7 @@ import { consumeEvents, ensureConsumer, ensureStream, type RunningConsumer } fro
 import { sealAgencyOf, verifyBundle, type ReceivedDocument, type ServiceSeals } from "../seal";
 import { AggregateStore, type Change, type OutboxItem, type Stored } from "./aggregate-store";
 import { AuditLog } from "./audit-log";
-import { DocumentStore } from "./document-store";
+import { DocumentIntegrityError, DocumentStore } from "./document-store";
 import {
   assertDecidable,
   assertResubmittable,
@@ -220,8 +220,7 @@ export class TransferEngine {
   /** Takes back a transfer the receiver has not decided on. */
   async withdraw(actor: Actor, transferId: string, reason: string): Promise<pb.Transfer> {
     if (!reason.trim()) throw new InvalidArgumentError("a withdrawal needs a reason", [{ field: "reason", description: "must not be empty" }]);
-    await this.outgoing(transferId);
-    const stored = await this.transfers.mutate(transferId, ({ value }) => {
+    return this.changeOwn(transferId, "sender", (value) => {
       assertWithdrawable(value);
       const next = { ...value, state: State.TRANSFER_STATE_WITHDRAWN, updatedAt: this.clock() };
       return {
@@ -233,28 +232,22 @@ export class TransferEngine {
         ],
       };
     });
-    this.relay.kick();
-    return stored!.value;
   }
 
   // --- receiver side -----------------------------------------------------------------------
 
   /** Accepts a received transfer. */
   async accept(actor: Actor, transferId: string): Promise<pb.Transfer> {
-    await this.incoming(transferId);
-    const stored = await this.transfers.mutate(transferId, ({ value }) => {
+    return this.changeOwn(transferId, "recipient", (value) => {
       assertDecidable(value);
       const next = { ...value, state: State.TRANSFER_STATE_ACCEPTED, statusSequence: value.statusSequence + 1, updatedAt: this.clock() };
       return { value: next, outbox: this.decisionItems(next, actor.user, "accepted", {}) };
     });
-    this.relay.kick();
-    return stored!.value;
   }
 
   /** Returns a received transfer to its sender with a reason; at most twice for supplementary investigation. */
   async giveBack(actor: Actor, transferId: string, reason: pb.ReturnReason, note: string): Promise<pb.Transfer> {
-    returnCountAfter((await this.incoming(transferId)).value, reason, note);
-    const stored = await this.transfers.mutate(transferId, ({ value }) => {
+    return this.changeOwn(transferId, "recipient", (value) => {
       const count = returnCountAfter(value, reason, note);
       const next = {
         ...value,
@@ -267,8 +260,18 @@ export class TransferEngine {
       };
       return { value: next, outbox: this.decisionItems(next, actor.user, "returned", { returnReason: reason, detail: note }) };
     });
+  }
+
+  /** Changes a transfer this agency is `side` of, in one read and one write; NotFoundError for anyone else's. */
+  private async changeOwn(transferId: string, side: "sender" | "recipient", decide: (value: pb.Transfer) => Change<pb.Transfer>): Promise<pb.Transfer> {
+    const missing = () => new NotFoundError(`no ${side === "sender" ? "outbound" : "inbound"} transfer ${transferId}`);
+    const stored = await this.transfers.mutate(transferId, ({ value }) => {
+      if (value[side] !== this.deps.agency) throw missing();
+      return decide(value);
+    });
+    if (!stored) throw missing();
     this.relay.kick();
-    return stored!.value;
+    return stored.value;
   }
 
   /** Tells the sender and every earlier agency of a received transfer about a step (e.g. a judgment). */
@@ -406,7 +409,7 @@ export class TransferEngine {
     try {
       return await this.documents.get(key);
     } catch (error) {
-      if (error instanceof NotFoundError || (error as Error).message.includes("does not hash")) return null;
+      if (error instanceof NotFoundError || error instanceof DocumentIntegrityError) return null;
       throw error;
     }
   }
