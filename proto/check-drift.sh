@@ -7,6 +7,7 @@ buf lint
 fresh=$(mktemp -d)
 trap 'rm -rf "$fresh"' EXIT
 buf generate -o "$fresh"
+buf build -o "$fresh/gen/casebridge.binpb"
 if ! diff -ru gen "$fresh/gen"; then
   echo "proto/gen is out of date: run 'npm run proto' and commit the result" >&2
   exit 1

@@ -1,6 +1,13 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 /** The generated CaseBridge contracts, one namespace per proto package. */
 export * as common from "./gen/casebridge/common/v1/common";
 export * as seal from "./gen/casebridge/seal/v1/seal";
 export * as system from "./gen/casebridge/system/v1/system";
 export * as timestamp from "./gen/google/protobuf/timestamp";
 export * as transfer from "./gen/casebridge/transfer/v1/transfer";
+
+/** The file descriptor set of every contract (`buf build` output), for reflection such as the gateway's JSON schemas. */
+export function descriptorSet(): Uint8Array {
+  return readFileSync(join(__dirname, "..", "gen", "casebridge.binpb"));
+}

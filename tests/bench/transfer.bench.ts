@@ -79,7 +79,7 @@ async function benchTransfers(run: string, pkiDir: string): Promise<{ latencies:
     process.stderr.write(`[bench] transferring ${BUNDLES} bundles, ${IN_FLIGHT} in flight\n`);
     const waiting = new Map<string, () => void>();
     const received = new Set<string>();
-    (police.setup as TransferServiceSetup).engine.changes.on("applied", (transfer: pb.Transfer) => {
+    (police.setup as TransferServiceSetup).engine.transfers.onWrite((transfer) => {
       if (transfer.state !== pb.TransferState.TRANSFER_STATE_RECEIVED) return;
       received.add(transfer.transferId);
       waiting.get(transfer.transferId)?.();

@@ -1,8 +1,5 @@
-import { FailedPreconditionError, InvalidArgumentError, type ContractHandlers, type TokenVerifier, type TransferEngine } from "@casebridge/kit";
+import { CASE_ROLES, FailedPreconditionError, InvalidArgumentError, type ContractHandlers, type TokenVerifier, type TransferEngine } from "@casebridge/kit";
 import { common, transfer as pb } from "@casebridge/proto";
-
-const JUDGES = ["judge"];
-const COURT_STAFF = ["judge", "court-clerk"];
 
 /** CourtService: register an accepted indictment, record the sealed judgment and send the outcome back. */
 export function createCourtHandlers(engine: TransferEngine, auth: TokenVerifier, clock: () => Date = () => new Date()): ContractHandlers<typeof pb.CourtServiceDefinition> {
@@ -13,14 +10,14 @@ export function createCourtHandlers(engine: TransferEngine, auth: TokenVerifier,
   };
   return {
     registerCase: async (request, ctx) => {
-      const actor = await auth.requireActor(ctx, common.Agency.AGENCY_COURT, COURT_STAFF);
+      const actor = await auth.requireActor(ctx, common.Agency.AGENCY_COURT, CASE_ROLES.registerCase);
       const transfer = await accepted(request.transferId);
       const courtCaseNumber = `(${clock().getUTCFullYear()}) 刑初 ${transfer.transferId.slice(0, 8).toUpperCase()}`;
       await engine.announce(actor, transfer.transferId, "registered", `court case ${courtCaseNumber}`);
       return { courtCaseNumber };
     },
     recordJudgment: async (request, ctx) => {
-      const actor = await auth.requireActor(ctx, common.Agency.AGENCY_COURT, JUDGES);
+      const actor = await auth.requireActor(ctx, common.Agency.AGENCY_COURT, CASE_ROLES.recordJudgment);
       if (!request.judgment) throw new InvalidArgumentError("a judgment document is required", [{ field: "judgment", description: "is required" }]);
       if (!request.outcome.trim()) throw new InvalidArgumentError("the outcome is required", [{ field: "outcome", description: "must not be empty" }]);
       const transfer = await accepted(request.transferId);

@@ -1,7 +1,6 @@
-import { transferSetup, type ServiceSpec } from "@casebridge/kit";
+import { AGENCY_ROLES, transferSetup, type ServiceSpec } from "@casebridge/kit";
 import { common } from "@casebridge/proto";
 
-const STAFF = ["duty-lawyer", "mediator"];
 
 // The justice bureau (legal aid, duty lawyers, mediators) sends and receives transfers like any agency.
 /** The judicial service: what main.ts runs and what tests start in-process. */
@@ -13,6 +12,6 @@ export const spec: ServiceSpec = {
     transferSetup(deps, {
       agency: common.Agency.AGENCY_JUDICIAL,
       requireApproval: false,
-      roles: { send: STAFF, decide: STAFF, read: STAFF, openCases: STAFF, approveCases: STAFF },
+      roles: AGENCY_ROLES.judicial,
     }),
 };

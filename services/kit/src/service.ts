@@ -11,7 +11,7 @@ import { createLogger } from "./logger";
 import { connectNats, type NatsLink } from "./nats";
 import { connectMongo } from "./mongo";
 import { serve, type ServedContract } from "./contract";
-import { serveOnGrpc } from "./grpc-rpc";
+import { GRPC_CHANNEL_OPTIONS, serveOnGrpc } from "./grpc-rpc";
 import { serveOnNats } from "./nats-rpc";
 import { createSystemHandlers } from "./system.service";
 import { StartupError } from "./startup-error";
@@ -125,7 +125,7 @@ export async function startService(spec: ServiceSpec, env: Env, logDestination?:
   const setup: ServiceSetup = (await spec.setup?.(deps)) ?? { contracts: [] };
   const contracts = [systemContract, ...setup.contracts];
 
-  const server = new grpc.Server();
+  const server = new grpc.Server(GRPC_CHANNEL_OPTIONS);
   health.addToServer(server);
   serveOnGrpc(server, contracts, logger);
   let grpcPort: number;

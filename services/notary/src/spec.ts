@@ -1,7 +1,6 @@
-import { transferSetup, type ServiceSpec } from "@casebridge/kit";
+import { AGENCY_ROLES, transferSetup, type ServiceSpec } from "@casebridge/kit";
 import { common } from "@casebridge/proto";
 
-const NOTARY = ["notary"];
 
 // Notary offices send and receive transfers like any agency (mediation agreements build on this).
 /** The notary service: what main.ts runs and what tests start in-process. */
@@ -13,6 +12,6 @@ export const spec: ServiceSpec = {
     transferSetup(deps, {
       agency: common.Agency.AGENCY_NOTARY,
       requireApproval: false,
-      roles: { send: NOTARY, decide: NOTARY, read: NOTARY, openCases: NOTARY, approveCases: NOTARY },
+      roles: AGENCY_ROLES.notary,
     }),
 };

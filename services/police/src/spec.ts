@@ -1,4 +1,4 @@
-import { transferSetup, type ServiceSpec } from "@casebridge/kit";
+import { AGENCY_ROLES, transferSetup, type ServiceSpec } from "@casebridge/kit";
 import { common } from "@casebridge/proto";
 
 // The police open cases; the legal unit (法制大队) approves and sends them on.
@@ -11,12 +11,6 @@ export const spec: ServiceSpec = {
     transferSetup(deps, {
       agency: common.Agency.AGENCY_POLICE,
       requireApproval: true,
-      roles: {
-        send: ["police-legal"],
-        decide: ["police-legal"],
-        read: ["police-officer", "police-legal"],
-        openCases: ["police-officer", "police-legal"],
-        approveCases: ["police-legal"],
-      },
+      roles: AGENCY_ROLES.police,
     }),
 };

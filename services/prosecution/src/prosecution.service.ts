@@ -1,13 +1,11 @@
-import { FailedPreconditionError, InvalidArgumentError, type ContractHandlers, type TokenVerifier, type TransferEngine } from "@casebridge/kit";
+import { CASE_ROLES, FailedPreconditionError, InvalidArgumentError, type ContractHandlers, type TokenVerifier, type TransferEngine } from "@casebridge/kit";
 import { common, transfer as pb } from "@casebridge/proto";
-
-const PROSECUTOR = ["prosecutor"];
 
 /** ProsecutionService: indict an accepted case to court with the sealed indictment added to the bundle. */
 export function createProsecutionHandlers(engine: TransferEngine, auth: TokenVerifier): ContractHandlers<typeof pb.ProsecutionServiceDefinition> {
   return {
     indict: async (request, ctx) => {
-      const actor = await auth.requireActor(ctx, common.Agency.AGENCY_PROSECUTION, PROSECUTOR);
+      const actor = await auth.requireActor(ctx, common.Agency.AGENCY_PROSECUTION, CASE_ROLES.indict);
       if (!request.indictment) throw new InvalidArgumentError("an indictment is required", [{ field: "indictment", description: "is required" }]);
       const review = (await engine.incoming(request.transferId)).value;
       if (review.state !== pb.TransferState.TRANSFER_STATE_ACCEPTED) {

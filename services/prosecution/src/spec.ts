@@ -1,8 +1,7 @@
-import { serve, transferSetup, type ServiceSpec } from "@casebridge/kit";
+import { AGENCY_ROLES, serve, transferSetup, type ServiceSpec } from "@casebridge/kit";
 import { common, transfer as pb } from "@casebridge/proto";
 import { createProsecutionHandlers } from "./prosecution.service";
 
-const PROSECUTOR = ["prosecutor"];
 
 // The procuratorate reviews cases from the police and indicts them to court.
 /** The prosecution service: what main.ts runs and what tests start in-process. */
@@ -14,7 +13,7 @@ export const spec: ServiceSpec = {
     transferSetup(deps, {
       agency: common.Agency.AGENCY_PROSECUTION,
       requireApproval: false,
-      roles: { send: PROSECUTOR, decide: PROSECUTOR, read: PROSECUTOR, openCases: PROSECUTOR, approveCases: PROSECUTOR },
+      roles: AGENCY_ROLES.prosecution,
       extra: (engine, auth) => [serve(pb.ProsecutionServiceDefinition, createProsecutionHandlers(engine, auth))],
     }),
 };

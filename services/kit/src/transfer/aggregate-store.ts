@@ -69,6 +69,7 @@ export class AggregateStore<T> {
    * The relay needs neither a scan nor a read for these.
    */
   private readonly dirty = new Map<string, OutboxItem[] | undefined>();
+  private readonly writeListeners: Array<(value: T) => void> = [];
 
   constructor(
     connection: mongoose.Connection,
@@ -83,6 +84,15 @@ export class AggregateStore<T> {
     private readonly versionInFilter = true,
   ) {
     this.collection = connection.collection<AggregateDocument>(name);
+  }
+
+  /** Calls `listener` with the new value after every stored change (in this process). */
+  onWrite(listener: (value: T) => void): void {
+    this.writeListeners.push(listener);
+  }
+
+  private written(value: T): void {
+    for (const listener of this.writeListeners) listener(value);
   }
 
   /** Creates the indexes the store and its queries use. */
@@ -110,6 +120,7 @@ export class AggregateStore<T> {
         ...this.indexFields(change.value),
       });
       if (change.outbox.length > 0) this.dirty.set(id, [...change.outbox]);
+      this.written(change.value);
       return true;
     } catch (error) {
       if ((error as { code?: number }).code === 11000) return false;
@@ -154,6 +165,7 @@ export class AggregateStore<T> {
       );
       if (result.matchedCount === 1) {
         if (change.outbox.length > 0) this.dirty.set(id, [...doc.outbox.map(fromDocumentItem), ...change.outbox]);
+        this.written(change.value);
         return { id, value: change.value, version: current.version + 1, applied: current.applied };
       }
     }
@@ -201,6 +213,7 @@ export class AggregateStore<T> {
       if (result.matchedCount === 1) {
         const known = this.dirty.get(id);
         if (known) this.dirty.set(id, known.filter((item) => !done.has(item.id)));
+        if (changed) this.written(changed);
         return;
       }
     }

@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { EventEmitter } from "node:events";
 import { jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type mongoose from "mongoose";
@@ -27,6 +26,11 @@ import { encodeAuditRecord, OutboxRelay } from "./outbox-relay";
 import { TimelineRepository } from "./timeline.repository";
 
 const { TransferState: State } = pb;
+
+/** Core NATS subject of an agency's ChangeNotices. */
+export function changeSubject(agency: common.Agency): string {
+  return `cb.changes.${sealAgencyOf(agency)!}`;
+}
 
 /** The JetStream stream of cross-agency transfer events; subject `cb.transfer.<recipient agency>`. */
 export const TRANSFER_STREAM = "CB_TRANSFERS";
@@ -77,8 +81,6 @@ export class TransferEngine {
   readonly cases: AggregateStore<pb.CaseFile>;
   readonly timeline: TimelineRepository;
   readonly audit: AuditLog;
-  /** Emits "applied" with the transfer after an inbound event changed it (for in-process observers). */
-  readonly changes = new EventEmitter();
   private readonly relay: OutboxRelay;
   private consumer: RunningConsumer | undefined;
   private readonly clock: () => Date;
@@ -94,7 +96,12 @@ export class TransferEngine {
       caseId: t.case?.caseId ?? "",
       updatedAt: t.updatedAt ?? new Date(0),
     }), deps.atomicUpdates ?? true);
-    this.cases = new AggregateStore(deps.mongo, "cases", { encode: (c) => pb.CaseFile.encode(c).finish(), decode: (b) => pb.CaseFile.decode(b) }, () => ({}), deps.atomicUpdates ?? true);
+    this.cases = new AggregateStore(deps.mongo, "cases", { encode: (c) => pb.CaseFile.encode(c).finish(), decode: (b) => pb.CaseFile.decode(b) }, (c) => ({
+      approved: c.approved,
+      updatedAt: c.case?.openedAt ?? new Date(0),
+    }), deps.atomicUpdates ?? true);
+    this.transfers.onWrite((t) => this.notify({ transferId: t.transferId, caseId: t.case?.caseId ?? "", state: t.state }));
+    this.cases.onWrite((c) => this.notify({ transferId: "", caseId: c.case?.caseId ?? "", state: State.TRANSFER_STATE_UNSPECIFIED }));
     this.timeline = new TimelineRepository(deps.mongo);
     this.audit = new AuditLog(deps.mongo);
     this.relay = new OutboxRelay([this.transfers, this.cases] as Array<AggregateStore<unknown>>, {
@@ -110,7 +117,7 @@ export class TransferEngine {
     const engine = new TransferEngine(deps, await DocumentStore.open(deps.nc));
     await Promise.all([
       engine.transfers.ensureIndexes([{ box: 1, updatedAt: -1 }, { caseId: 1 }]),
-      engine.cases.ensureIndexes(),
+      engine.cases.ensureIndexes([{ updatedAt: -1 }]),
       engine.timeline.ensureIndexes(),
       engine.audit.ensureIndexes(),
     ]);
@@ -309,22 +316,46 @@ export class TransferEngine {
     if (request.box !== pb.Box.BOX_INBOX && request.box !== pb.Box.BOX_OUTBOX) {
       throw new InvalidArgumentError("invalid box", [{ field: "box", description: "must be INBOX or OUTBOX" }]);
     }
-    const pageSize = request.pageSize === 0 ? 50 : request.pageSize;
-    if (pageSize > 200) throw new InvalidArgumentError("invalid page size", [{ field: "page_size", description: "must be 1..200" }]);
     const filter: Record<string, unknown> = { box: request.box === pb.Box.BOX_INBOX ? "inbox" : "outbox" };
     if (request.states.length > 0) filter.state = { $in: request.states };
     if (request.caseId) filter.caseId = request.caseId;
-    if (request.pageToken) {
-      const after = decodePageToken(request.pageToken);
-      filter.$or = [{ updatedAt: { $lt: after.updatedAt } }, { updatedAt: after.updatedAt, _id: { $lt: after.id } }];
+    const { values, nextPageToken } = await newestFirst(this.transfers, filter, request.pageSize, request.pageToken);
+    return { transfers: values, nextPageToken };
+  }
+
+  /** Lists case files, newest first, optionally only those waiting for (or having) approval. */
+  async listCases(request: pb.ListCasesRequest): Promise<pb.ListCasesResponse> {
+    const filter: Record<string, unknown> = {};
+    if (request.approval === pb.Approval.APPROVAL_PENDING) filter.approved = false;
+    if (request.approval === pb.Approval.APPROVAL_APPROVED) filter.approved = true;
+    const { values, nextPageToken } = await newestFirst(this.cases, filter, request.pageSize, request.pageToken);
+    return { caseFiles: values, nextPageToken };
+  }
+
+  /** One document of a transfer this agency is party to, its seal verified now, with its bytes if asked. */
+  async document(request: pb.GetDocumentRequest): Promise<pb.GetDocumentResponse> {
+    const stored = await this.transfers.get(request.transferId);
+    if (!stored) throw new NotFoundError(`no transfer ${request.transferId}`);
+    this.assertParty(stored.value);
+    const document = stored.value.bundle?.documents.find((d) => d.ref?.documentId === request.documentId);
+    if (!document) throw new NotFoundError(`transfer ${request.transferId} has no document ${request.documentId}`);
+    const [content, seal] = await Promise.all([this.fetch(document.contentKey), this.fetch(document.sealKey)]);
+    const verification = !content
+      ? failedVerification("the document is missing from the document store or does not match its digest").manifestSeal!
+      : !seal
+        ? failedVerification("the document carries no seal").manifestSeal!
+        : this.deps.seals.verifier.verify(content, seal, { agency: document.sealedBy });
+    return { document, verification, content: request.includeContent && content ? content : Buffer.alloc(0) };
+  }
+
+  /** Publishes a ChangeNotice for live views; best effort (a view that misses one catches up on its next read). */
+  private notify(change: Pick<pb.ChangeNotice, "transferId" | "caseId" | "state">): void {
+    const notice = pb.ChangeNotice.encode({ ...change, agency: this.deps.agency, at: this.clock() }).finish();
+    try {
+      this.deps.nc.publish(changeSubject(this.deps.agency), notice);
+    } catch (error) {
+      this.deps.logger.debug({ err: error }, "change notice not published");
     }
-    const found = await this.transfers.find(filter, { updatedAt: -1, _id: -1 }, pageSize + 1);
-    const page = found.slice(0, pageSize);
-    const last = page.at(-1);
-    return {
-      transfers: page.map((stored) => stored.value),
-      nextPageToken: found.length > pageSize && last ? encodePageToken(last.value.updatedAt ?? new Date(0), last.id) : "",
-    };
   }
 
   // --- inbound events ----------------------------------------------------------------------
@@ -433,7 +464,7 @@ export class TransferEngine {
   }
 
   private async applyStatus(event: pb.TransferEvent, status: pb.StatusChange, eventId: string): Promise<void> {
-    const stored = await this.transfers.mutate(
+    await this.transfers.mutate(
       event.transferId,
       ({ value }) => {
         const entry = this.timelineItem(value, event.actor, actionOf(status.state), {
@@ -449,7 +480,6 @@ export class TransferEngine {
       },
       eventId,
     );
-    if (stored) this.changes.emit("applied", stored.value);
   }
 
   private async applyProgress(entry: pb.TimelineEntry): Promise<void> {
@@ -677,4 +707,22 @@ function decodePageToken(token: string): { updatedAt: Date; id: string } {
   } catch {
     throw new InvalidArgumentError("invalid page token", [{ field: "page_token", description: "use the next_page_token of the previous page" }]);
   }
+}
+
+/** One page of aggregates matching `filter`, newest `updatedAt` first, and the token of the next page. */
+async function newestFirst<T>(store: AggregateStore<T>, filter: Record<string, unknown>, requestedSize: number, pageToken: string): Promise<{ values: T[]; nextPageToken: string }> {
+  const pageSize = requestedSize === 0 ? 50 : requestedSize;
+  if (pageSize > 200) throw new InvalidArgumentError("invalid page size", [{ field: "page_size", description: "must be 1..200" }]);
+  const query = { ...filter };
+  if (pageToken) {
+    const after = decodePageToken(pageToken);
+    query.$or = [{ updatedAt: { $lt: after.updatedAt } }, { updatedAt: after.updatedAt, _id: { $lt: after.id } }];
+  }
+  const found = await store.find(query, { updatedAt: -1, _id: -1 }, pageSize + 1);
+  const page = found.slice(0, pageSize);
+  const last = page.at(-1);
+  return {
+    values: page.map((stored) => stored.value),
+    nextPageToken: found.length > pageSize && last ? encodePageToken(last.index.updatedAt as Date, last.id) : "",
+  };
 }

@@ -5,7 +5,8 @@ import { serve, type ServedContract } from "../contract";
 import { isFerretDb } from "../mongo";
 import type { ServiceDeps, ServiceSetup } from "../service";
 import { TransferEngine } from "./transfer-engine";
-import { createCaseFileHandlers, createTransferHandlers, type TransferRoles } from "./transfer.handlers";
+import type { TransferRoles } from "./roles";
+import { createCaseFileHandlers, createTransferHandlers } from "./transfer.handlers";
 
 /** How an agency service takes part in transfers. */
 export interface TransferSetupOptions {

@@ -3,21 +3,9 @@ import type { TokenVerifier } from "../actor";
 import type { CallContext, ContractHandlers } from "../contract";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../errors";
 import { dwellTimes } from "./domain";
+import type { TransferRoles } from "./roles";
 import type { TransferEngine } from "./transfer-engine";
 
-/** Which realm roles may do what at one agency. */
-export interface TransferRoles {
-  /** Submit, resubmit and withdraw transfers. */
-  readonly send: readonly string[];
-  /** Accept and return received transfers. */
-  readonly decide: readonly string[];
-  /** Read transfers and timelines. */
-  readonly read: readonly string[];
-  /** Open cases and add documents. */
-  readonly openCases: readonly string[];
-  /** Approve cases for transfer (legal unit). */
-  readonly approveCases: readonly string[];
-}
 
 /** The TransferService of one agency. */
 export function createTransferHandlers(
@@ -74,6 +62,15 @@ export function createTransferHandlers(
       const entries = await engine.timeline.ofCase(id(request.caseId, "case_id"));
       return { entries, dwell: dwellTimes(entries, new Date()) };
     },
+    getDocument: async (request, ctx) => {
+      await requireActor(ctx, roles.read);
+      return engine.document({ ...request, transferId: id(request.transferId), documentId: id(request.documentId, "document_id") });
+    },
+    verifyAuditLog: async (_request, ctx) => {
+      await requireActor(ctx, roles.audit);
+      const result = await engine.audit.verify();
+      return result.intact ? { intact: true, entries: result.entries, brokenAt: 0, reason: "" } : { intact: false, entries: result.entries, brokenAt: result.brokenAt, reason: result.reason };
+    },
   };
 }
 
@@ -87,6 +84,10 @@ export function createCaseFileHandlers(engine: TransferEngine, auth: TokenVerifi
     getCase: async (request, ctx) => {
       await requireActor(ctx, roles.read);
       return { caseFile: await engine.caseFile(request.caseId) };
+    },
+    listCases: async (request, ctx) => {
+      await requireActor(ctx, roles.read);
+      return engine.listCases(request);
     },
   };
 }

@@ -22,6 +22,7 @@ import { Timestamp } from "../../../google/protobuf/timestamp";
 import { Agency, agencyFromJSON, agencyToJSON, AgencyUnit, DocumentRef, Party } from "../../common/v1/common";
 import {
   BundleVerification,
+  SealVerification,
   VerificationStatus,
   verificationStatusFromJSON,
   verificationStatusToJSON,
@@ -340,6 +341,47 @@ export function boxToJSON(object: Box): string {
   }
 }
 
+/** Approval is which case files to list. */
+export enum Approval {
+  APPROVAL_UNSPECIFIED = 0,
+  /** APPROVAL_PENDING - Waiting for the legal unit. */
+  APPROVAL_PENDING = 1,
+  APPROVAL_APPROVED = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function approvalFromJSON(object: any): Approval {
+  switch (object) {
+    case 0:
+    case "APPROVAL_UNSPECIFIED":
+      return Approval.APPROVAL_UNSPECIFIED;
+    case 1:
+    case "APPROVAL_PENDING":
+      return Approval.APPROVAL_PENDING;
+    case 2:
+    case "APPROVAL_APPROVED":
+      return Approval.APPROVAL_APPROVED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return Approval.UNRECOGNIZED;
+  }
+}
+
+export function approvalToJSON(object: Approval): string {
+  switch (object) {
+    case Approval.APPROVAL_UNSPECIFIED:
+      return "APPROVAL_UNSPECIFIED";
+    case Approval.APPROVAL_PENDING:
+      return "APPROVAL_PENDING";
+    case Approval.APPROVAL_APPROVED:
+      return "APPROVAL_APPROVED";
+    case Approval.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** CoerciveMeasure is one measure applied to one party. */
 export interface CoerciveMeasure {
   measureId: string;
@@ -481,6 +523,48 @@ export interface StatusChange {
   sequence: number;
 }
 
+export interface GetDocumentRequest {
+  transferId: string;
+  documentId: string;
+  /** Return the document's bytes too (up to 20 MiB). */
+  includeContent: boolean;
+}
+
+export interface GetDocumentResponse {
+  document?:
+    | BundleDocument
+    | undefined;
+  /** The document's own seal, verified at the time of the call (revocations since arrival count). */
+  verification?: SealVerification | undefined;
+  content: Uint8Array;
+}
+
+export interface VerifyAuditLogRequest {
+}
+
+export interface VerifyAuditLogResponse {
+  intact: boolean;
+  entries: number;
+  /** The first entry whose hash does not match (0 when intact). */
+  brokenAt: number;
+  reason: string;
+}
+
+/**
+ * ChangeNotice is published on core NATS (subject cb.changes.<agency>) after an agency stored a change
+ * to one of its transfers or cases, for live views. It carries no content: readers fetch what they
+ * may see through the services.
+ */
+export interface ChangeNotice {
+  agency: Agency;
+  /** Empty when a case changed. */
+  transferId: string;
+  caseId: string;
+  /** The transfer's state (unspecified for a case). */
+  state: TransferState;
+  at?: Date | undefined;
+}
+
 /** SubmitTransferRequest: either a new transfer of a case, or a resubmission (transfer_id set). */
 export interface SubmitTransferRequest {
   caseId: string;
@@ -548,6 +632,20 @@ export interface DocumentInput {
   documentType: string;
   mediaType: string;
   content: Uint8Array;
+}
+
+export interface ListCasesRequest {
+  /** All when unspecified. */
+  approval: Approval;
+  /** 1..200, default 50. */
+  pageSize: number;
+  pageToken: string;
+}
+
+export interface ListCasesResponse {
+  caseFiles: CaseFile[];
+  /** Empty on the last page. */
+  nextPageToken: string;
 }
 
 /** CaseFile is a case at the agency that holds it, with its documents. */
@@ -2378,6 +2476,538 @@ export const StatusChange: MessageFns<StatusChange> = {
   },
 };
 
+function createBaseGetDocumentRequest(): GetDocumentRequest {
+  return { transferId: "", documentId: "", includeContent: false };
+}
+
+export const GetDocumentRequest: MessageFns<GetDocumentRequest> = {
+  encode(message: GetDocumentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.transferId !== "") {
+      writer.uint32(10).string(message.transferId);
+    }
+    if (message.documentId !== "") {
+      writer.uint32(18).string(message.documentId);
+    }
+    if (message.includeContent !== false) {
+      writer.uint32(24).bool(message.includeContent);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetDocumentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetDocumentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.transferId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.documentId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.includeContent = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetDocumentRequest {
+    return {
+      transferId: isSet(object.transferId)
+        ? globalThis.String(object.transferId)
+        : isSet(object.transfer_id)
+        ? globalThis.String(object.transfer_id)
+        : "",
+      documentId: isSet(object.documentId)
+        ? globalThis.String(object.documentId)
+        : isSet(object.document_id)
+        ? globalThis.String(object.document_id)
+        : "",
+      includeContent: isSet(object.includeContent)
+        ? globalThis.Boolean(object.includeContent)
+        : isSet(object.include_content)
+        ? globalThis.Boolean(object.include_content)
+        : false,
+    };
+  },
+
+  toJSON(message: GetDocumentRequest): unknown {
+    const obj: any = {};
+    if (message.transferId !== "") {
+      obj.transferId = message.transferId;
+    }
+    if (message.documentId !== "") {
+      obj.documentId = message.documentId;
+    }
+    if (message.includeContent !== false) {
+      obj.includeContent = message.includeContent;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetDocumentRequest>, I>>(base?: I): GetDocumentRequest {
+    return GetDocumentRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetDocumentRequest>, I>>(object: I): GetDocumentRequest {
+    const message = createBaseGetDocumentRequest();
+    message.transferId = object.transferId ?? "";
+    message.documentId = object.documentId ?? "";
+    message.includeContent = object.includeContent ?? false;
+    return message;
+  },
+};
+
+function createBaseGetDocumentResponse(): GetDocumentResponse {
+  return { document: undefined, verification: undefined, content: new Uint8Array(0) };
+}
+
+export const GetDocumentResponse: MessageFns<GetDocumentResponse> = {
+  encode(message: GetDocumentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.document !== undefined) {
+      BundleDocument.encode(message.document, writer.uint32(10).fork()).join();
+    }
+    if (message.verification !== undefined) {
+      SealVerification.encode(message.verification, writer.uint32(18).fork()).join();
+    }
+    if (message.content.length !== 0) {
+      writer.uint32(26).bytes(message.content);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetDocumentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetDocumentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.document = BundleDocument.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.verification = SealVerification.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.content = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetDocumentResponse {
+    return {
+      document: isSet(object.document) ? BundleDocument.fromJSON(object.document) : undefined,
+      verification: isSet(object.verification) ? SealVerification.fromJSON(object.verification) : undefined,
+      content: isSet(object.content) ? bytesFromBase64(object.content) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: GetDocumentResponse): unknown {
+    const obj: any = {};
+    if (message.document !== undefined) {
+      obj.document = BundleDocument.toJSON(message.document);
+    }
+    if (message.verification !== undefined) {
+      obj.verification = SealVerification.toJSON(message.verification);
+    }
+    if (message.content.length !== 0) {
+      obj.content = base64FromBytes(message.content);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetDocumentResponse>, I>>(base?: I): GetDocumentResponse {
+    return GetDocumentResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetDocumentResponse>, I>>(object: I): GetDocumentResponse {
+    const message = createBaseGetDocumentResponse();
+    message.document = (object.document !== undefined && object.document !== null)
+      ? BundleDocument.fromPartial(object.document)
+      : undefined;
+    message.verification = (object.verification !== undefined && object.verification !== null)
+      ? SealVerification.fromPartial(object.verification)
+      : undefined;
+    message.content = object.content ?? new Uint8Array(0);
+    return message;
+  },
+};
+
+function createBaseVerifyAuditLogRequest(): VerifyAuditLogRequest {
+  return {};
+}
+
+export const VerifyAuditLogRequest: MessageFns<VerifyAuditLogRequest> = {
+  encode(_: VerifyAuditLogRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyAuditLogRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyAuditLogRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): VerifyAuditLogRequest {
+    return {};
+  },
+
+  toJSON(_: VerifyAuditLogRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VerifyAuditLogRequest>, I>>(base?: I): VerifyAuditLogRequest {
+    return VerifyAuditLogRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VerifyAuditLogRequest>, I>>(_: I): VerifyAuditLogRequest {
+    const message = createBaseVerifyAuditLogRequest();
+    return message;
+  },
+};
+
+function createBaseVerifyAuditLogResponse(): VerifyAuditLogResponse {
+  return { intact: false, entries: 0, brokenAt: 0, reason: "" };
+}
+
+export const VerifyAuditLogResponse: MessageFns<VerifyAuditLogResponse> = {
+  encode(message: VerifyAuditLogResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.intact !== false) {
+      writer.uint32(8).bool(message.intact);
+    }
+    if (message.entries !== 0) {
+      writer.uint32(16).uint64(message.entries);
+    }
+    if (message.brokenAt !== 0) {
+      writer.uint32(24).uint64(message.brokenAt);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyAuditLogResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyAuditLogResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.intact = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.entries = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.brokenAt = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifyAuditLogResponse {
+    return {
+      intact: isSet(object.intact) ? globalThis.Boolean(object.intact) : false,
+      entries: isSet(object.entries) ? globalThis.Number(object.entries) : 0,
+      brokenAt: isSet(object.brokenAt)
+        ? globalThis.Number(object.brokenAt)
+        : isSet(object.broken_at)
+        ? globalThis.Number(object.broken_at)
+        : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: VerifyAuditLogResponse): unknown {
+    const obj: any = {};
+    if (message.intact !== false) {
+      obj.intact = message.intact;
+    }
+    if (message.entries !== 0) {
+      obj.entries = Math.round(message.entries);
+    }
+    if (message.brokenAt !== 0) {
+      obj.brokenAt = Math.round(message.brokenAt);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VerifyAuditLogResponse>, I>>(base?: I): VerifyAuditLogResponse {
+    return VerifyAuditLogResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VerifyAuditLogResponse>, I>>(object: I): VerifyAuditLogResponse {
+    const message = createBaseVerifyAuditLogResponse();
+    message.intact = object.intact ?? false;
+    message.entries = object.entries ?? 0;
+    message.brokenAt = object.brokenAt ?? 0;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseChangeNotice(): ChangeNotice {
+  return { agency: 0, transferId: "", caseId: "", state: 0, at: undefined };
+}
+
+export const ChangeNotice: MessageFns<ChangeNotice> = {
+  encode(message: ChangeNotice, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.agency !== 0) {
+      writer.uint32(8).int32(message.agency);
+    }
+    if (message.transferId !== "") {
+      writer.uint32(18).string(message.transferId);
+    }
+    if (message.caseId !== "") {
+      writer.uint32(26).string(message.caseId);
+    }
+    if (message.state !== 0) {
+      writer.uint32(32).int32(message.state);
+    }
+    if (message.at !== undefined) {
+      Timestamp.encode(toTimestamp(message.at), writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChangeNotice {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChangeNotice();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.agency = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.transferId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.caseId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.at = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChangeNotice {
+    return {
+      agency: isSet(object.agency) ? agencyFromJSON(object.agency) : 0,
+      transferId: isSet(object.transferId)
+        ? globalThis.String(object.transferId)
+        : isSet(object.transfer_id)
+        ? globalThis.String(object.transfer_id)
+        : "",
+      caseId: isSet(object.caseId)
+        ? globalThis.String(object.caseId)
+        : isSet(object.case_id)
+        ? globalThis.String(object.case_id)
+        : "",
+      state: isSet(object.state) ? transferStateFromJSON(object.state) : 0,
+      at: isSet(object.at) ? fromJsonTimestamp(object.at) : undefined,
+    };
+  },
+
+  toJSON(message: ChangeNotice): unknown {
+    const obj: any = {};
+    if (message.agency !== 0) {
+      obj.agency = agencyToJSON(message.agency);
+    }
+    if (message.transferId !== "") {
+      obj.transferId = message.transferId;
+    }
+    if (message.caseId !== "") {
+      obj.caseId = message.caseId;
+    }
+    if (message.state !== 0) {
+      obj.state = transferStateToJSON(message.state);
+    }
+    if (message.at !== undefined) {
+      obj.at = message.at.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChangeNotice>, I>>(base?: I): ChangeNotice {
+    return ChangeNotice.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChangeNotice>, I>>(object: I): ChangeNotice {
+    const message = createBaseChangeNotice();
+    message.agency = object.agency ?? 0;
+    message.transferId = object.transferId ?? "";
+    message.caseId = object.caseId ?? "";
+    message.state = object.state ?? 0;
+    message.at = object.at ?? undefined;
+    return message;
+  },
+};
+
 function createBaseSubmitTransferRequest(): SubmitTransferRequest {
   return { caseId: "", recipient: 0, purpose: 0, transferId: "" };
 }
@@ -3479,6 +4109,208 @@ export const DocumentInput: MessageFns<DocumentInput> = {
     message.documentType = object.documentType ?? "";
     message.mediaType = object.mediaType ?? "";
     message.content = object.content ?? new Uint8Array(0);
+    return message;
+  },
+};
+
+function createBaseListCasesRequest(): ListCasesRequest {
+  return { approval: 0, pageSize: 0, pageToken: "" };
+}
+
+export const ListCasesRequest: MessageFns<ListCasesRequest> = {
+  encode(message: ListCasesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.approval !== 0) {
+      writer.uint32(8).int32(message.approval);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCasesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCasesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.approval = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCasesRequest {
+    return {
+      approval: isSet(object.approval) ? approvalFromJSON(object.approval) : 0,
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListCasesRequest): unknown {
+    const obj: any = {};
+    if (message.approval !== 0) {
+      obj.approval = approvalToJSON(message.approval);
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCasesRequest>, I>>(base?: I): ListCasesRequest {
+    return ListCasesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCasesRequest>, I>>(object: I): ListCasesRequest {
+    const message = createBaseListCasesRequest();
+    message.approval = object.approval ?? 0;
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListCasesResponse(): ListCasesResponse {
+  return { caseFiles: [], nextPageToken: "" };
+}
+
+export const ListCasesResponse: MessageFns<ListCasesResponse> = {
+  encode(message: ListCasesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.caseFiles) {
+      CaseFile.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCasesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCasesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.caseFiles.push(CaseFile.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCasesResponse {
+    return {
+      caseFiles: globalThis.Array.isArray(object?.caseFiles)
+        ? object.caseFiles.map((e: any) => CaseFile.fromJSON(e))
+        : globalThis.Array.isArray(object?.case_files)
+        ? object.case_files.map((e: any) => CaseFile.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListCasesResponse): unknown {
+    const obj: any = {};
+    if (message.caseFiles?.length) {
+      obj.caseFiles = message.caseFiles.map((e) => CaseFile.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCasesResponse>, I>>(base?: I): ListCasesResponse {
+    return ListCasesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCasesResponse>, I>>(object: I): ListCasesResponse {
+    const message = createBaseListCasesResponse();
+    message.caseFiles = object.caseFiles?.map((e) => CaseFile.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
@@ -5123,6 +5955,24 @@ export const TransferServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /** GetDocument is one document of a transfer's bundle, its seal verified again now, and its bytes if asked. */
+    getDocument: {
+      name: "GetDocument",
+      requestType: GetDocumentRequest as typeof GetDocumentRequest,
+      requestStream: false,
+      responseType: GetDocumentResponse as typeof GetDocumentResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** VerifyAuditLog recomputes this agency's audit hash chain. */
+    verifyAuditLog: {
+      name: "VerifyAuditLog",
+      requestType: VerifyAuditLogRequest as typeof VerifyAuditLogRequest,
+      requestStream: false,
+      responseType: VerifyAuditLogResponse as typeof VerifyAuditLogResponse,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
 
@@ -5207,6 +6057,28 @@ export const TransferServiceService = {
       Buffer.from(GetCaseTimelineResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetCaseTimelineResponse => GetCaseTimelineResponse.decode(value),
   },
+  /** GetDocument is one document of a transfer's bundle, its seal verified again now, and its bytes if asked. */
+  getDocument: {
+    path: "/casebridge.transfer.v1.TransferService/GetDocument" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetDocumentRequest): Buffer => Buffer.from(GetDocumentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetDocumentRequest => GetDocumentRequest.decode(value),
+    responseSerialize: (value: GetDocumentResponse): Buffer => Buffer.from(GetDocumentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetDocumentResponse => GetDocumentResponse.decode(value),
+  },
+  /** VerifyAuditLog recomputes this agency's audit hash chain. */
+  verifyAuditLog: {
+    path: "/casebridge.transfer.v1.TransferService/VerifyAuditLog" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: VerifyAuditLogRequest): Buffer =>
+      Buffer.from(VerifyAuditLogRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): VerifyAuditLogRequest => VerifyAuditLogRequest.decode(value),
+    responseSerialize: (value: VerifyAuditLogResponse): Buffer =>
+      Buffer.from(VerifyAuditLogResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): VerifyAuditLogResponse => VerifyAuditLogResponse.decode(value),
+  },
 } as const;
 
 export interface TransferServiceServer extends UntypedServiceImplementation {
@@ -5221,6 +6093,10 @@ export interface TransferServiceServer extends UntypedServiceImplementation {
   listTransfers: handleUnaryCall<ListTransfersRequest, ListTransfersResponse>;
   /** GetCaseTimeline is every step of a case this agency sent, received or was told about. */
   getCaseTimeline: handleUnaryCall<GetCaseTimelineRequest, GetCaseTimelineResponse>;
+  /** GetDocument is one document of a transfer's bundle, its seal verified again now, and its bytes if asked. */
+  getDocument: handleUnaryCall<GetDocumentRequest, GetDocumentResponse>;
+  /** VerifyAuditLog recomputes this agency's audit hash chain. */
+  verifyAuditLog: handleUnaryCall<VerifyAuditLogRequest, VerifyAuditLogResponse>;
 }
 
 export interface TransferServiceClient extends Client {
@@ -5333,6 +6209,38 @@ export interface TransferServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetCaseTimelineResponse) => void,
   ): ClientUnaryCall;
+  /** GetDocument is one document of a transfer's bundle, its seal verified again now, and its bytes if asked. */
+  getDocument(
+    request: GetDocumentRequest,
+    callback: (error: ServiceError | null, response: GetDocumentResponse) => void,
+  ): ClientUnaryCall;
+  getDocument(
+    request: GetDocumentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetDocumentResponse) => void,
+  ): ClientUnaryCall;
+  getDocument(
+    request: GetDocumentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetDocumentResponse) => void,
+  ): ClientUnaryCall;
+  /** VerifyAuditLog recomputes this agency's audit hash chain. */
+  verifyAuditLog(
+    request: VerifyAuditLogRequest,
+    callback: (error: ServiceError | null, response: VerifyAuditLogResponse) => void,
+  ): ClientUnaryCall;
+  verifyAuditLog(
+    request: VerifyAuditLogRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: VerifyAuditLogResponse) => void,
+  ): ClientUnaryCall;
+  verifyAuditLog(
+    request: VerifyAuditLogRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: VerifyAuditLogResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const TransferServiceClient = makeGenericClientConstructor(
@@ -5385,6 +6293,15 @@ export const CaseFileServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /** ListCases pages through the agency's case files, newest first. */
+    listCases: {
+      name: "ListCases",
+      requestType: ListCasesRequest as typeof ListCasesRequest,
+      requestStream: false,
+      responseType: ListCasesResponse as typeof ListCasesResponse,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
 
@@ -5431,6 +6348,16 @@ export const CaseFileServiceService = {
     responseSerialize: (value: GetCaseResponse): Buffer => Buffer.from(GetCaseResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetCaseResponse => GetCaseResponse.decode(value),
   },
+  /** ListCases pages through the agency's case files, newest first. */
+  listCases: {
+    path: "/casebridge.transfer.v1.CaseFileService/ListCases" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListCasesRequest): Buffer => Buffer.from(ListCasesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListCasesRequest => ListCasesRequest.decode(value),
+    responseSerialize: (value: ListCasesResponse): Buffer => Buffer.from(ListCasesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListCasesResponse => ListCasesResponse.decode(value),
+  },
 } as const;
 
 export interface CaseFileServiceServer extends UntypedServiceImplementation {
@@ -5441,6 +6368,8 @@ export interface CaseFileServiceServer extends UntypedServiceImplementation {
   /** AddDocuments adds sealed documents, e.g. after supplementary investigation. */
   addDocuments: handleUnaryCall<AddDocumentsRequest, AddDocumentsResponse>;
   getCase: handleUnaryCall<GetCaseRequest, GetCaseResponse>;
+  /** ListCases pages through the agency's case files, newest first. */
+  listCases: handleUnaryCall<ListCasesRequest, ListCasesResponse>;
 }
 
 export interface CaseFileServiceClient extends Client {
@@ -5506,6 +6435,22 @@ export interface CaseFileServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetCaseResponse) => void,
+  ): ClientUnaryCall;
+  /** ListCases pages through the agency's case files, newest first. */
+  listCases(
+    request: ListCasesRequest,
+    callback: (error: ServiceError | null, response: ListCasesResponse) => void,
+  ): ClientUnaryCall;
+  listCases(
+    request: ListCasesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListCasesResponse) => void,
+  ): ClientUnaryCall;
+  listCases(
+    request: ListCasesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListCasesResponse) => void,
   ): ClientUnaryCall;
 }
 
