@@ -47,9 +47,10 @@ install_k6() {
 }
 
 install_chromium() {
-  command -v chromium >/dev/null && return
-  log "installing chromium (Debian package)"
-  as_root apt-get install -y -qq chromium >/dev/null 2>&1 || { as_root apt-get update -qq && as_root apt-get install -y -qq chromium >/dev/null; }
+  # A CJK font too, so that screenshots of the Chinese UI show characters, not boxes.
+  command -v chromium >/dev/null && [ -d /usr/share/fonts/truetype/wqy ] && return
+  log "installing chromium and a CJK font (Debian packages)"
+  as_root apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null 2>&1 || { as_root apt-get update -qq && as_root apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; }
 }
 
 targets=("$@")

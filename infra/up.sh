@@ -26,11 +26,20 @@ up_ferretdb() {
 
 up_keycloak() {
   local home=$CB_STATE/keycloak-$KEYCLOAK_VERSION
+  local realm=$CB_REPO/infra/keycloak/casebridge-realm.json realm_sum
+  realm_sum=$(sha256sum "$realm" | cut -d' ' -f1)
+  # Keycloak imports a realm only once; when the realm file changed, start from a fresh (dev) database.
+  if [ -f "$home/data/import/casebridge-realm.json" ] && [ "$(cat "$home/data/realm.sha256" 2>/dev/null)" != "$realm_sum" ]; then
+    log "the realm file changed: re-importing it (dev Keycloak data reset)"
+    stop_server keycloak
+    rm -rf "$home/data/h2"
+  fi
   if ! pid_of keycloak >/dev/null; then
     # Each state directory gets its own copy: Keycloak writes its build and its data beside itself.
     [ -d "$home" ] || cp -r "$CB_HOME/keycloak/keycloak-$KEYCLOAK_VERSION" "$home"
     mkdir -p "$home/data/import"
-    cp "$CB_REPO/infra/keycloak/casebridge-realm.json" "$home/data/import/"
+    cp "$realm" "$home/data/import/"
+    echo "$realm_sum" >"$home/data/realm.sha256"
     local jdk; jdk=$(java_home) || die "no Java found for Keycloak (install a JDK 21 or later)"
     log "starting Keycloak $KEYCLOAK_VERSION ($KEYCLOAK_DB) on :$KEYCLOAK_PORT with $jdk"
     JAVA_HOME=$jdk JAVA_OPTS_KC_HEAP=${KEYCLOAK_HEAP:-"-Xms64m -Xmx768m"} \

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 /** The generated CaseBridge contracts, one namespace per proto package. */
 export * as common from "./gen/casebridge/common/v1/common";
@@ -9,5 +9,7 @@ export * as transfer from "./gen/casebridge/transfer/v1/transfer";
 
 /** The file descriptor set of every contract (`buf build` output), for reflection such as the gateway's JSON schemas. */
 export function descriptorSet(): Uint8Array {
-  return readFileSync(join(__dirname, "..", "gen", "casebridge.binpb"));
+  // From proto/dist when built, from proto/ when the sources run (tests).
+  const built = join(__dirname, "..", "gen", "casebridge.binpb");
+  return readFileSync(existsSync(built) ? built : join(__dirname, "gen", "casebridge.binpb"));
 }

@@ -9,7 +9,7 @@ GATEWAY_PORT=${GATEWAY_PORT:-8088}
 SERVICES=(police prosecution court judicial notary)
 
 bash scripts/npm-deps.sh
-npx tsc -b
+npm run --silent build
 bash infra/up.sh nats ferretdb keycloak
 
 export NATS_URL=nats://127.0.0.1:$NATS_PORT MONGO_URL=mongodb://127.0.0.1:$MONGO_PORT
@@ -27,14 +27,15 @@ for name in "${SERVICES[@]}"; do
 done
 pid_of gateway >/dev/null || { log "starting gateway (:$GATEWAY_PORT)"; GATEWAY_PORT=$GATEWAY_PORT start_server gateway node gateway/dist/main.js; }
 
-all_serving() { [ "$(curl -sf "http://127.0.0.1:$GATEWAY_PORT/api/v1/system/services" | grep -o '"status":"SERVING_STATUS_SERVING"' | wc -l)" -ge ${#SERVICES[@]} ]; }
-wait_until gateway 60 all_serving
+wait_until gateway 60 curl -sf "http://127.0.0.1:$GATEWAY_PORT/healthz"
+log "loading demo data (waits for every service)"
 node scripts/demo/dist/seed-demo.js
 
 cat <<MSG
 
 CaseBridge is up.
-  Gateway (service status)   http://127.0.0.1:$GATEWAY_PORT/api/v1/system/services
+  Web UI (sign in as below)  http://127.0.0.1:$GATEWAY_PORT/
+  REST API (OpenAPI 3.1)     http://127.0.0.1:$GATEWAY_PORT/openapi.json
   Keycloak (realm casebridge) http://127.0.0.1:$KEYCLOAK_PORT/realms/casebridge/account   admin console: admin / admin
   NATS                       nats://127.0.0.1:$NATS_PORT   monitoring http://127.0.0.1:$NATS_MONITOR_PORT
   MongoDB protocol (FerretDB) mongodb://127.0.0.1:$MONGO_PORT

@@ -1,41 +1,61 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import express from "express";
-import type { ContractClient, Logger } from "@casebridge/kit";
-import { common, system } from "@casebridge/proto";
-import { problemHandler } from "./problem";
+import type { Logger } from "@casebridge/kit";
+import type { GatewayAuth } from "./auth/keycloak-auth";
+import { apiRouter } from "./api/router";
+import type { Route } from "./api/route";
+import type { AgencyClients } from "./api/agency-clients";
+import type { SealAgency } from "@casebridge/kit";
+import { problemHandler, sendProblem } from "./problem";
 
-/** A SystemService client per agency service, keyed by service name. */
-export type SystemClients = Record<string, ContractClient<typeof system.SystemServiceDefinition>>;
+/** Where the built web UI is (gateway/dist/public, from both src/ and dist/). */
+export const PUBLIC_DIR = join(__dirname, "..", "dist", "public");
 
-/** The gateway's Express app: liveness, and the state of every agency service (asked over NATS). */
-export function createApp(systemClients: SystemClients, logger: Logger): express.Express {
+/** What the Express app is made of. */
+export interface AppParts {
+  readonly routes: readonly Route[];
+  readonly openApi: Record<string, unknown>;
+  readonly components: Record<string, Record<string, unknown>>;
+  readonly auth: GatewayAuth;
+  readonly clients: (agency: SealAgency) => AgencyClients;
+  readonly rateLimitPerMinute: number;
+  readonly logger: Logger;
+}
+
+const SECURITY_HEADERS = {
+  "content-security-policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "same-origin",
+};
+
+/** The gateway's Express app: liveness, the OpenAPI document, the web UI, login/logout, and the REST API. */
+export function createApp(parts: AppParts): express.Express {
   const app = express();
   app.disable("x-powered-by");
+  app.set("trust proxy", "loopback, linklocal, uniquelocal");
+  app.use((_req, res, next) => {
+    res.set(SECURITY_HEADERS);
+    next();
+  });
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });
-  app.get("/api/v1/system/services", async (_req, res) => {
-    const services = await Promise.all(
-      Object.entries(systemClients).map(async ([name, client]) => {
-        try {
-          const [info, health] = await Promise.all([client.getInfo({}), client.checkHealth({})]);
-          return {
-            name,
-            agency: common.agencyToJSON(info.agency),
-            version: info.version,
-            startedAt: info.startedAt?.toISOString(),
-            status: system.servingStatusToJSON(health.status),
-            dependencies: health.dependencies.map((d) => ({ name: d.name, status: system.servingStatusToJSON(d.status), detail: d.detail })),
-          };
-        } catch (err) {
-          return { name, status: "UNREACHABLE", detail: (err as Error).message };
-        }
-      }),
-    );
-    res.json({ services });
+  app.get("/openapi.json", (_req, res) => {
+    res.json(parts.openApi);
   });
-  app.use((req, res) => {
-    res.status(404).type("application/problem+json").json({ type: "about:blank", title: "NOT_FOUND", status: 404, detail: `no route for ${req.method} ${req.path}` });
+  app.use(express.static(PUBLIC_DIR, { index: false, maxAge: "1h" }));
+  app.use(parts.auth.middleware);
+  app.get("/login", ...parts.auth.login);
+  app.use(apiRouter({ routes: parts.routes, components: parts.components, auth: parts.auth, clients: parts.clients, rateLimitPerMinute: parts.rateLimitPerMinute }));
+  app.use("/api", (req, res) => sendProblem(res, 404, "NOT_FOUND", `no route for ${req.method} ${req.originalUrl}`, req.originalUrl));
+  // The single-page UI answers every other GET with its shell; it asks /api/v1/me who is signed in.
+  app.get(/.*/, (req, res, next) => {
+    const shell = join(PUBLIC_DIR, "index.html");
+    if (!existsSync(shell)) return sendProblem(res, 404, "NOT_FOUND", "the web UI is not built (npm run build)", req.originalUrl);
+    res.set("cache-control", "no-cache").sendFile(shell, (err) => err && next(err));
   });
-  app.use(problemHandler(logger));
+  app.use((req, res) => sendProblem(res, 404, "NOT_FOUND", `no route for ${req.method} ${req.originalUrl}`, req.originalUrl));
+  app.use(problemHandler(parts.logger));
   return app;
 }

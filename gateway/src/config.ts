@@ -1,4 +1,4 @@
-import { EnvReader, type Env } from "@casebridge/kit";
+import { EnvReader, SEAL_AGENCIES, type Env, type SealAgency } from "@casebridge/kit";
 
 /** Settings of the gateway. */
 export interface GatewayConfig {
@@ -7,7 +7,23 @@ export interface GatewayConfig {
   natsUrl: string;
   logLevel: string;
   rpcTimeoutMs: number;
+  /** Keycloak realm URL: the tokens' issuer, e.g. http://127.0.0.1:8180/realms/casebridge. */
+  authIssuer: string;
+  /** The gateway's confidential OIDC client (browser login). */
+  clientId: string;
+  clientSecret: string;
+  /** Signs the session cookie. */
+  sessionSecret: string;
+  /** Session cookies only over HTTPS (behind TLS termination in production). */
+  secureCookies: boolean;
+  /** gRPC address of each agency service. */
+  services: Record<SealAgency, string>;
+  /** Requests per user per minute before 429. */
+  rateLimitPerMinute: number;
 }
+
+const DEV_SECRET_PREFIX = "dev-only-";
+const DEV_SERVICES = SEAL_AGENCIES.map((agency, i) => `${agency}=127.0.0.1:${50051 + i}`).join(",");
 
 /** Parses the gateway settings from the environment; throws ConfigError listing every problem. */
 export function loadGatewayConfig(env: Env): GatewayConfig {
@@ -17,8 +33,36 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     port: read.int("GATEWAY_PORT", { default: 8088, min: 0, max: 65535 }),
     natsUrl: read.url("NATS_URL", ["nats:", "tls:"]),
     logLevel: read.oneOf("LOG_LEVEL", ["fatal", "error", "warn", "info", "debug", "trace", "silent"], "info"),
-    rpcTimeoutMs: read.int("RPC_TIMEOUT_MS", { default: 3000, min: 1, max: 600_000 }),
+    rpcTimeoutMs: read.int("RPC_TIMEOUT_MS", { default: 10_000, min: 1, max: 600_000 }),
+    authIssuer: read.url("AUTH_ISSUER", ["http:", "https:"], "http://127.0.0.1:8180/realms/casebridge"),
+    clientId: read.string("OIDC_CLIENT_ID", "casebridge-gateway"),
+    // Development defaults, refused when NODE_ENV=production.
+    clientSecret: read.string("OIDC_CLIENT_SECRET", `${DEV_SECRET_PREFIX}gateway-secret-change-me`),
+    sessionSecret: read.string("SESSION_SECRET", `${DEV_SECRET_PREFIX}session-secret-change-me`),
+    secureCookies: read.oneOf("SECURE_COOKIES", ["true", "false"], env.NODE_ENV === "production" ? "true" : "false") === "true",
+    services: parseServiceAddresses(read.string("SERVICE_ADDRESSES", DEV_SERVICES), read),
+    rateLimitPerMinute: read.int("RATE_LIMIT_PER_MINUTE", { default: 600, min: 1, max: 1_000_000 }),
   };
+  if (env.NODE_ENV === "production") {
+    for (const [name, value] of [["OIDC_CLIENT_SECRET", config.clientSecret], ["SESSION_SECRET", config.sessionSecret]] as const) {
+      if (value.startsWith(DEV_SECRET_PREFIX)) read.problem(`${name} must be set to a real secret in production`);
+    }
+  }
   read.done();
   return config;
+}
+
+/** "police=host:port,prosecution=host:port,…": every agency must be named once. */
+function parseServiceAddresses(raw: string, read: EnvReader): Record<SealAgency, string> {
+  const addresses: Partial<Record<SealAgency, string>> = {};
+  for (const part of raw.split(",")) {
+    const [name, address] = part.split("=").map((s) => s.trim());
+    if (!name || !address || !(SEAL_AGENCIES as readonly string[]).includes(name) || !/^[^:\s]+:\d+$/.test(address)) {
+      read.problem(`SERVICE_ADDRESSES: '${part}' is not <agency>=<host>:<port> with agency one of ${SEAL_AGENCIES.join(", ")}`);
+      continue;
+    }
+    addresses[name as SealAgency] = address;
+  }
+  for (const agency of SEAL_AGENCIES) if (!addresses[agency]) read.problem(`SERVICE_ADDRESSES names no address for ${agency}`);
+  return addresses as Record<SealAgency, string>;
 }

@@ -1,10 +1,11 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { bearerMetadata, CaseBridgeError, devUserToken, natsClient } from "@casebridge/kit";
-import { common, transfer as pb } from "@casebridge/proto";
+import { common, system, transfer as pb } from "@casebridge/proto";
 
 /**
  * Demo data for `npm start`, through the services' own contracts: one case that went all the way
- * to judgment, one returned for supplementary investigation, one waiting for the legal unit.
+ * to judgment, one returned for supplementary investigation, one waiting for the prosecution's
+ * decision, one waiting for the court, one waiting for the legal unit.
  * Idempotent: a case that exists is left as it is.
  */
 const { Agency } = common;
@@ -50,7 +51,16 @@ async function waitFor(what: string, probe: () => Promise<boolean>): Promise<voi
   }
 }
 
+/** Waits until every agency service answers SERVING (they were just started). */
+async function servicesServing(nc: NatsConnection): Promise<void> {
+  for (const name of ["police", "prosecution", "court", "judicial", "notary"]) {
+    const client = natsClient(nc, name, system.SystemServiceDefinition, 2_000);
+    await waitFor(`the ${name} service`, async () => (await client.checkHealth({}).catch(() => undefined))?.status === system.ServingStatus.SERVING_STATUS_SERVING);
+  }
+}
+
 async function seed(nc: NatsConnection, issuer: string): Promise<void> {
+  await servicesServing(nc);
   for (const user of [officer, legal, prosecutor, judge] as const) tokens.set(user, await devUserToken(issuer, user));
   const cases = natsClient(nc, "police", pb.CaseFileServiceDefinition, 30_000);
   const police = natsClient(nc, "police", pb.TransferServiceDefinition, 30_000);
@@ -99,6 +109,22 @@ async function seed(nc: NatsConnection, issuer: string): Promise<void> {
     const review = await submit("demo-2026-00002");
     await prosecution.returnTransfer({ transferId: review, reason: pb.ReturnReason.RETURN_REASON_SUPPLEMENTARY_INVESTIGATION, note: "调取完整银行流水 (obtain the complete bank records)" }, as(prosecutor));
     console.log("demo case 320582-2026-00002: returned for supplementary investigation");
+  }
+  if (await open(demoCase("demo-2026-00004", "320582-2026-00004", "危险驾驶 (dangerous driving)", "drunk driving at a checkpoint; blood alcohol 121 mg/100 ml", "孙某"), [
+    text("recommendation-1", "起诉意见书", "犯罪嫌疑人孙某涉嫌危险驾驶罪。"),
+    text("evidence-list-1", "证据清单", "1. 血液酒精检验报告 2. 执法记录仪视频 3. 认罪认罚具结书"),
+  ], true)) {
+    await submit("demo-2026-00004");
+    console.log("demo case 320582-2026-00004: received by the prosecution, waiting for a decision");
+  }
+  if (await open(demoCase("demo-2026-00005", "320582-2026-00005", "盗窃 (theft)", "shoplifting, goods returned; plea accepted", "周某"), [
+    text("recommendation-1", "起诉意见书", "犯罪嫌疑人周某涉嫌盗窃罪。"),
+  ], true)) {
+    const review = await submit("demo-2026-00005");
+    await prosecution.acceptTransfer({ transferId: review }, as(prosecutor));
+    const { transfer: indictment } = await prosecutionOnly.indict({ transferId: review, indictment: text("indictment-1", "起诉书", "以盗窃罪对周某提起公诉，建议适用速裁程序。") }, as(prosecutor));
+    await stateAt(court, judge, indictment!.transferId, State.TRANSFER_STATE_RECEIVED);
+    console.log("demo case 320582-2026-00005: indicted, waiting for the court");
   }
   if (await open(demoCase("demo-2026-00003", "320582-2026-00003", "故意伤害 (intentional injury)", "fight outside a restaurant; awaiting the legal unit's review", "赵某"), [
     text("recommendation-1", "起诉意见书", "犯罪嫌疑人赵某涉嫌故意伤害罪。"),

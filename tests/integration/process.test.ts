@@ -7,7 +7,7 @@ import { service as healthService } from "grpc-health-check";
 import { connect } from "@nats-io/transport-node";
 import { EXIT_CONFIG, EXIT_UNAVAILABLE, natsClient } from "@casebridge/kit";
 import { system } from "@casebridge/proto";
-import { eventually, freePort, infra, spawnNode, type Spawned } from "./support";
+import { authIssuer, eventually, freePort, infra, spawnNode, tokenFor, type Spawned } from "./support";
 
 const SERVICES = ["police", "prosecution", "court", "judicial", "notary"];
 
@@ -105,11 +105,12 @@ describe("service processes (built main.js)", () => {
       for (const name of SERVICES) {
         processes.push(spawnNode(`services/${name}/dist/main.js`, { NATS_URL: infra.natsUrl, MONGO_URL: infra.mongoUrl, GRPC_PORT: "0", MONGO_DB: `it_all_${name}` }));
       }
-      const gateway = spawnNode("gateway/dist/main.js", { NATS_URL: infra.natsUrl, GATEWAY_PORT: String(gatewayPort) });
+      const gateway = spawnNode("gateway/dist/main.js", { NATS_URL: infra.natsUrl, GATEWAY_PORT: String(gatewayPort), AUTH_ISSUER: authIssuer });
       processes.push(gateway);
       await Promise.all(processes.map((p) => p.waitForOutput(/service started|gateway listening/)));
 
-      const res = await fetch(`http://127.0.0.1:${gatewayPort}/api/v1/system/services`);
+      expect((await fetch(`http://127.0.0.1:${gatewayPort}/api/v1/system/services`)).status).toBe(401);
+      const res = await fetch(`http://127.0.0.1:${gatewayPort}/api/v1/system/services`, { headers: { authorization: `Bearer ${await tokenFor("admin.he")}` } });
       expect(res.status).toBe(200);
       const body = (await res.json()) as { services: { name: string; status: string; agency: string }[] };
       expect(body.services.map((s) => [s.name, s.status, s.agency])).toEqual([
@@ -120,7 +121,7 @@ describe("service processes (built main.js)", () => {
         ["notary", "SERVING_STATUS_SERVING", "AGENCY_NOTARY"],
       ]);
 
-      const missing = await fetch(`http://127.0.0.1:${gatewayPort}/api/v1/nothing`);
+      const missing = await fetch(`http://127.0.0.1:${gatewayPort}/api/v1/nothing`, { headers: { authorization: `Bearer ${await tokenFor("admin.he")}` } });
       expect(missing.status).toBe(404);
       expect(missing.headers.get("content-type")).toMatch(/application\/problem\+json/);
     } finally {

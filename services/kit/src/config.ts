@@ -76,6 +76,11 @@ export class EnvReader {
     return fallback;
   }
 
+  /** Records a problem found by a check of the caller's own. */
+  problem(message: string): void {
+    this.problems.push(message);
+  }
+
   /** Throws a ConfigError naming every problem met so far. */
   done(): void {
     if (this.problems.length > 0) throw new ConfigError(this.problems);

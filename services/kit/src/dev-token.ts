@@ -3,10 +3,10 @@
  * client `casebridge-test` and the password grant (the demo password is "demo"). Production users
  * log in through the gateway (authorization code flow); this client does not exist there.
  */
-export async function devUserToken(issuer: string, username: string, password = "demo"): Promise<string> {
+export async function devUserToken(issuer: string, username: string, password = "demo", clientId = "casebridge-test"): Promise<string> {
   const response = await fetch(`${issuer}/protocol/openid-connect/token`, {
     method: "POST",
-    body: new URLSearchParams({ grant_type: "password", client_id: "casebridge-test", username, password }),
+    body: new URLSearchParams({ grant_type: "password", client_id: clientId, username, password }),
     signal: AbortSignal.timeout(10_000),
   });
   if (!response.ok) throw new Error(`Keycloak refused a token for ${username}: ${response.status} ${await response.text()}`);

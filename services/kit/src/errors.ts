@@ -72,6 +72,13 @@ export class UnavailableError extends CaseBridgeError {
   }
 }
 
+/** The caller has sent too many requests; try again later. */
+export class ResourceExhaustedError extends CaseBridgeError {
+  constructor(message: string) {
+    super(ErrorCode.ERROR_CODE_RESOURCE_EXHAUSTED, message);
+  }
+}
+
 /** The call did not complete in the time it was given. */
 export class DeadlineExceededError extends CaseBridgeError {
   constructor(message: string) {
@@ -97,6 +104,7 @@ const CODE_TABLE: readonly CodeMapping[] = [
   { code: ErrorCode.ERROR_CODE_UNAUTHENTICATED, grpc: GrpcStatus.UNAUTHENTICATED, http: 401, name: "UNAUTHENTICATED" },
   { code: ErrorCode.ERROR_CODE_UNAVAILABLE, grpc: GrpcStatus.UNAVAILABLE, http: 503, name: "UNAVAILABLE" },
   { code: ErrorCode.ERROR_CODE_DEADLINE_EXCEEDED, grpc: GrpcStatus.DEADLINE_EXCEEDED, http: 504, name: "DEADLINE_EXCEEDED" },
+  { code: ErrorCode.ERROR_CODE_RESOURCE_EXHAUSTED, grpc: GrpcStatus.RESOURCE_EXHAUSTED, http: 429, name: "RESOURCE_EXHAUSTED" },
   { code: ErrorCode.ERROR_CODE_INTERNAL, grpc: GrpcStatus.INTERNAL, http: 500, name: "INTERNAL" },
 ];
 const INTERNAL = CODE_TABLE[CODE_TABLE.length - 1] as CodeMapping;

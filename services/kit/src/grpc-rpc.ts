@@ -61,7 +61,6 @@ export function serveOnGrpc(server: grpc.Server, contracts: ServedContract[], lo
 export const GRPC_CHANNEL_OPTIONS: grpc.ChannelOptions = { "grpc.max_receive_message_length": 32 * 1024 * 1024, "grpc.max_send_message_length": 32 * 1024 * 1024 };
 
 /** A typed client of a contract over gRPC; `close()` releases its channel. */
-
 export function grpcClient<D extends ContractDefinition>(address: string, definition: D, defaultTimeoutMs = 5000): ContractClient<D> & { close(): void } {
   const channel = new grpc.Client(address, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
   const service = grpcServiceDefinition(definition);

@@ -39,6 +39,15 @@ describe("runningDeadlines", () => {
     expect(runningDeadlines([transfer({ state: pb.TransferState.TRANSFER_STATE_REJECTED })], [], PROSECUTION)).toEqual([]);
   });
 
+  it("stops the review clock once the case is indicted, and the trial clock once the case is judged", () => {
+    const review = transfer({ state: pb.TransferState.TRANSFER_STATE_ACCEPTED });
+    const indictment = transfer({ transferId: "t2", parentTransferId: "t1", sender: PROSECUTION, recipient: common.Agency.AGENCY_COURT, purpose: pb.TransferPurpose.TRANSFER_PURPOSE_INDICTMENT, state: pb.TransferState.TRANSFER_STATE_DELIVERED });
+    expect(runningDeadlines([review, indictment], [], PROSECUTION)).toEqual([]);
+    const atCourt = { ...indictment, state: pb.TransferState.TRANSFER_STATE_ACCEPTED };
+    expect(runningDeadlines([atCourt], [], common.Agency.AGENCY_COURT)).toHaveLength(1);
+    expect(runningDeadlines([atCourt], [], common.Agency.AGENCY_COURT, new Set(["c1"]))).toEqual([]);
+  });
+
   it("gives the court two months, ten days on the fast track", () => {
     const indictment = transfer({ sender: PROSECUTION, recipient: common.Agency.AGENCY_COURT, purpose: pb.TransferPurpose.TRANSFER_PURPOSE_INDICTMENT, state: pb.TransferState.TRANSFER_STATE_RECEIVED });
     expect(runningDeadlines([indictment], [], common.Agency.AGENCY_COURT)[0]).toMatchObject({ kind: "trial", dueAt: new Date("2026-03-31T08:00:00Z") });

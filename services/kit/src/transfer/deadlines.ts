@@ -29,11 +29,15 @@ export function addMonths(date: Date, months: number): Date {
  * The time limits running at an agency, soonest first, from its transfers (both boxes) and case
  * files: supplementary investigation (1 month from the return), prosecution review (10 days
  * fast-track, else 1 month), trial (10 days fast-track, else 2 months), and the end of each coercive
- * measure. Limits count from the transfer's creation, the measure's end as recorded.
+ * measure. Limits count from the transfer's creation, the measure's end as recorded. A transfer that
+ * another one continues (the indictment after the review) or whose case is `concluded` here (judged)
+ * has no running limit.
  */
-export function runningDeadlines(transfers: readonly pb.Transfer[], caseFiles: readonly pb.CaseFile[], agency: common.Agency): Deadline[] {
+export function runningDeadlines(transfers: readonly pb.Transfer[], caseFiles: readonly pb.CaseFile[], agency: common.Agency, concluded: ReadonlySet<string> = new Set()): Deadline[] {
   const deadlines: Deadline[] = [];
+  const continued = new Set(transfers.map((t) => t.parentTransferId).filter(Boolean));
   for (const transfer of transfers) {
+    if (continued.has(transfer.transferId) || concluded.has(transfer.case?.caseId ?? "")) continue;
     const kase = transfer.case;
     const startedAt = transfer.createdAt;
     if (!kase || !startedAt) continue;

@@ -326,7 +326,7 @@ export class TransferEngine {
   /** Lists case files, newest first, optionally only those waiting for (or having) approval. */
   async listCases(request: pb.ListCasesRequest): Promise<pb.ListCasesResponse> {
     const filter: Record<string, unknown> = {};
-    if (request.approval === pb.Approval.APPROVAL_PENDING) filter.approved = false;
+    if (request.approval === pb.Approval.APPROVAL_PENDING) filter.approved = { $ne: true };
     if (request.approval === pb.Approval.APPROVAL_APPROVED) filter.approved = true;
     const { values, nextPageToken } = await newestFirst(this.cases, filter, request.pageSize, request.pageToken);
     return { caseFiles: values, nextPageToken };

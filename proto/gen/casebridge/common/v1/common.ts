@@ -147,6 +147,8 @@ export enum ErrorCode {
   ERROR_CODE_UNAVAILABLE = 7,
   ERROR_CODE_DEADLINE_EXCEEDED = 8,
   ERROR_CODE_INTERNAL = 9,
+  /** ERROR_CODE_RESOURCE_EXHAUSTED - Too many requests from one caller, or a body too large. */
+  ERROR_CODE_RESOURCE_EXHAUSTED = 10,
   UNRECOGNIZED = -1,
 }
 
@@ -182,6 +184,9 @@ export function errorCodeFromJSON(object: any): ErrorCode {
     case 9:
     case "ERROR_CODE_INTERNAL":
       return ErrorCode.ERROR_CODE_INTERNAL;
+    case 10:
+    case "ERROR_CODE_RESOURCE_EXHAUSTED":
+      return ErrorCode.ERROR_CODE_RESOURCE_EXHAUSTED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -211,6 +216,8 @@ export function errorCodeToJSON(object: ErrorCode): string {
       return "ERROR_CODE_DEADLINE_EXCEEDED";
     case ErrorCode.ERROR_CODE_INTERNAL:
       return "ERROR_CODE_INTERNAL";
+    case ErrorCode.ERROR_CODE_RESOURCE_EXHAUSTED:
+      return "ERROR_CODE_RESOURCE_EXHAUSTED";
     case ErrorCode.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

@@ -1,0 +1,34 @@
+import { grpcClient, SEAL_AGENCIES, type ContractClient, type SealAgency } from "@casebridge/kit";
+import { transfer as pb } from "@casebridge/proto";
+
+/** The contracts the gateway calls on one agency service. */
+export interface AgencyClients {
+  readonly transfers: ContractClient<typeof pb.TransferServiceDefinition>;
+  readonly cases: ContractClient<typeof pb.CaseFileServiceDefinition>;
+  readonly prosecution: ContractClient<typeof pb.ProsecutionServiceDefinition>;
+  readonly court: ContractClient<typeof pb.CourtServiceDefinition>;
+}
+
+/** gRPC clients of every agency service (documents up to 20 MiB fit in a gRPC message); `close()` releases them. */
+export function agencyClients(addresses: Record<SealAgency, string>, timeoutMs: number): { of: (agency: SealAgency) => AgencyClients; close: () => void } {
+  const clients = Object.fromEntries(
+    SEAL_AGENCIES.map((agency) => {
+      const address = addresses[agency];
+      return [
+        agency,
+        {
+          transfers: grpcClient(address, pb.TransferServiceDefinition, timeoutMs),
+          cases: grpcClient(address, pb.CaseFileServiceDefinition, timeoutMs),
+          prosecution: grpcClient(address, pb.ProsecutionServiceDefinition, timeoutMs),
+          court: grpcClient(address, pb.CourtServiceDefinition, timeoutMs),
+        },
+      ];
+    }),
+  ) as Record<SealAgency, { [K in keyof AgencyClients]: AgencyClients[K] & { close(): void } }>;
+  return {
+    of: (agency) => clients[agency],
+    close: () => {
+      for (const set of Object.values(clients)) for (const client of Object.values(set)) client.close();
+    },
+  };
+}

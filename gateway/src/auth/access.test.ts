@@ -1,0 +1,32 @@
+import { isAllowed, principalOf, type Access } from "./access";
+
+const legal = principalOf({ preferred_username: "legal.li", name: "李法制", agency: "police", exp: 2_000_000_000, realm_access: { roles: ["police-legal", "offline_access"] } }, "token");
+
+describe("isAllowed", () => {
+  it("lets a user in when one grant matches both agency and role", () => {
+    const access: Access = [
+      { agency: "prosecution", roles: ["prosecutor"] },
+      { agency: "police", roles: ["police-officer", "police-legal"] },
+    ];
+    expect(isAllowed(access, legal)).toBe(true);
+  });
+
+  it("refuses the right role at the wrong agency, and the right agency with the wrong role", () => {
+    expect(isAllowed([{ agency: "prosecution", roles: ["police-legal"] }], legal)).toBe(false);
+    expect(isAllowed([{ agency: "police", roles: ["police-officer"] }], legal)).toBe(false);
+    expect(isAllowed([], legal)).toBe(false);
+  });
+
+  it("lets any signed-in user ask for any-user routes, even without an agency", () => {
+    const stranger = principalOf({ sub: "x", agency: "mars" }, "token");
+    expect(stranger.agency).toBeUndefined();
+    expect(isAllowed("any-user", stranger)).toBe(true);
+    expect(isAllowed([{ agency: "police", roles: [] }], stranger)).toBe(false);
+  });
+});
+
+describe("principalOf", () => {
+  it("reads user, name, roles, agency and expiry from the claims", () => {
+    expect(legal).toEqual({ user: "legal.li", name: "李法制", roles: ["police-legal", "offline_access"], agency: "police", accessToken: "token", expiresAt: new Date(2_000_000_000_000) });
+  });
+});

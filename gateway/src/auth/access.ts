@@ -1,0 +1,50 @@
+import { SEAL_AGENCIES, type SealAgency } from "@casebridge/kit";
+
+/** The agency a user belongs to: one of the five, or the platform operator. */
+export type UserAgency = SealAgency | "platform";
+
+/** The signed-in user of a request, from a verified Keycloak access token. */
+export interface Principal {
+  /** Keycloak username, e.g. legal.li. */
+  readonly user: string;
+  /** Display name. */
+  readonly name: string;
+  readonly roles: readonly string[];
+  /** Undefined when the token names no known agency: such a user may only ask who they are. */
+  readonly agency: UserAgency | undefined;
+  /** The raw access token, forwarded to the services (which verify it again). */
+  readonly accessToken: string;
+  readonly expiresAt: Date;
+}
+
+/** One grant of a route: users of `agency` holding one of `roles`. */
+export interface Grant {
+  readonly agency: UserAgency;
+  readonly roles: readonly string[];
+}
+
+/** Who may call a route: any signed-in user, or the users of the listed grants. */
+export type Access = "any-user" | readonly Grant[];
+
+/** Whether `principal` may call a route declared with `access`: the one place where roles and agency are checked. */
+export function isAllowed(access: Access, principal: Principal): boolean {
+  if (access === "any-user") return true;
+  return access.some((grant) => grant.agency === principal.agency && grant.roles.some((role) => principal.roles.includes(role)));
+}
+
+/** The claims of a Keycloak access token the gateway reads. */
+export interface AccessTokenClaims {
+  preferred_username?: string;
+  name?: string;
+  sub?: string;
+  agency?: string;
+  exp?: number;
+  realm_access?: { roles?: string[] };
+}
+
+/** The principal of a verified access token. */
+export function principalOf(claims: AccessTokenClaims, accessToken: string): Principal {
+  const agency = claims.agency === "platform" || (SEAL_AGENCIES as readonly string[]).includes(claims.agency ?? "") ? (claims.agency as UserAgency) : undefined;
+  const user = claims.preferred_username ?? claims.sub ?? "";
+  return { user, name: claims.name ?? user, roles: claims.realm_access?.roles ?? [], agency, accessToken, expiresAt: new Date((claims.exp ?? 0) * 1000) };
+}

@@ -1,0 +1,56 @@
+import type { Server } from "node:http";
+import { connectNats, createLogger, type Logger } from "@casebridge/kit";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { agencyClients } from "./api/agency-clients";
+import { openApiDocument } from "./api/openapi";
+import { ProtoSchemas } from "./api/proto-schema";
+import { apiRoutes } from "./api/routes";
+import { createApp } from "./app";
+import { keycloakAuth } from "./auth/keycloak-auth";
+import { NatsSessionStore } from "./auth/nats-session-store";
+import type { GatewayConfig } from "./config";
+import { LiveUpdates } from "./live-updates";
+import { systemStatus } from "./system-status";
+
+/** Idle timeout of a browser session (Keycloak's SSO idle timeout is the same). */
+const SESSION_IDLE_MS = 30 * 60_000;
+
+/** A running gateway. */
+export interface RunningGateway {
+  readonly url: string;
+  readonly openApi: Record<string, unknown>;
+  readonly nc: NatsConnection;
+  /** Stops taking requests, ends live streams, closes clients and NATS. */
+  stop(): Promise<void>;
+}
+
+/** Starts the gateway: NATS (sessions, live updates, service status), the services' gRPC clients, the app. */
+export async function startGateway(config: GatewayConfig, logger: Logger = createLogger("gateway", config.logLevel), version = "0.1.0"): Promise<RunningGateway> {
+  const { nc } = await connectNats(config.natsUrl, "gateway", 5, logger);
+  const store = await NatsSessionStore.open(nc, SESSION_IDLE_MS);
+  const auth = keycloakAuth({ issuer: config.authIssuer, clientId: config.clientId, clientSecret: config.clientSecret, sessionSecret: config.sessionSecret, secureCookies: config.secureCookies, store, sessionIdleMs: SESSION_IDLE_MS });
+  const clients = agencyClients(config.services, config.rpcTimeoutMs);
+  const live = new LiveUpdates(nc, logger);
+  const schemas = new ProtoSchemas();
+  const routes = apiRoutes(schemas, live, systemStatus(nc, config.rpcTimeoutMs));
+  const openApi = openApiDocument(routes, schemas.components, { version, issuer: config.authIssuer });
+  const app = createApp({ routes, openApi, components: schemas.components, auth, clients: clients.of, rateLimitPerMinute: config.rateLimitPerMinute, logger });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const listening = app.listen(config.port, config.host, () => resolve(listening)).once("error", reject);
+  });
+  const address = server.address();
+  const url = `http://${config.host}:${typeof address === "object" && address ? address.port : config.port}`;
+  logger.info({ url }, "gateway listening");
+  return {
+    url,
+    openApi,
+    nc,
+    stop: async () => {
+      live.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      clients.close();
+      await nc.drain();
+    },
+  };
+}

@@ -1,0 +1,237 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import Ajv from "ajv";
+import addFormats from "ajv-formats";
+import { devUserToken } from "@casebridge/kit";
+import { startPlatform, type Platform } from "./platform";
+import { authIssuer, eventually } from "./support";
+
+// The demo users of the real Keycloak realm, one per role.
+const USERS = ["officer.wang", "legal.li", "custodian.chen", "prosecutor.zhao", "judge.sun", "clerk.zhou", "lawyer.wu", "mediator.zheng", "notary.feng", "admin.he"] as const;
+type User = (typeof USERS)[number];
+
+// Who may call what: the platform's access rules, written out here independently of the route table.
+const STAFF: User[] = ["officer.wang", "legal.li", "prosecutor.zhao", "judge.sun", "clerk.zhou", "lawyer.wu", "mediator.zheng", "notary.feng"];
+const SENDERS: User[] = ["legal.li", "prosecutor.zhao", "judge.sun", "lawyer.wu", "mediator.zheng", "notary.feng"];
+const DECIDERS: User[] = [...SENDERS, "clerk.zhou"];
+const EXPECTED_ACCESS: Record<string, readonly User[]> = {
+  whoAmI: USERS,
+  listServices: ["admin.he"],
+  listCases: STAFF,
+  openCase: STAFF,
+  getCase: STAFF,
+  approveCase: ["legal.li", "prosecutor.zhao", "judge.sun", "lawyer.wu", "mediator.zheng", "notary.feng"],
+  uploadDocument: STAFF,
+  getCaseTimeline: STAFF,
+  listTransfers: STAFF,
+  submitTransfer: SENDERS,
+  getTransfer: STAFF,
+  acceptTransfer: DECIDERS,
+  returnTransfer: DECIDERS,
+  withdrawTransfer: SENDERS,
+  getDocument: STAFF,
+  downloadDocument: STAFF,
+  indict: ["prosecutor.zhao"],
+  registerCourtCase: ["judge.sun", "clerk.zhou"],
+  recordJudgment: ["judge.sun"],
+  listDeadlines: STAFF,
+  verifyAuditLog: SENDERS,
+  streamChanges: STAFF,
+};
+
+interface Operation {
+  method: string;
+  path: string;
+  operationId: string;
+  hasJsonBody: boolean;
+  isUpload: boolean;
+  responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
+}
+
+describe("gateway REST API against the real Keycloak, services, NATS and FerretDB", () => {
+  let platform: Platform;
+  let base: string;
+  let openApi: { paths: Record<string, Record<string, { operationId: string; requestBody?: { content: Record<string, unknown> }; responses: Operation["responses"] }>>; components: unknown };
+  let operations: Operation[];
+  const tokens = new Map<User, string>();
+  const bearer = (user: User) => ({ authorization: `Bearer ${tokens.get(user)!}` });
+
+  beforeAll(async () => {
+    platform = await startPlatform("gateway");
+    base = platform.gateway.url;
+    openApi = (await (await fetch(`${base}/openapi.json`)).json()) as typeof openApi;
+    operations = Object.entries(openApi.paths).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([method, op]) => ({
+        method,
+        path,
+        operationId: op.operationId,
+        hasJsonBody: Boolean(op.requestBody?.content["application/json"]),
+        isUpload: Boolean(op.requestBody?.content["*/*"]),
+        responses: op.responses,
+      })),
+    );
+    await Promise.all(USERS.map(async (user) => tokens.set(user, await devUserToken(authIssuer, user))));
+  }, 120_000);
+
+  afterAll(() => platform?.stop());
+
+  /** Calls an operation with placeholder path parameters. */
+  const call = (op: Operation, headers: Record<string, string>, signal?: AbortSignal) =>
+    fetch(`${base}${op.path.replace(/\{\w+\}/g, "x-nothing")}${op.isUpload ? "?documentId=d&title=t&documentType=x" : ""}`, {
+      method: op.method.toUpperCase(),
+      headers: { ...headers, ...(op.hasJsonBody ? { "content-type": "application/json" } : op.isUpload ? { "content-type": "text/plain" } : {}) },
+      body: op.hasJsonBody ? "{}" : op.isUpload ? "x" : undefined,
+      signal,
+    });
+
+  it("serves every operation its OpenAPI document describes, and nothing else under /api", async () => {
+    expect(operations.map((op) => op.operationId).sort()).toEqual(Object.keys(EXPECTED_ACCESS).sort());
+    for (const op of operations) {
+      const res = await call(op, {});
+      expect([op.operationId, res.status]).toEqual([op.operationId, 401]);
+      expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+    }
+    const unknown = await fetch(`${base}/api/v1/nothing-here`, { headers: bearer("legal.li") });
+    expect(unknown.status).toBe(404);
+  });
+
+  it("answers 403 to every user whose role or agency a route does not allow, and lets the others through (routes × roles)", async () => {
+    const outcomes: string[] = [];
+    for (const op of operations) {
+      for (const user of USERS) {
+        const abort = new AbortController();
+        const res = await call(op, bearer(user), abort.signal);
+        const allowed = EXPECTED_ACCESS[op.operationId]!.includes(user);
+        const ok = allowed ? res.status !== 401 && res.status !== 403 : res.status === 403;
+        if (!ok) outcomes.push(`${op.operationId} as ${user}: ${res.status} (${allowed ? "allowed" : "forbidden"})`);
+        if (!allowed) expect((await res.json()) as { title: string }).toMatchObject({ title: "PERMISSION_DENIED", status: 403 });
+        abort.abort(); // ends the event stream of streamChanges
+      }
+    }
+    expect(outcomes).toEqual([]);
+  }, 120_000);
+
+  it("answers 401 to a tampered token, an expired token and a token that is not a JWT", async () => {
+    const good = tokens.get("legal.li")!;
+    const [header, payload, signature] = good.split(".") as [string, string, string];
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString()) as Record<string, unknown>;
+    const tampered = `${header}.${Buffer.from(JSON.stringify({ ...claims, realm_access: { roles: ["platform-admin"] } })).toString("base64url")}.${signature}`;
+    const shortLived = await devUserToken(authIssuer, "legal.li", "demo", "casebridge-test-short");
+    expect((await fetch(`${base}/api/v1/me`, { headers: { authorization: `Bearer ${shortLived}` } })).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    for (const token of [tampered, shortLived, "not-a-jwt"]) {
+      const res = await fetch(`${base}/api/v1/cases`, { headers: { authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(401);
+    }
+    expect((await fetch(`${base}/api/v1/cases`, { headers: { authorization: `Bearer ${good}` } })).status).toBe(200);
+  });
+
+  describe("a case through the API, every answer checked against /openapi.json", () => {
+    const ajv = addFormats(new Ajv({ strict: false, allErrors: true }));
+    const caseId = `api-${randomUUID()}`;
+    let transferId = "";
+
+    /** Calls the API and checks the answer against the documented schema of `operationId` for its status. */
+    async function documented(operationId: string, user: User, path: string, init: { method?: string; body?: unknown; raw?: Buffer; type?: string } = {}): Promise<{ status: number; body: any }> {
+      const res = await fetch(`${base}${path}`, {
+        method: init.method ?? "GET",
+        headers: { ...bearer(user), ...(init.body !== undefined ? { "content-type": "application/json" } : init.raw ? { "content-type": init.type ?? "application/octet-stream" } : {}) },
+        body: init.body !== undefined ? JSON.stringify(init.body) : init.raw,
+      });
+      const body = (await res.json());
+      const op = operations.find((o) => o.operationId === operationId)!;
+      const documentedResponse = op.responses[String(res.status)];
+      expect([operationId, res.status, documentedResponse !== undefined]).toEqual([operationId, res.status, true]);
+      const schema = Object.values(documentedResponse!.content ?? {})[0]?.schema;
+      const validate = ajv.compile({ ...(schema as object), components: openApi.components });
+      if (!validate(body)) throw new Error(`${operationId} answered ${res.status} with a body that does not match /openapi.json: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body).slice(0, 500)}`);
+      return { status: res.status, body };
+    }
+
+    it("refuses bad input with a problem body and stores nothing", async () => {
+      const bad = await documented("openCase", "officer.wang", "/api/v1/cases", { method: "POST", body: { case: { caseId, kind: "CASE_KIND_SPACESHIP" }, extra: 1 } });
+      expect(bad.status).toBe(400);
+      expect(bad.body.violations.map((v: { field: string }) => v.field).sort()).toEqual(["body.case.kind", "body.extra"]);
+      expect((await documented("getCase", "officer.wang", `/api/v1/cases/${caseId}`)).status).toBe(404);
+      const wrongType = await fetch(`${base}/api/v1/cases`, { method: "POST", headers: { ...bearer("officer.wang"), "content-type": "text/plain" }, body: "{}" });
+      expect(wrongType.status).toBe(415);
+      const notJson = await fetch(`${base}/api/v1/cases`, { method: "POST", headers: { ...bearer("officer.wang"), "content-type": "application/json" }, body: "{nope" });
+      expect([notJson.status, ((await notJson.json()) as { detail: string }).detail]).toEqual([400, "the body is not valid JSON"]);
+      const badPage = await documented("listTransfers", "legal.li", "/api/v1/transfers?box=BOX_INBOX&pageSize=999");
+      expect(badPage.status).toBe(400);
+    });
+
+    it("opens a case, uploads a document, approves and submits it; the prosecution sees it arrive live, seals valid, and accepts it", async () => {
+      const opened = await documented("openCase", "officer.wang", "/api/v1/cases", {
+        method: "POST",
+        body: { case: { caseId, caseNumber: "320582-2026-70001", kind: "CASE_KIND_CRIMINAL", offence: "盗窃", fastTrack: true, parties: [{ partyId: "s1", role: "PARTY_ROLE_SUSPECT", name: "钱某" }] }, documents: [] },
+      });
+      expect(opened.status).toBe(201);
+      const content = randomBytes(300_000);
+      const uploaded = await documented("uploadDocument", "officer.wang", `/api/v1/cases/${caseId}/documents?documentId=evidence-1&title=${encodeURIComponent("证据清单")}&documentType=evidence-list`, { method: "POST", raw: content, type: "application/pdf" });
+      expect(uploaded.body.documents[0].ref).toMatchObject({ documentId: "evidence-1", mediaType: "application/pdf", sizeBytes: content.length });
+      const tooBig = await fetch(`${base}/api/v1/cases/${caseId}/documents?documentId=big&title=big&documentType=x`, { method: "POST", headers: { ...bearer("officer.wang"), "content-type": "application/pdf" }, body: Buffer.alloc(20 * 1024 * 1024 + 1) });
+      expect(tooBig.status).toBe(413);
+
+      const pending = await documented("listCases", "legal.li", "/api/v1/cases?approval=APPROVAL_PENDING");
+      expect(pending.body.caseFiles.map((f: any) => f.case.caseId)).toContain(caseId);
+      const notYet = await documented("submitTransfer", "legal.li", "/api/v1/transfers", { method: "POST", body: { caseId, recipient: "AGENCY_PROSECUTION", purpose: "TRANSFER_PURPOSE_PROSECUTION_REVIEW" } });
+      expect(notYet.status).toBe(409);
+      expect((await documented("approveCase", "legal.li", `/api/v1/cases/${caseId}/approval`, { method: "POST" })).body.approved).toBe(true);
+
+      // The prosecutor's live stream is open before the case is sent.
+      const events = await fetch(`${base}/api/v1/events`, { headers: bearer("prosecutor.zhao") });
+      expect(events.headers.get("content-type")).toMatch(/^text\/event-stream/);
+      const reader = events.body!.getReader();
+      let seen = "";
+      const arrived = (async () => {
+        while (!seen.includes(`"caseId":"${caseId}","state":"TRANSFER_STATE_RECEIVED"`)) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          seen += Buffer.from(value).toString();
+        }
+      })();
+      const submitted = await documented("submitTransfer", "legal.li", "/api/v1/transfers", { method: "POST", body: { caseId, recipient: "AGENCY_PROSECUTION", purpose: "TRANSFER_PURPOSE_PROSECUTION_REVIEW" } });
+      transferId = submitted.body.transferId;
+      await Promise.race([arrived, new Promise((_, reject) => setTimeout(() => reject(new Error(`no live RECEIVED event; stream so far:\n${seen}`)), 20_000))]);
+      await reader.cancel();
+      expect(seen).toMatch(/event: change\ndata: \{"agency":"AGENCY_PROSECUTION"/);
+
+      const inbox = await documented("listTransfers", "prosecutor.zhao", `/api/v1/transfers?box=BOX_INBOX&caseId=${caseId}`);
+      expect(inbox.body.transfers).toHaveLength(1);
+      const received = await documented("getTransfer", "prosecutor.zhao", `/api/v1/transfers/${transferId}`);
+      expect(received.body).toMatchObject({ state: "TRANSFER_STATE_RECEIVED", verification: { status: "VERIFICATION_STATUS_VALID" } });
+      const doc = await documented("getDocument", "prosecutor.zhao", `/api/v1/transfers/${transferId}/documents/evidence-1`);
+      expect(doc.body.verification).toMatchObject({ status: "VERIFICATION_STATUS_VALID", seal: { agency: "AGENCY_POLICE" } });
+      const download = await fetch(`${base}/api/v1/transfers/${transferId}/documents/evidence-1/content`, { headers: bearer("prosecutor.zhao") });
+      expect([download.status, download.headers.get("content-type")]).toEqual([200, "application/pdf"]);
+      expect(Buffer.from(await download.arrayBuffer()).equals(content)).toBe(true);
+      // The court is no party to this transfer.
+      expect((await documented("getTransfer", "judge.sun", `/api/v1/transfers/${transferId}`)).status).toBe(404);
+
+      const accepted = await documented("acceptTransfer", "prosecutor.zhao", `/api/v1/transfers/${transferId}/acceptance`, { method: "POST" });
+      expect(accepted.body.state).toBe("TRANSFER_STATE_ACCEPTED");
+      await eventually(async () => {
+        const sent = await documented("getTransfer", "legal.li", `/api/v1/transfers/${transferId}`);
+        expect(sent.body.state).toBe("TRANSFER_STATE_ACCEPTED");
+      });
+      const timeline = await documented("getCaseTimeline", "legal.li", `/api/v1/cases/${caseId}/timeline`);
+      expect(timeline.body.entries.map((e: any) => e.action)).toEqual(expect.arrayContaining(["opened", "approved", "submitted", "received", "accepted"]));
+      const deadlines = await documented("listDeadlines", "prosecutor.zhao", "/api/v1/deadlines");
+      expect(deadlines.body.deadlines).toContainEqual(expect.objectContaining({ caseId, kind: "prosecution-review", rule: "速裁审查起诉: 10 days" }));
+      const audit = await documented("verifyAuditLog", "prosecutor.zhao", "/api/v1/audit/verification");
+      expect(audit.body.intact).toBe(true);
+      expect((await documented("whoAmI", "prosecutor.zhao", "/api/v1/me")).body).toMatchObject({ user: "prosecutor.zhao", agency: "prosecution", roles: expect.arrayContaining(["prosecutor"]) });
+    }, 60_000);
+  });
+
+  it("limits each user's requests per minute with 429 and RateLimit headers, without slowing other users", async () => {
+    const limited = await platform.gatewayWith({ RATE_LIMIT_PER_MINUTE: "3" });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await fetch(`${limited.url}/api/v1/me`, { headers: bearer("legal.li") })).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    const refused = await fetch(`${limited.url}/api/v1/me`, { headers: bearer("legal.li") });
+    expect(refused.headers.get("ratelimit-policy")).toMatch(/q=3/);
+    expect((await refused.json()) as { title: string }).toMatchObject({ title: "RESOURCE_EXHAUSTED", status: 429 });
+    expect((await fetch(`${limited.url}/api/v1/me`, { headers: bearer("prosecutor.zhao") })).status).toBe(200);
+  });
+});
