@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `npm test`: runs every test on a fresh or a used machine. Installs npm packages and the test
 # infrastructure (NATS, FerretDB, Keycloak on ports of their own, so a running dev platform is not
-# disturbed), checks contracts/types/lint, builds, runs unit and integration tests, and stops and
-# wipes the test infrastructure afterwards.
+# disturbed) and Chromium, checks contracts/types/lint, builds, runs unit, integration and browser
+# tests, and stops and wipes the test infrastructure afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$SECONDS
@@ -17,6 +17,9 @@ export TEST_NATS_URL=nats://127.0.0.1:$NATS_PORT TEST_MONGO_URL=mongodb://127.0.
 bash scripts/npm-deps.sh
 echo "[test] checking contracts, types and lint" >&2
 npm run --silent check
+npm run --silent build:ui -w @casebridge/gateway
+# Debian's chromium (and a CJK font) for the browser tests; playwright-core drives it, downloads nothing.
+bash infra/install.sh chromium
 
 trap 'bash infra/down.sh --purge; rm -rf "$TEST_PKI_DIR"' EXIT
 bash infra/up.sh nats ferretdb keycloak

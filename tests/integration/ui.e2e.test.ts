@@ -1,0 +1,115 @@
+import { randomUUID } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { devUserToken } from "@casebridge/kit";
+import { startPlatform, type Platform } from "./platform";
+import { authIssuer, repoRoot } from "./support";
+
+// The realm lets the gateway client redirect to this port only (see infra/keycloak/casebridge-realm.json).
+const UI_PORT = Number(process.env.TEST_GATEWAY_PORT ?? 18088);
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const SCREENSHOTS = path.join(repoRoot, "test-results", "screenshots");
+
+describe("web UI in Chromium, signed in through the real Keycloak login page", () => {
+  let platform: Platform;
+  let browser: Browser;
+  let base: string;
+  const caseId = `ui-${randomUUID().slice(0, 8)}`;
+  const caseNumber = `320582-2026-U${caseId.slice(3, 7)}`;
+
+  beforeAll(async () => {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    platform = await startPlatform("ui", UI_PORT);
+    base = platform.gateway.url;
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+    // An officer has opened a case with two documents: the legal unit's queue has it.
+    const officer = await devUserToken(authIssuer, "officer.wang");
+    const document = (documentId: string, title: string, text: string) => ({ documentId, title, documentType: documentId, mediaType: "text/plain", content: Buffer.from(text).toString("base64") });
+    const res = await fetch(`${base}/api/v1/cases`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${officer}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        case: { caseId, caseNumber, kind: "CASE_KIND_CRIMINAL", offence: "盗窃 (theft)", summary: "电动车被盗，监控与供述在案", fastTrack: true, parties: [{ partyId: "s1", role: "PARTY_ROLE_SUSPECT", name: "孙某" }] },
+        documents: [document("recommendation", "起诉意见书", "建议以盗窃罪提起公诉。"), document("evidence-list", "证据清单", "1. 监控录像 2. 询问笔录")],
+      }),
+    });
+    expect(res.status).toBe(201);
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await platform?.stop();
+  });
+
+  async function signIn(user: string, locale: string): Promise<Page> {
+    const context = await browser.newContext({ locale, viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    await page.goto(base);
+    await page.click("[data-testid=sign-in]");
+    await page.waitForURL(/\/realms\/casebridge\/protocol\/openid-connect\/auth/);
+    await page.fill("#username", user);
+    await page.fill("#password", "demo");
+    await page.click("#kc-login");
+    await page.waitForSelector("[data-testid=who-am-i]");
+    return page;
+  }
+
+  const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+
+  it("legal officer approves and submits; the prosecutor sees it arrive live, finds every seal valid and accepts; languages switch; sign-out ends the session", async () => {
+    const prosecutor = await signIn("prosecutor.zhao", "en-US");
+    expect(await prosecutor.textContent("[data-testid=who-am-i]")).toContain("Min Zhao");
+    expect(await prosecutor.textContent("[data-testid=who-am-i]")).toContain("prosecutor");
+    await prosecutor.click("[data-testid=tab-inbox]");
+    await prosecutor.evaluate(() => ((globalThis as unknown as { notReloaded: boolean }).notReloaded = true));
+
+    const legal = await signIn("legal.li", "zh-CN");
+    expect(await legal.getAttribute("html", "lang")).toBe("zh-CN");
+    await legal.click(`[data-testid=approve-${caseId}]`);
+    await legal.click(`[data-testid=submit-${caseId}]`);
+    await shot(legal, "police-legal-cases");
+    await legal.click("[data-testid=tab-sent]");
+    await legal.waitForSelector(`[data-testid=transfer-${caseId}]`);
+
+    // Live: the inbox row appears and turns RECEIVED (seals verified) without a reload.
+    await prosecutor.waitForSelector(`[data-testid=transfer-${caseId}] [data-state=TRANSFER_STATE_RECEIVED]`, { timeout: 30_000 });
+    expect(await prosecutor.evaluate(() => (globalThis as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    await shot(prosecutor, "prosecutor-inbox");
+
+    await prosecutor.click(`[data-testid=transfer-${caseId}] a`);
+    await prosecutor.waitForSelector("[data-testid=seal-recommendation][data-status=VERIFICATION_STATUS_VALID]");
+    await prosecutor.waitForSelector("[data-testid=seal-evidence-list][data-status=VERIFICATION_STATUS_VALID]");
+    await prosecutor.click("[data-testid=seal-recommendation]");
+    await prosecutor.waitForSelector("[data-testid=seal-report]");
+    expect(await prosecutor.textContent("[data-testid=seal-name]")).toMatch(/公安局/);
+    await shot(prosecutor, "prosecutor-seal-report");
+    await prosecutor.click("[data-testid=close-report]");
+    await prosecutor.click("[data-testid=verify-all]");
+    await prosecutor.waitForSelector("[data-testid=verify-progress] >> text=2/2");
+    await prosecutor.click("[data-testid=accept]");
+    await prosecutor.waitForSelector("h2 [data-state=TRANSFER_STATE_ACCEPTED]");
+    await shot(prosecutor, "prosecutor-transfer-accepted");
+
+    // The police see the acceptance arrive live in their sent list.
+    await legal.waitForSelector(`[data-testid=transfer-${caseId}] [data-state=TRANSFER_STATE_ACCEPTED]`, { timeout: 30_000 });
+    await shot(legal, "police-legal-sent");
+
+    // Language switch, both ways.
+    await prosecutor.click("[data-testid=tab-inbox]");
+    expect(await prosecutor.textContent("[data-testid=tab-inbox]")).toBe("Inbox");
+    await prosecutor.click("[data-testid=lang-switch]");
+    expect(await prosecutor.textContent("[data-testid=tab-inbox]")).toBe("收件箱");
+    expect(await prosecutor.getAttribute("html", "lang")).toBe("zh-CN");
+    await shot(prosecutor, "prosecutor-inbox-zh");
+    await prosecutor.click("[data-testid=lang-switch]");
+    expect(await prosecutor.textContent("[data-testid=tab-inbox]")).toBe("Inbox");
+
+    // Sign-out ends the gateway session and the Keycloak session.
+    await legal.click("[data-testid=sign-out]");
+    await legal.waitForSelector("[data-testid=sign-in]");
+    expect((await legal.request.get(`${base}/api/v1/me`)).status()).toBe(401);
+    await legal.click("[data-testid=sign-in]");
+    await legal.waitForSelector("#username"); // Keycloak asks again: its SSO session ended too
+  }, 120_000);
+});
