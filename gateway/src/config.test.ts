@@ -1,0 +1,37 @@
+import { ConfigError } from "@casebridge/kit";
+import { loadGatewayConfig } from "./config";
+
+describe("loadGatewayConfig", () => {
+  it("has development defaults for everything but NATS_URL", () => {
+    const config = loadGatewayConfig({ NATS_URL: "nats://127.0.0.1:4222" });
+    expect(config.services.police).toBe("127.0.0.1:50051");
+    expect(config.services.notary).toBe("127.0.0.1:50055");
+    expect(config.secureCookies).toBe(false);
+    expect(config.rateLimitPerMinute).toBe(600);
+  });
+
+  it("refuses the development secrets in production and names every problem at once", () => {
+    let error: unknown;
+    try {
+      loadGatewayConfig({ NATS_URL: "nats://n:4222", NODE_ENV: "production", SERVICE_ADDRESSES: "police=p:1,mars=m:2" });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([
+      "SERVICE_ADDRESSES: 'mars=m:2' is not <agency>=<host>:<port> with agency one of police, prosecution, court, judicial, notary",
+      "SERVICE_ADDRESSES names no address for prosecution",
+      "SERVICE_ADDRESSES names no address for court",
+      "SERVICE_ADDRESSES names no address for judicial",
+      "SERVICE_ADDRESSES names no address for notary",
+      "OIDC_CLIENT_SECRET must be set to a real secret in production",
+      "SESSION_SECRET must be set to a real secret in production",
+    ]);
+  });
+
+  it("uses secure cookies in production unless told otherwise", () => {
+    const production = { NATS_URL: "nats://n:4222", NODE_ENV: "production", OIDC_CLIENT_SECRET: "s3cret", SESSION_SECRET: "an0ther" };
+    expect(loadGatewayConfig(production).secureCookies).toBe(true);
+    expect(loadGatewayConfig({ ...production, SECURE_COOKIES: "false" }).secureCookies).toBe(false);
+  });
+});
