@@ -33,7 +33,13 @@ export default tseslint.config(
     },
   },
   {
+    // k6 scripts: ES modules run by k6, with its globals.
+    files: ["load-tests/**/*.js"],
+    languageOptions: { sourceType: "module", globals: { __ENV: "readonly", __VU: "readonly", __ITER: "readonly" } },
+  },
+  {
     files: ["**/*.js"],
+    ignores: ["load-tests/**"],
     languageOptions: {
       sourceType: "commonjs",
       globals: { require: "readonly", process: "readonly", console: "readonly", module: "writable", __dirname: "readonly" },
