@@ -20,9 +20,9 @@ export default tseslint.config(
     rules: { "@typescript-eslint/unbound-method": "off" },
   },
   {
-    // API answers as JSON: their shape is checked against /openapi.json (by ajv in the tests, by the
-    // gateway's schemas for what the UI reads), not by the type checker.
-    files: ["tests/integration/gateway.test.ts", "tests/integration/ui.e2e.test.ts"],
+    // JSON read by tests: API answers (checked against /openapi.json by ajv) and rendered Kubernetes
+    // manifests (checked against the Kubernetes schemas by kubeconform), not by the type checker.
+    files: ["tests/integration/gateway.test.ts", "tests/integration/ui.e2e.test.ts", "tests/deploy/chart.test.ts"],
     rules: {
       "@typescript-eslint/no-explicit-any": "off",
       "@typescript-eslint/no-unsafe-member-access": "off",

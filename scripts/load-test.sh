@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# `npm run load`: k6 against the platform of `npm start` (brought up if needed). The gateway is
-# restarted with a high per-user rate limit for the run, then restarted with the normal one.
-# Settings: VUS (20), DURATION (60s).
+# `npm run load [-- <script> …]`: k6 against the platform of `npm start` (brought up if needed),
+# each script of load-tests/ (or those named, e.g. `transfer`), printing k6's summary. The gateway
+# is restarted with a high per-user rate limit for the run, then with the normal one.
+# Settings: VUS, DURATION (each script has its defaults).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source infra/lib.sh
 GATEWAY_PORT=${GATEWAY_PORT:-8088}
+scripts=()
+for name in "$@"; do [ -f "load-tests/$name.js" ] || die "no load-tests/$name.js"; scripts+=("load-tests/$name.js"); done
+[ ${#scripts[@]} -gt 0 ] || scripts=(load-tests/*.js)
 bash infra/install.sh k6
 bash scripts/up.sh >/dev/null
 restart_gateway() {
@@ -15,4 +19,12 @@ restart_gateway() {
 }
 trap 'restart_gateway 600' EXIT
 restart_gateway 1000000
-"$CB_BIN/k6" run --quiet -e GATEWAY_URL="http://127.0.0.1:$GATEWAY_PORT" -e KEYCLOAK_URL="http://127.0.0.1:$KEYCLOAK_PORT" load-tests/inbox-timeline.js
+status=0
+for script in "${scripts[@]}"; do
+  log "k6 run $script"
+  env_args=(-e GATEWAY_URL="http://127.0.0.1:$GATEWAY_PORT" -e KEYCLOAK_URL="http://127.0.0.1:$KEYCLOAK_PORT")
+  [ -n "${VUS:-}" ] && env_args+=(-e VUS="$VUS")
+  [ -n "${DURATION:-}" ] && env_args+=(-e DURATION="$DURATION")
+  "$CB_BIN/k6" run --quiet "${env_args[@]}" "$script" || status=1
+done
+exit $status
