@@ -38,7 +38,8 @@ RUN set -eu; \
     cp -a package.json node_modules /app/; \
     cp -a proto/package.json proto/dist /app/proto/; cp proto/gen/casebridge.binpb /app/proto/gen/; \
     cp -a services/kit/package.json services/kit/dist /app/services/kit/; \
-    cp -a "$dir/package.json" "$dir/dist" /app/service/
+    cp -a "$dir/package.json" "$dir/dist" /app/service/; \
+    if [ -d "$dir/node_modules" ]; then cp -a "$dir/node_modules" /app/service/; fi
 
 FROM ${RUNTIME_IMAGE} AS runtime
 WORKDIR /app

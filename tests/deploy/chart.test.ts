@@ -53,6 +53,12 @@ describe.each(["values-dev.yaml", "values-prod.yaml"])("Helm chart with %s", (va
         expect(container.readinessProbe.grpc).toEqual({ port: 50051 });
         expect(container.livenessProbe.grpc).toEqual({ port: 50051 });
         expect(container.env).toContainEqual({ name: "MONGO_URL", valueFrom: { secretKeyRef: { name: "casebridge-mongo", key: `${name}-url` } } });
+        // The agency's PKI Secret is mounted in the layout the service reads, with its own seal only.
+        const pki = pod.volumes.find((v: any) => v.name === "pki").secret;
+        expect(pki.secretName).toBe(`casebridge-pki-${name}`);
+        expect(pki.items).toContainEqual({ key: `${name}-seal.key.pem`, path: `${name}/seal.key.pem` });
+        expect(pki.items).toContainEqual({ key: "root-ca.crl", path: "root/ca.crl" });
+        expect(pki.items.filter((item: any) => item.path.endsWith("seal.key.pem"))).toHaveLength(1);
       }
       expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, privileged: false });
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: true });

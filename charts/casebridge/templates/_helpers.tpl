@@ -170,10 +170,20 @@ spec:
             - { name: pki, mountPath: /etc/casebridge/pki, readOnly: true }
             - { name: tmp, mountPath: /tmp }
       volumes:
+        # Secret keys are flat (root-ca.pem, police-ca.crl, police-seal.key.pem, …); the service reads the PKI layout.
         - name: pki
           secret:
             secretName: {{ printf "%s%s" $root.Values.secrets.pkiPrefix .component }}
             defaultMode: 0440
+            items:
+              - { key: pki.json, path: pki.json }
+              {{- range $ca := list "root" "police" "prosecution" "court" "judicial" "notary" }}
+              - { key: {{ $ca }}-ca.pem, path: {{ $ca }}/ca.pem }
+              - { key: {{ $ca }}-ca.crl, path: {{ $ca }}/ca.crl }
+              {{- end }}
+              {{- range $file := list "seal.pem" "seal.key.pem" "seal.bin" }}
+              - { key: {{ $.component }}-{{ $file }}, path: {{ $.component }}/{{ $file }} }
+              {{- end }}
         - name: tmp
           emptyDir: { sizeLimit: 64Mi }
       {{- with $settings.nodeSelector }}
