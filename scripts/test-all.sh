@@ -19,8 +19,8 @@ echo "[test] checking contracts, types and lint" >&2
 npm run --silent check
 npm run --silent build:ui -w @casebridge/gateway
 # Debian's chromium (and a CJK font) for the browser tests, k6 for the load smoke runs, helm,
-# kubeconform and the Kubernetes schemas for the chart checks: built or fetched once, then cached.
-bash infra/install.sh chromium k6 helm kubeconform k8s-schemas
+# kubeconform, the Kubernetes schemas and skaffold for the chart checks: built or fetched once, then cached.
+bash infra/install.sh chromium k6 helm kubeconform k8s-schemas skaffold
 
 trap 'bash infra/down.sh --purge; rm -rf "$TEST_PKI_DIR"' EXIT
 bash infra/up.sh nats ferretdb keycloak

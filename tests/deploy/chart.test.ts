@@ -102,3 +102,18 @@ describe("k6 scripts", () => {
     expect(JSON.parse(result.stdout)).toMatchObject({ thresholds: expect.any(Object) });
   });
 });
+
+describe("skaffold.yaml", () => {
+  it.each(["dev", "prod"])("skaffold (v2) accepts it with the %s profile and builds every process with the chart", (profile) => {
+    const result = spawnSync(bin("skaffold"), ["diagnose", "--yaml-only", "--profile", profile, "--filename", "skaffold.yaml"], {
+      cwd: repoRoot,
+      encoding: "utf8",
+      env: { ...process.env, SKAFFOLD_UPDATE_CHECK: "false", SKAFFOLD_DISABLE_TELEMETRY: "true" },
+    });
+    expect([result.status, result.stderr]).toEqual([0, ""]);
+    const config = parseAllDocuments(result.stdout)[0]!.toJS();
+    expect(config.apiVersion).toMatch(/^skaffold\/v4/);
+    expect(config.build.artifacts.map((a: any) => [a.image, a.docker.buildArgs.SERVICE])).toEqual(WORKLOADS.map((name) => [`casebridge/${name}`, name]));
+    expect(config.deploy.helm.releases[0]).toMatchObject({ chartPath: CHART, valuesFiles: [path.join(CHART, "values.yaml"), path.join(CHART, `values-${profile}.yaml`)] });
+  });
+});
