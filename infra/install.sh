@@ -59,22 +59,20 @@ install_chromium() {
   as_root apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null 2>&1 || { as_root apt-get update -qq && as_root apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; }
 }
 
-install_helm() {
-  # go install leaves the version out of the binary: a stamp file records which one was built.
-  [ -x "$CB_BIN/helm" ] && [ "$(cat "$CB_BIN/.helm.version" 2>/dev/null)" = "$HELM_VERSION" ] && return
-  command -v go >/dev/null || die "Go is needed to build helm"
-  log "building helm $HELM_VERSION from the Go module proxy (once; a few minutes)"
-  GOBIN=$CB_BIN CGO_ENABLED=0 go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" || die "helm build failed"
-  echo "$HELM_VERSION" >"$CB_BIN/.helm.version"
+# go_install_stamped NAME PACKAGE VERSION: `go install PACKAGE@VERSION` into $CB_BIN once; a stamp
+# file records the version, which go install leaves out of these binaries.
+go_install_stamped() {
+  local name=$1 package=$2 version=$3
+  [ -x "$CB_BIN/$name" ] && [ "$(cat "$CB_BIN/.$name.version" 2>/dev/null)" = "$version" ] && return
+  command -v go >/dev/null || die "Go is needed to build $name"
+  log "building $name $version from the Go module proxy (once; a few minutes)"
+  GOBIN=$CB_BIN CGO_ENABLED=0 go install "$package@$version" || die "$name build failed"
+  echo "$version" >"$CB_BIN/.$name.version"
 }
 
-install_kubeconform() {
-  [ -x "$CB_BIN/kubeconform" ] && [ "$(cat "$CB_BIN/.kubeconform.version" 2>/dev/null)" = "$KUBECONFORM_VERSION" ] && return
-  command -v go >/dev/null || die "Go is needed to build kubeconform"
-  log "building kubeconform $KUBECONFORM_VERSION from the Go module proxy (once)"
-  GOBIN=$CB_BIN CGO_ENABLED=0 go install "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION" || die "kubeconform build failed"
-  echo "$KUBECONFORM_VERSION" >"$CB_BIN/.kubeconform.version"
-}
+install_helm() { go_install_stamped helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION"; }
+
+install_kubeconform() { go_install_stamped kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION"; }
 
 install_skaffold() {
   [ -x "$CB_BIN/skaffold" ] && [ "$(cat "$CB_BIN/.skaffold.version" 2>/dev/null)" = "$SKAFFOLD_VERSION" ] && return

@@ -1,12 +1,11 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import express from "express";
-import type { Logger } from "@casebridge/kit";
+import type { Logger, SealAgency } from "@casebridge/kit";
 import type { GatewayAuth } from "./auth/keycloak-auth";
 import { apiRouter } from "./api/router";
 import type { Route } from "./api/route";
 import type { AgencyClients } from "./api/agency-clients";
-import type { SealAgency } from "@casebridge/kit";
 import { problemHandler, sendProblem } from "./problem";
 
 /** Where the built web UI is (gateway/dist/public, from both src/ and dist/). */
