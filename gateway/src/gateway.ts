@@ -1,6 +1,5 @@
 import type { Server } from "node:http";
 import { connectNats, createLogger, type Logger } from "@casebridge/kit";
-import type { NatsConnection } from "@nats-io/transport-node";
 import { agencyClients } from "./api/agency-clients";
 import { openApiDocument } from "./api/openapi";
 import { ProtoSchemas } from "./api/proto-schema";
@@ -18,8 +17,6 @@ const SESSION_IDLE_MS = 30 * 60_000;
 /** A running gateway. */
 export interface RunningGateway {
   readonly url: string;
-  readonly openApi: Record<string, unknown>;
-  readonly nc: NatsConnection;
   /** Stops taking requests, ends live streams, closes clients and NATS. */
   stop(): Promise<void>;
 }
@@ -43,8 +40,6 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   logger.info({ url }, "gateway listening");
   return {
     url,
-    openApi,
-    nc,
     stop: async () => {
       live.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -11,7 +11,7 @@ import type { JsonSchema } from "./proto-schema";
 import type { BinaryResult, Route } from "./route";
 
 /** Largest JSON body (documents of more than a few hundred KiB go through the upload route). */
-export const JSON_BODY_LIMIT = "2mb";
+const JSON_BODY_LIMIT = "2mb";
 
 /** What the API router needs. */
 export interface ApiRouterOptions {
@@ -30,7 +30,7 @@ interface Validators {
 }
 
 /** Express path of an OpenAPI path: /transfers/{transferId} → /transfers/:transferId. */
-export function expressPath(path: string): string {
+function expressPath(path: string): string {
   return path.replace(/\{(\w+)\}/g, ":$1");
 }
 
