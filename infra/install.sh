@@ -21,11 +21,9 @@ go_build_exact() {
   rm -rf "$work"
 }
 
-install_nats() {
-  command -v nats-server >/dev/null && return
-  log "installing nats-server (Debian package)"
-  as_root apt-get install -y -qq nats-server >/dev/null 2>&1 || { as_root apt-get update -qq && as_root apt-get install -y -qq nats-server >/dev/null; }
-}
+# nats-server at an exact version from the Go module proxy (Debian's 2.9 lacks message schedules,
+# atomic batches and per-message TTL, which the runtime uses).
+install_nats() { go_install_stamped nats-server github.com/nats-io/nats-server/v2 "$NATS_VERSION"; }
 
 install_ferretdb() {
   [ -x "$CB_BIN/ferretdb" ] && "$CB_BIN/ferretdb" --version 2>&1 | grep -q "$FERRETDB_VERSION" && return

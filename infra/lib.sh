@@ -15,6 +15,7 @@ KEYCLOAK_PORT=${KEYCLOAK_PORT:-8180}
 KEYCLOAK_MANAGEMENT_PORT=${KEYCLOAK_MANAGEMENT_PORT:-9180}
 KEYCLOAK_DB=${KEYCLOAK_DB:-dev-file}                         # dev-mem: fresh realm import on every start (tests)
 KEYCLOAK_VERSION=${KEYCLOAK_VERSION:-26.5.6}
+NATS_VERSION=${NATS_VERSION:-v2.15.2}                         # also the chart's NATS image tag (charts/casebridge/values.yaml)
 FERRETDB_VERSION=${FERRETDB_VERSION:-v1.24.0}
 K6_VERSION=${K6_VERSION:-v1.8.1}
 HELM_VERSION=${HELM_VERSION:-v3.16.4}

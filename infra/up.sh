@@ -8,7 +8,7 @@ up_nats() {
   if ! pid_of nats >/dev/null; then
     log "starting NATS with JetStream on :$NATS_PORT"
     mkdir -p "$CB_STATE/nats"
-    start_server nats nats-server -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MONITOR_PORT" -js -sd "$CB_STATE/nats" -n "casebridge-$NATS_PORT"
+    start_server nats "$CB_BIN/nats-server" -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MONITOR_PORT" -js -sd "$CB_STATE/nats" -n "casebridge-$NATS_PORT"
   fi
   wait_until nats 30 curl -sf "http://127.0.0.1:$NATS_MONITOR_PORT/healthz"
 }

@@ -6,6 +6,7 @@ export * as seal from "./gen/casebridge/seal/v1/seal";
 export * as system from "./gen/casebridge/system/v1/system";
 export * as timestamp from "./gen/google/protobuf/timestamp";
 export * as transfer from "./gen/casebridge/transfer/v1/transfer";
+export * as runtime from "./gen/casebridge/runtime/v1/runtime";
 
 /** The file descriptor set of every contract (`buf build` output), for reflection such as the gateway's JSON schemas. */
 export function descriptorSet(): Uint8Array {

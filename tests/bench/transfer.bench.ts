@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import mongoose from "mongoose";
-import { bearerMetadata, devUserToken, natsClient, runSealCli, startService, type TransferServiceSetup } from "@casebridge/kit";
+import { Kvm } from "@nats-io/kv";
+import { aggregateBucket, bearerMetadata, decodeRecord, devUserToken, natsClient, runSealCli, startService, type TransferServiceSetup } from "@casebridge/kit";
 import { common, transfer as pb } from "@casebridge/proto";
 import { spec as policeSpec } from "@casebridge/police/spec";
 import { spec as prosecutionSpec } from "@casebridge/prosecution/spec";
@@ -13,8 +13,8 @@ import { spec as prosecutionSpec } from "@casebridge/prosecution/spec";
 /**
  * `npm run bench:transfer`: bundles of 10 sealed documents (10 KiB each) from police to
  * prosecution, each counted when prosecution has verified every seal and stored the bundle and the
- * police side has recorded RECEIVED. In the same run, a baseline: raw JetStream publish + consume +
- * one Mongo insert of the same bytes, without seals or logic. Prints one JSON line.
+ * police side has recorded RECEIVED (in their JetStream bucket). In the same run, a baseline: raw
+ * JetStream publish + consume + one KV write of the same bytes, without seals or logic. Prints one JSON line.
  */
 const natsUrl = process.env.BENCH_NATS_URL ?? "nats://127.0.0.1:24222";
 const mongoUrl = process.env.BENCH_MONGO_URL ?? "mongodb://127.0.0.1:47017";
@@ -79,18 +79,26 @@ async function benchTransfers(run: string, pkiDir: string): Promise<{ latencies:
     process.stderr.write(`[bench] transferring ${BUNDLES} bundles, ${IN_FLIGHT} in flight\n`);
     const waiting = new Map<string, () => void>();
     const received = new Set<string>();
-    (police.setup as TransferServiceSetup).engine.transfers.onWrite((transfer) => {
-      if (transfer.state !== pb.TransferState.TRANSFER_STATE_RECEIVED) return;
-      received.add(transfer.transferId);
-      waiting.get(transfer.transferId)?.();
-    });
+    // RECEIVED as the police system of record (their JetStream bucket) holds it.
+    const watch = await (await new Kvm(nc).open(aggregateBucket("police"))).watch({ key: "transfer.>", include: "updates" });
+    void (async () => {
+      for await (const entry of watch) {
+        if (entry.operation !== "PUT" || entry.length === 0) continue;
+        const transfer = pb.Transfer.decode(decodeRecord(entry.value).value);
+        if (transfer.state !== pb.TransferState.TRANSFER_STATE_RECEIVED) continue;
+        received.add(transfer.transferId);
+        waiting.get(transfer.transferId)?.();
+      }
+    })();
     const result = await drive(BUNDLES, IN_FLIGHT, async (i) => {
       const { transfer } = await transfers.submitTransfer({ caseId: caseIds[i]!, recipient: common.Agency.AGENCY_PROSECUTION, purpose: pb.TransferPurpose.TRANSFER_PURPOSE_PROSECUTION_REVIEW, transferId: "" }, legal);
       const id = transfer!.transferId;
       if (!received.has(id)) await new Promise<void>((resolve) => waiting.set(id, resolve));
     });
-    const rejected = await prosecution.deps.mongo.collection("transfers").countDocuments({ state: pb.TransferState.TRANSFER_STATE_REJECTED });
-    if (rejected > 0) throw new Error(`${rejected} bundles were rejected: the benchmark measures valid bundles only`);
+    watch.stop();
+    const engine = (prosecution.setup as TransferServiceSetup).engine;
+    const sample = await Promise.all(caseIds.slice(0, 20).map(async (caseId) => (await engine.list({ box: pb.Box.BOX_INBOX, caseId, states: [], pageSize: 1, pageToken: "" })).transfers[0]));
+    if (sample.some((t) => t && t.state === pb.TransferState.TRANSFER_STATE_REJECTED)) throw new Error("bundles were rejected: the benchmark measures valid bundles only");
     return result;
   } finally {
     await nc.close();
@@ -98,7 +106,7 @@ async function benchTransfers(run: string, pkiDir: string): Promise<{ latencies:
   }
 }
 
-/** The same bytes through JetStream and into Mongo with nothing else: publish, consume, insert, ack. */
+/** The same bytes through JetStream with nothing else: publish, consume, one KV write, ack. */
 async function benchBaseline(run: string): Promise<{ latencies: number[]; seconds: number }> {
   const nc = await connect({ servers: natsUrl });
   const js = jetstream(nc);
@@ -106,8 +114,7 @@ async function benchBaseline(run: string): Promise<{ latencies: number[]; second
   const stream = `BENCH_BASELINE_${run}`;
   await jsm.streams.add({ name: stream, subjects: [`bench.${run}.>`] });
   await jsm.consumers.add(stream, { durable_name: "baseline", ack_policy: AckPolicy.Explicit, max_ack_pending: 1000 });
-  const connection = await mongoose.createConnection(mongoUrl, { dbName: `bench_baseline_${run}` }).asPromise();
-  const collection = connection.collection("bundles");
+  const kv = await new Kvm(js).create(`bench_baseline_${run}`, { history: 1 });
   const payload = randomBytes(DOCUMENTS * DOCUMENT_BYTES);
   const waiting = new Map<string, () => void>();
   const messages = await (await js.consumers.get(stream, "baseline")).consume({ max_messages: 128 });
@@ -117,7 +124,7 @@ async function benchBaseline(run: string): Promise<{ latencies: number[]; second
       while (inFlight.size >= 8) await Promise.race(inFlight);
       const task = (async () => {
         const id = m.headers?.get("Nats-Msg-Id") ?? "";
-        await collection.insertOne({ _id: id as never, bytes: Buffer.from(m.data) });
+        await kv.create(`bundle.${id}`, m.data);
         m.ack();
         waiting.get(id)?.();
       })().finally(() => inFlight.delete(task));
@@ -135,8 +142,7 @@ async function benchBaseline(run: string): Promise<{ latencies: number[]; second
     await messages.close();
     await consumer;
     await jsm.streams.delete(stream);
-    await connection.dropDatabase();
-    await connection.close();
+    await kv.destroy();
     await nc.close();
   }
 }

@@ -172,7 +172,12 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
       const tooBig = await fetch(`${base}/api/v1/cases/${caseId}/documents?documentId=big&title=big&documentType=x`, { method: "POST", headers: { ...bearer("officer.wang"), "content-type": "application/pdf" }, body: Buffer.alloc(20 * 1024 * 1024 + 1) });
       expect(tooBig.status).toBe(413);
 
-      const pending = await documented("listCases", "legal.li", "/api/v1/cases?approval=APPROVAL_PENDING");
+      // The approval queue is a read model, projected a moment after the case was opened.
+      const pending = await eventually(async () => {
+        const page = await documented("listCases", "legal.li", "/api/v1/cases?approval=APPROVAL_PENDING");
+        if (!page.body.caseFiles.some((f: any) => f.case.caseId === caseId)) throw new Error("not in the approval queue view yet");
+        return page;
+      });
       expect(pending.body.caseFiles.map((f: any) => f.case.caseId)).toContain(caseId);
       const notYet = await documented("submitTransfer", "legal.li", "/api/v1/transfers", { method: "POST", body: { caseId, recipient: "AGENCY_PROSECUTION", purpose: "TRANSFER_PURPOSE_PROSECUTION_REVIEW" } });
       expect(notYet.status).toBe(409);

@@ -99,3 +99,9 @@ export async function eventually<T>(probe: () => Promise<T>, timeoutMs = 15_000,
     }
   }
 }
+
+/** The nats-server binary infra/install.sh built (an exact version from the Go module proxy). */
+export function natsServerBinary(): string {
+  const home = process.env.CASEBRIDGE_HOME ?? path.join(process.env.HOME ?? "", ".cache/casebridge");
+  return path.join(home, "bin", "nats-server");
+}

@@ -137,7 +137,12 @@ describe("case transfer police → prosecution → court", () => {
     const received = await stateAt(clients.prosecutionTransfers, prosecutor, transferId, State.TRANSFER_STATE_RECEIVED);
     expect(received.verification?.status).toBe(sealPb.VerificationStatus.VERIFICATION_STATUS_VALID);
     await stateAt(clients.policeTransfers, legal, transferId, State.TRANSFER_STATE_RECEIVED);
-    const inbox = await clients.prosecutionTransfers.listTransfers({ box: pb.Box.BOX_INBOX, states: [State.TRANSFER_STATE_RECEIVED], caseId, pageSize: 10, pageToken: "" }, as(prosecutor));
+    // The inbox is a read model: projected from JetStream a moment after the change.
+    const inbox = await eventually(async () => {
+      const page = await clients.prosecutionTransfers.listTransfers({ box: pb.Box.BOX_INBOX, states: [State.TRANSFER_STATE_RECEIVED], caseId, pageSize: 10, pageToken: "" }, as(prosecutor));
+      if (page.transfers.length === 0) throw new Error("not in the inbox view yet");
+      return page;
+    });
     expect(inbox.transfers.map((t) => t.transferId)).toEqual([transferId]);
 
     await clients.prosecutionTransfers.acceptTransfer({ transferId }, as(prosecutor));
@@ -322,7 +327,12 @@ describe("case transfer police → prosecution → court", () => {
       for (const transferId of transferIds) await stateAt(clients.policeTransfers, legal, transferId, State.TRANSFER_STATE_RECEIVED, undefined, 40_000);
       const received = new Set<string>();
       for (const caseId of caseIds) {
-        const { transfers } = await clients.prosecutionTransfers.listTransfers({ box: pb.Box.BOX_INBOX, states: [], caseId, pageSize: 10, pageToken: "" }, as(prosecutor));
+        // Lists are read models, projected a moment after the change (by whichever instance holds the projector's pin).
+        const transfers = await eventually(async () => {
+          const page = await clients.prosecutionTransfers.listTransfers({ box: pb.Box.BOX_INBOX, states: [], caseId, pageSize: 10, pageToken: "" }, as(prosecutor));
+          if (page.transfers.length === 0) throw new Error(`case ${caseId} is not in the inbox view yet`);
+          return page.transfers;
+        }, 20_000);
         expect(transfers).toHaveLength(1);
         received.add(transfers[0]!.transferId);
         const timeline = await clients.prosecutionTransfers.getCaseTimeline({ caseId }, as(prosecutor));

@@ -86,6 +86,13 @@ export class DeadlineExceededError extends CaseBridgeError {
   }
 }
 
+/** A compare-and-set kept losing to concurrent writers of the same record; nothing was changed. */
+export class ConflictError extends CaseBridgeError {
+  constructor(message: string) {
+    super(ErrorCode.ERROR_CODE_ABORTED, message);
+  }
+}
+
 interface CodeMapping {
   code: ErrorCode;
   grpc: GrpcStatus;
@@ -105,6 +112,7 @@ const CODE_TABLE: readonly CodeMapping[] = [
   { code: ErrorCode.ERROR_CODE_UNAVAILABLE, grpc: GrpcStatus.UNAVAILABLE, http: 503, name: "UNAVAILABLE" },
   { code: ErrorCode.ERROR_CODE_DEADLINE_EXCEEDED, grpc: GrpcStatus.DEADLINE_EXCEEDED, http: 504, name: "DEADLINE_EXCEEDED" },
   { code: ErrorCode.ERROR_CODE_RESOURCE_EXHAUSTED, grpc: GrpcStatus.RESOURCE_EXHAUSTED, http: 429, name: "RESOURCE_EXHAUSTED" },
+  { code: ErrorCode.ERROR_CODE_ABORTED, grpc: GrpcStatus.ABORTED, http: 409, name: "ABORTED" },
   { code: ErrorCode.ERROR_CODE_INTERNAL, grpc: GrpcStatus.INTERNAL, http: 500, name: "INTERNAL" },
 ];
 const INTERNAL = CODE_TABLE[CODE_TABLE.length - 1] as CodeMapping;

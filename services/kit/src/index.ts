@@ -14,6 +14,7 @@ export * from "./startup-error";
 export * from "./system.service";
 export * from "./seal";
 export * from "./actor";
+export * from "./runtime";
 export * from "./transfer";
 export * from "./keyed-lock";
 export * from "./dev-token";

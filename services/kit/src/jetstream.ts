@@ -121,7 +121,7 @@ export async function consumeEvents(
             "Cb-Original-Subject": m.subject,
             "Cb-Failure": String((err as Error).message ?? err).slice(0, 500),
           });
-          m.term(); // no reason text: nats-server 2.9 ignores "+TERM <reason>"
+          m.term(`moved to the dead-letter stream after ${event.deliveryCount} deliveries`);
         } catch (dlqErr) {
           log.error({ err: dlqErr }, "dead-letter publish failed; the event stays for redelivery");
           m.nak(options.backoffMs.at(-1));

@@ -16,6 +16,7 @@ import { serveOnNats } from "./nats-rpc";
 import { createSystemHandlers } from "./system.service";
 import { StartupError } from "./startup-error";
 import { PkiFilesError, sealAgencyOf, startServiceSeals, type SealAgency, type ServiceSeals } from "./seal";
+import { DurableRuntime } from "./runtime/durable-runtime";
 
 /** What a service is: its name, agency and default gRPC port, and what it runs besides SystemService. */
 export interface ServiceSpec {
@@ -45,6 +46,8 @@ export interface ServiceDeps {
   seals: ServiceSeals;
   /** Verifies the access tokens callers forward (Keycloak JWKS). */
   auth: TokenVerifier;
+  /** The agency's durable runtime (JetStream system of record, relay, projector) that every workflow module registers with. */
+  runtime: DurableRuntime;
 }
 
 /** A started service. */
@@ -108,7 +111,16 @@ export async function startService(spec: ServiceSpec, env: Env, logDestination?:
     if (err instanceof PkiFilesError) throw new ConfigError([`PKI: ${err.message} (create the dev PKI with: npm run seal -- init)`]);
     throw err;
   }
-  const deps: ServiceDeps = { config, logger, nats, js: jetstream(nats.nc), mongo, seals: seals.seals, auth: new TokenVerifier(config.authIssuer) };
+  const js = jetstream(nats.nc);
+  let runtime: DurableRuntime;
+  try {
+    runtime = await DurableRuntime.open({ agency: sealAgencyOfService(spec), nc: nats.nc, js, mongo, logger: logger.child({ component: "runtime" }) });
+  } catch (err) {
+    seals.watch.stop();
+    await Promise.all([nats.nc.close(), mongo.close()]);
+    throw err;
+  }
+  const deps: ServiceDeps = { config, logger, nats, js, mongo, seals: seals.seals, auth: new TokenVerifier(config.authIssuer), runtime };
 
   const identity = { service: spec.name, agency: spec.agency, version: config.version, instanceId: randomUUID(), startedAt: new Date() };
   const systemContract = serve(
@@ -137,6 +149,7 @@ export async function startService(spec: ServiceSpec, env: Env, logDestination?:
   }
   serveOnNats(nats.nc, spec.name, contracts, logger);
   await nats.nc.flush();
+  await runtime.start();
   await setup.start?.();
   setServing(true);
   logger.info({ grpc: `${config.grpcHost}:${grpcPort}`, nats: config.natsUrl, mongoDb: config.mongoDb, instanceId: identity.instanceId }, "service started");
@@ -150,6 +163,7 @@ export async function startService(spec: ServiceSpec, env: Env, logDestination?:
       health.setStatus("", "NOT_SERVING");
       seals.watch.stop();
       await setup.stop?.().catch((err: unknown) => logger.warn({ err }, "background work did not stop cleanly"));
+      await runtime.stop().catch((err: unknown) => logger.warn({ err }, "the relay or the projector did not stop cleanly"));
       logger.info("shutting down");
       await nats.nc.drain().catch((err: unknown) => logger.warn({ err }, "NATS drain failed"));
       await shutdownGrpc(server, config.shutdownGraceMs);

@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import mongoose from "mongoose";
 import { redactUrl } from "../mongo";
-import { AuditLog } from "./audit-log";
+import { AuditLog } from "../runtime/audit-log";
 import { runCliMain } from "../cli-main";
 
 const USAGE = `Usage: npm run audit -- verify <service> [--mongo <url>] [--db <database>]

@@ -1,6 +1,6 @@
 import { common, seal as sealPb, transfer as pb } from "@casebridge/proto";
 import { FailedPreconditionError, InvalidArgumentError } from "../errors";
-import { auditHash } from "./audit-log";
+import { auditHash } from "../runtime/audit-log";
 import {
   applyStatusChange,
   assertResubmittable,

@@ -1,15 +1,18 @@
 import { randomUUID } from "node:crypto";
-import { jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
+import type { JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import type mongoose from "mongoose";
 import type { Logger } from "pino";
-import { type common, seal as sealPb, transfer as pb } from "@casebridge/proto";
+import { type common, runtime as rpb, seal as sealPb, transfer as pb } from "@casebridge/proto";
 import type { Actor } from "../actor";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from "../errors";
-import { consumeEvents, ensureConsumer, ensureStream, type RunningConsumer } from "../jetstream";
+import { consumeEvents, ensureConsumer, ensureStream, publishEvent, type RunningConsumer } from "../jetstream";
 import { sealAgencyOf, verifyBundle, type ReceivedDocument, type ServiceSeals } from "../seal";
-import { AggregateStore, type Change, type OutboxItem, type Stored } from "./aggregate-store";
-import { AuditLog } from "./audit-log";
+import type { AggregateCodec, AggregateStore, Change, OutboxItem, Stored } from "../runtime/aggregate-store";
+import { encodeAuditRecord, type AuditLog, type AuditRecord } from "../runtime/audit-log";
+import type { DurableRuntime } from "../runtime/durable-runtime";
+import { ledgerMessageId, ledgerSubject } from "../runtime/ledger";
+import type { TimelineRepository } from "../runtime/timeline.repository";
+import type { ViewCollection } from "../runtime/view-collection";
 import { DocumentIntegrityError, DocumentStore } from "./document-store";
 import {
   assertDecidable,
@@ -22,8 +25,6 @@ import {
   applyStatusChange,
   stateAfterVerification,
 } from "./domain";
-import { encodeAuditRecord, OutboxRelay } from "./outbox-relay";
-import { TimelineRepository } from "./timeline.repository";
 
 const { TransferState: State } = pb;
 
@@ -45,10 +46,40 @@ export function transferSubject(agency: common.Agency): string {
   return `cb.transfer.${name}`;
 }
 
+const TRANSFER_CODEC: AggregateCodec<pb.Transfer> = { encode: (t) => pb.Transfer.encode(t).finish(), decode: (b) => pb.Transfer.decode(b) };
+const CASE_FILE_CODEC: AggregateCodec<pb.CaseFile> = { encode: (c) => pb.CaseFile.encode(c).finish(), decode: (b) => pb.CaseFile.decode(b) };
+
+/**
+ * Registers the transfer workflow's read models with a runtime's projector: the inbox/outbox list of
+ * transfers and the list of case files; `changed` hears of each new projected value (live views).
+ */
+export function registerTransferViews(
+  runtime: DurableRuntime,
+  agency: common.Agency,
+  changed?: (notice: Pick<pb.ChangeNotice, "transferId" | "caseId" | "state">) => void,
+): { transferView: ViewCollection; caseView: ViewCollection } {
+  const transferView = runtime.view({
+    kind: "transfer",
+    codec: TRANSFER_CODEC,
+    indexes: [{ box: 1, updatedAt: -1 }, { caseId: 1 }],
+    fields: (t) => ({ box: t.sender === agency ? "outbox" : "inbox", state: t.state, caseId: t.case?.caseId ?? "", updatedAt: t.updatedAt ?? new Date(0) }),
+    changed: changed && ((t) => changed({ transferId: t.transferId, caseId: t.case?.caseId ?? "", state: t.state })),
+  });
+  const caseView = runtime.view({
+    kind: "case",
+    codec: CASE_FILE_CODEC,
+    indexes: [{ updatedAt: -1 }],
+    fields: (c) => ({ approved: c.approved, updatedAt: c.case?.openedAt ?? new Date(0) }),
+    changed: changed && ((c) => changed({ transferId: "", caseId: c.case?.caseId ?? "", state: State.TRANSFER_STATE_UNSPECIFIED })),
+  });
+  return { transferView, caseView };
+}
+
 /** What the engine of one agency service needs. */
 export interface TransferEngineDeps {
   readonly agency: common.Agency;
-  readonly mongo: mongoose.Connection;
+  /** The agency service's durable runtime: stores, relay, projector. */
+  readonly runtime: DurableRuntime;
   readonly nc: NatsConnection;
   readonly js: JetStreamClient;
   readonly seals: ServiceSeals;
@@ -56,8 +87,6 @@ export interface TransferEngineDeps {
   readonly clock?: () => Date;
   /** Inbound events processed at the same time; default 8. */
   readonly concurrency?: number;
-  /** The database compares and sets atomically (MongoDB); false on FerretDB v1, see AggregateStore. */
-  readonly atomicUpdates?: boolean;
 }
 
 /** A new outgoing transfer: the case, its documents, where it goes and why. */
@@ -79,9 +108,11 @@ export interface OutgoingTransfer {
 export class TransferEngine {
   readonly transfers: AggregateStore<pb.Transfer>;
   readonly cases: AggregateStore<pb.CaseFile>;
+  /** Read models (MongoDB, projected): lists only, never decisions. */
+  readonly transferView: ViewCollection;
+  readonly caseView: ViewCollection;
   readonly timeline: TimelineRepository;
   readonly audit: AuditLog;
-  private readonly relay: OutboxRelay;
   private consumer: RunningConsumer | undefined;
   private readonly clock: () => Date;
 
@@ -90,38 +121,18 @@ export class TransferEngine {
     readonly documents: DocumentStore,
   ) {
     this.clock = deps.clock ?? (() => new Date());
-    this.transfers = new AggregateStore(deps.mongo, "transfers", { encode: (t) => pb.Transfer.encode(t).finish(), decode: (b) => pb.Transfer.decode(b) }, (t) => ({
-      box: t.sender === deps.agency ? "outbox" : "inbox",
-      state: t.state,
-      caseId: t.case?.caseId ?? "",
-      updatedAt: t.updatedAt ?? new Date(0),
-    }), deps.atomicUpdates ?? true);
-    this.cases = new AggregateStore(deps.mongo, "cases", { encode: (c) => pb.CaseFile.encode(c).finish(), decode: (b) => pb.CaseFile.decode(b) }, (c) => ({
-      approved: c.approved,
-      updatedAt: c.case?.openedAt ?? new Date(0),
-    }), deps.atomicUpdates ?? true);
-    this.transfers.onWrite((t) => this.notify({ transferId: t.transferId, caseId: t.case?.caseId ?? "", state: t.state }));
-    this.cases.onWrite((c) => this.notify({ transferId: "", caseId: c.case?.caseId ?? "", state: State.TRANSFER_STATE_UNSPECIFIED }));
-    this.timeline = new TimelineRepository(deps.mongo);
-    this.audit = new AuditLog(deps.mongo);
-    this.relay = new OutboxRelay([this.transfers, this.cases] as Array<AggregateStore<unknown>>, {
-      js: deps.js,
-      timeline: this.timeline,
-      audit: this.audit,
-      delivered: (value) => deliveredState(value as pb.Transfer),
-    }, deps.logger.child({ component: "outbox-relay" }));
+    const { runtime } = deps;
+    this.transfers = runtime.store("transfer", TRANSFER_CODEC, deliveredState);
+    this.cases = runtime.store("case", CASE_FILE_CODEC);
+    ({ transferView: this.transferView, caseView: this.caseView } = registerTransferViews(runtime, deps.agency, (notice) => this.notify(notice)));
+    this.timeline = runtime.timeline;
+    this.audit = runtime.audit;
   }
 
   /** Opens the stores, the stream and this agency's durable consumer. */
   static async create(deps: TransferEngineDeps): Promise<TransferEngine> {
     const engine = new TransferEngine(deps, await DocumentStore.open(deps.nc));
-    await Promise.all([
-      engine.transfers.ensureIndexes([{ box: 1, updatedAt: -1 }, { caseId: 1 }]),
-      engine.cases.ensureIndexes([{ updatedAt: -1 }]),
-      engine.timeline.ensureIndexes(),
-      engine.audit.ensureIndexes(),
-    ]);
-    const jsm = await jetstreamManager(deps.nc);
+    const jsm = deps.runtime.jsm;
     await ensureStream(jsm, { name: TRANSFER_STREAM, subjects: ["cb.transfer.>"] });
     await ensureConsumer(jsm, TRANSFER_STREAM, {
       durable_name: engine.consumerName,
@@ -137,9 +148,8 @@ export class TransferEngine {
     return `transfer-inbox-${sealAgencyOf(this.deps.agency)!}`;
   }
 
-  /** Starts the relay and the consumer. */
+  /** Starts the consumer of inbound events (the runtime relays and projects). */
   async start(): Promise<void> {
-    this.relay.start();
     this.consumer = await consumeEvents(this.deps.js, TRANSFER_STREAM, this.consumerName, (event) => this.applyEvent(event.data, event.eventId), {
       concurrency: this.deps.concurrency ?? 8,
       backoffMs: [200, 1000, 5000, 15_000],
@@ -149,10 +159,9 @@ export class TransferEngine {
     });
   }
 
-  /** Stops taking events, then lets the relay finish its round. */
+  /** Stops taking events. */
   async stop(): Promise<void> {
     await this.consumer?.stop();
-    await this.relay.stop();
   }
 
   /** Seals each document with this agency's seal and stores it with its seal; returns the bundle entries. */
@@ -205,7 +214,6 @@ export class TransferEngine {
       statusSequence: 0,
     };
     await this.transfers.insert(transferId, { value: transfer, outbox: this.submissionItems(transfer, outgoing.actor, "submitted") });
-    this.relay.kick();
     return transfer;
   }
 
@@ -220,7 +228,6 @@ export class TransferEngine {
       const next = { ...value, bundle, state: State.TRANSFER_STATE_SUBMITTED, submission: value.submission + 1, verification: undefined, updatedAt: now };
       return { value: next, outbox: this.submissionItems(next, actor, "resubmitted") };
     });
-    this.relay.kick();
     return stored!.value;
   }
 
@@ -277,7 +284,6 @@ export class TransferEngine {
       return decide(value);
     });
     if (!stored) throw missing();
-    this.relay.kick();
     return stored.value;
   }
 
@@ -288,13 +294,12 @@ export class TransferEngine {
       return {
         value: { ...value, updatedAt: this.clock() },
         outbox: [
-          { id: entry.entryId, kind: "timeline", data: Buffer.from(pb.TimelineEntry.encode(entry).finish()) },
+          timelineOutboxItem(entry),
           ...[value.sender, ...value.path].map((to) => this.eventItem(to, { ...this.eventBase(value, actor.user, to), progress: entry })),
           this.auditItem(actor.user, `case.${action}`, value, document ? [document.contentKey] : []),
         ],
       };
     });
-    this.relay.kick();
   }
 
   /** A transfer this agency received; NotFoundError otherwise. */
@@ -319,8 +324,8 @@ export class TransferEngine {
     const filter: Record<string, unknown> = { box: request.box === pb.Box.BOX_INBOX ? "inbox" : "outbox" };
     if (request.states.length > 0) filter.state = { $in: request.states };
     if (request.caseId) filter.caseId = request.caseId;
-    const { values, nextPageToken } = await newestFirst(this.transfers, filter, request.pageSize, request.pageToken);
-    return { transfers: values, nextPageToken };
+    const { values, nextPageToken } = await newestFirst(this.transferView, filter, request.pageSize, request.pageToken);
+    return { transfers: values.map((bytes) => pb.Transfer.decode(bytes)), nextPageToken };
   }
 
   /** Lists case files, newest first, optionally only those waiting for (or having) approval. */
@@ -328,8 +333,8 @@ export class TransferEngine {
     const filter: Record<string, unknown> = {};
     if (request.approval === pb.Approval.APPROVAL_PENDING) filter.approved = { $ne: true };
     if (request.approval === pb.Approval.APPROVAL_APPROVED) filter.approved = true;
-    const { values, nextPageToken } = await newestFirst(this.cases, filter, request.pageSize, request.pageToken);
-    return { caseFiles: values, nextPageToken };
+    const { values, nextPageToken } = await newestFirst(this.caseView, filter, request.pageSize, request.pageToken);
+    return { caseFiles: values.map((bytes) => pb.CaseFile.decode(bytes)), nextPageToken };
   }
 
   /** One document of a transfer this agency is party to, its seal verified now, with its bytes if asked. */
@@ -377,7 +382,6 @@ export class TransferEngine {
     else if (event.withdrawnReason !== undefined) await this.applyWithdrawal(event, eventId);
     else if (event.status) await this.applyStatus(event, event.status, eventId);
     else if (event.progress) await this.applyProgress(event.progress);
-    this.relay.kick();
   }
 
   private async receive(event: pb.TransferEvent, submitted: pb.Transfer, eventId: string): Promise<void> {
@@ -488,7 +492,9 @@ export class TransferEngine {
       const [content, seal] = await Promise.all([this.fetch(entry.document.contentKey), this.fetch(entry.document.sealKey)]);
       verification = content && seal ? this.deps.seals.verifier.verify(content, seal, { agency: entry.agency }).status : sealPb.VerificationStatus.VERIFICATION_STATUS_INVALID;
     }
-    await this.timeline.add({ ...entry, verification });
+    const seen = { ...entry, verification };
+    const agency = sealAgencyOf(this.deps.agency)!;
+    await publishEvent(this.deps.js, ledgerSubject(agency, "timeline"), pb.TimelineEntry.encode(seen).finish(), ledgerMessageId(agency, seen.entryId));
   }
 
   // --- outbox items ------------------------------------------------------------------------
@@ -512,7 +518,7 @@ export class TransferEngine {
 
   private submissionItems(transfer: pb.Transfer, actor: Actor, action: "submitted" | "resubmitted"): OutboxItem[] {
     return [
-      { ...this.eventItem(transfer.recipient, { ...this.eventBase(transfer, actor.user, transfer.recipient), submitted: transfer }), marksDelivered: true },
+      { ...this.eventItem(transfer.recipient, { ...this.eventBase(transfer, actor.user, transfer.recipient), submitted: transfer }), marksPublished: true },
       this.timelineItem(transfer, actor.user, action, { counterpart: transfer.recipient, detail: `submission ${transfer.submission}, ${transfer.bundle?.documents.length ?? 0} documents` }),
       this.auditItem(actor.user, `transfer.${action}`, transfer),
     ];
@@ -532,7 +538,7 @@ export class TransferEngine {
     return [
       this.eventItem(transfer.sender, { ...this.eventBase(transfer, actor, transfer.sender), status }),
       ...transfer.path.map((to) => this.eventItem(to, { ...this.eventBase(transfer, actor, to), progress: entry })),
-      { id: entry.entryId, kind: "timeline", data: Buffer.from(pb.TimelineEntry.encode(entry).finish()) },
+      timelineOutboxItem(entry),
       this.auditItem(actor, `transfer.${action}`, transfer),
     ];
   }
@@ -542,7 +548,7 @@ export class TransferEngine {
   }
 
   private eventItem(to: common.Agency, event: pb.TransferEvent): OutboxItem {
-    return { id: event.eventId, kind: "event", subject: transferSubject(to), data: Buffer.from(pb.TransferEvent.encode(event).finish()) };
+    return rpb.OutboxItem.fromPartial({ id: event.eventId, kind: rpb.OutboxKind.OUTBOX_KIND_EVENT, subject: transferSubject(to), data: pb.TransferEvent.encode(event).finish() });
   }
 
   private entry(transfer: pb.Transfer, actor: string, action: string, extra: Partial<pb.TimelineEntry>): pb.TimelineEntry {
@@ -560,24 +566,20 @@ export class TransferEngine {
 
   private timelineItem(transfer: pb.Transfer, actor: string, action: string, extra: Partial<pb.TimelineEntry>): OutboxItem {
     const entry = this.entry(transfer, actor, action, extra);
-    return { id: entry.entryId, kind: "timeline", data: Buffer.from(pb.TimelineEntry.encode(entry).finish()) };
+    return timelineOutboxItem(entry);
   }
 
   /** An audit record of an action on a transfer (or case), with the digests of its documents. */
   auditItem(actor: string, action: string, transfer: pb.Transfer, digests?: string[]): OutboxItem {
     const entryId = randomUUID();
-    return {
-      id: entryId,
-      kind: "audit",
-      data: encodeAuditRecord({
-        entryId,
-        at: this.clock(),
-        actor,
-        action,
-        subject: `transfer:${transfer.transferId}`,
-        digests: digests ?? (transfer.bundle?.documents ?? []).map((document) => document.ref?.sha256 ?? ""),
-      }),
-    };
+    return auditOutboxItem({
+      entryId,
+      at: this.clock(),
+      actor,
+      action,
+      subject: `transfer:${transfer.transferId}`,
+      digests: digests ?? (transfer.bundle?.documents ?? []).map((document) => document.ref?.sha256 ?? ""),
+    });
   }
 
   // --- case files --------------------------------------------------------------------------
@@ -592,12 +594,11 @@ export class TransferEngine {
     const inserted = await this.cases.insert(opened.caseId, {
       value: file,
       outbox: [
-        { id: entry.entryId, kind: "timeline", data: Buffer.from(pb.TimelineEntry.encode(entry).finish()) },
+        timelineOutboxItem(entry),
         this.caseAuditItem(actor.user, "case.opened", file),
       ],
     });
     if (!inserted) throw new FailedPreconditionError(`case ${opened.caseId} exists already`);
-    this.relay.kick();
     return file;
   }
 
@@ -607,10 +608,9 @@ export class TransferEngine {
       if (value.approved) throw new FailedPreconditionError(`case ${caseId} is approved already`);
       const next = { ...value, approved: true, approvedBy: actor.user };
       const entry = pb.TimelineEntry.fromPartial({ entryId: randomUUID(), caseId, at: this.clock(), agency: this.deps.agency, actor: actor.user, action: "approved" });
-      return { value: next, outbox: [{ id: entry.entryId, kind: "timeline", data: Buffer.from(pb.TimelineEntry.encode(entry).finish()) }, this.caseAuditItem(actor.user, "case.approved", next)] };
+      return { value: next, outbox: [timelineOutboxItem(entry), this.caseAuditItem(actor.user, "case.approved", next)] };
     });
     if (!stored) throw new NotFoundError(`no case ${caseId}`);
-    this.relay.kick();
     return stored.value;
   }
 
@@ -627,7 +627,6 @@ export class TransferEngine {
       const next = { ...value, documents: [...value.documents, ...added] };
       return { value: next, outbox: [this.caseAuditItem(actor.user, "case.documents-added", { ...next, documents: added })] };
     });
-    this.relay.kick();
     return stored!.value;
   }
 
@@ -640,11 +639,7 @@ export class TransferEngine {
 
   private caseAuditItem(actor: string, action: string, file: pb.CaseFile): OutboxItem {
     const entryId = randomUUID();
-    return {
-      id: entryId,
-      kind: "audit",
-      data: encodeAuditRecord({ entryId, at: this.clock(), actor, action, subject: `case:${file.case?.caseId ?? ""}`, digests: file.documents.map((document) => document.ref?.sha256 ?? "") }),
-    };
+    return auditOutboxItem({ entryId, at: this.clock(), actor, action, subject: `case:${file.case?.caseId ?? ""}`, digests: file.documents.map((document) => document.ref?.sha256 ?? "") });
   }
 
   /** Checks that `actor` may see `transfer`: this agency sent or received it. */
@@ -710,7 +705,7 @@ function decodePageToken(token: string): { updatedAt: Date; id: string } {
 }
 
 /** One page of aggregates matching `filter`, newest `updatedAt` first, and the token of the next page. */
-async function newestFirst<T>(store: AggregateStore<T>, filter: Record<string, unknown>, requestedSize: number, pageToken: string): Promise<{ values: T[]; nextPageToken: string }> {
+async function newestFirst(view: ViewCollection, filter: Record<string, unknown>, requestedSize: number, pageToken: string): Promise<{ values: Uint8Array[]; nextPageToken: string }> {
   const pageSize = requestedSize === 0 ? 50 : requestedSize;
   if (pageSize > 200) throw new InvalidArgumentError("invalid page size", [{ field: "page_size", description: "must be 1..200" }]);
   const query = { ...filter };
@@ -718,11 +713,21 @@ async function newestFirst<T>(store: AggregateStore<T>, filter: Record<string, u
     const after = decodePageToken(pageToken);
     query.$or = [{ updatedAt: { $lt: after.updatedAt } }, { updatedAt: after.updatedAt, _id: { $lt: after.id } }];
   }
-  const found = await store.find(query, { updatedAt: -1, _id: -1 }, pageSize + 1);
+  const found = await view.find(query, { updatedAt: -1, _id: -1 }, pageSize + 1);
   const page = found.slice(0, pageSize);
   const last = page.at(-1);
   return {
-    values: page.map((stored) => stored.value),
-    nextPageToken: found.length > pageSize && last ? encodePageToken(last.index.updatedAt as Date, last.id) : "",
+    values: page.map((row) => row.pb),
+    nextPageToken: found.length > pageSize && last ? encodePageToken(last.fields.updatedAt as Date, last.id) : "",
   };
+}
+
+/** A timeline entry as an outbox item (appended to the agency's ledger by the relay). */
+function timelineOutboxItem(entry: pb.TimelineEntry): OutboxItem {
+  return rpb.OutboxItem.fromPartial({ id: entry.entryId, kind: rpb.OutboxKind.OUTBOX_KIND_TIMELINE, data: pb.TimelineEntry.encode(entry).finish() });
+}
+
+/** An audit record as an outbox item (appended to the agency's ledger by the relay). */
+function auditOutboxItem(record: AuditRecord): OutboxItem {
+  return rpb.OutboxItem.fromPartial({ id: record.entryId, kind: rpb.OutboxKind.OUTBOX_KIND_AUDIT, data: encodeAuditRecord(record) });
 }

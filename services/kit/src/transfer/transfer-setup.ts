@@ -2,7 +2,6 @@ import type { common } from "@casebridge/proto";
 import { transfer as pb } from "@casebridge/proto";
 import type { TokenVerifier } from "../actor";
 import { serve, type ServedContract } from "../contract";
-import { isFerretDb } from "../mongo";
 import type { ServiceDeps, ServiceSetup } from "../service";
 import { TransferEngine } from "./transfer-engine";
 import type { TransferRoles } from "./roles";
@@ -27,12 +26,11 @@ export interface TransferServiceSetup extends ServiceSetup {
 export async function transferSetup(deps: ServiceDeps, options: TransferSetupOptions): Promise<TransferServiceSetup> {
   const engine = await TransferEngine.create({
     agency: options.agency,
-    mongo: deps.mongo,
+    runtime: deps.runtime,
     nc: deps.nats.nc,
     js: deps.js,
     seals: deps.seals,
     logger: deps.logger.child({ component: "transfer" }),
-    atomicUpdates: !(await isFerretDb(deps.mongo)),
   });
   return {
     engine,

@@ -149,6 +149,8 @@ export enum ErrorCode {
   ERROR_CODE_INTERNAL = 9,
   /** ERROR_CODE_RESOURCE_EXHAUSTED - Too many requests from one caller, or a body too large. */
   ERROR_CODE_RESOURCE_EXHAUSTED = 10,
+  /** ERROR_CODE_ABORTED - Someone else changed the record at the same moment and kept changing it; read it again and retry. */
+  ERROR_CODE_ABORTED = 11,
   UNRECOGNIZED = -1,
 }
 
@@ -187,6 +189,9 @@ export function errorCodeFromJSON(object: any): ErrorCode {
     case 10:
     case "ERROR_CODE_RESOURCE_EXHAUSTED":
       return ErrorCode.ERROR_CODE_RESOURCE_EXHAUSTED;
+    case 11:
+    case "ERROR_CODE_ABORTED":
+      return ErrorCode.ERROR_CODE_ABORTED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -218,6 +223,8 @@ export function errorCodeToJSON(object: ErrorCode): string {
       return "ERROR_CODE_INTERNAL";
     case ErrorCode.ERROR_CODE_RESOURCE_EXHAUSTED:
       return "ERROR_CODE_RESOURCE_EXHAUSTED";
+    case ErrorCode.ERROR_CODE_ABORTED:
+      return "ERROR_CODE_ABORTED";
     case ErrorCode.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

@@ -41,6 +41,11 @@ export class TimelineRepository {
     }
   }
 
+  /** Drops the view (for a rebuild from the ledger). */
+  async drop(): Promise<void> {
+    await this.collection.drop().catch(() => undefined);
+  }
+
   /** Every entry of a case, oldest first. */
   async ofCase(caseId: string): Promise<pb.TimelineEntry[]> {
     const docs = await this.collection.find({ caseId }).sort({ at: 1, _id: 1 }).toArray();

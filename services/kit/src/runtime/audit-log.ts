@@ -108,6 +108,12 @@ export class AuditLog {
     return last ? { seq: last._id, hash: last.hash } : { seq: 0, hash: GENESIS };
   }
 
+  /** Drops the log (for a rebuild from the ledger, which holds every record in commit order). */
+  async drop(): Promise<void> {
+    this.tail = undefined;
+    await this.collection.drop().catch(() => undefined);
+  }
+
   /** Recomputes the whole chain; says where it first breaks. */
   async verify(): Promise<AuditVerification> {
     let prevHash = GENESIS;
@@ -122,4 +128,15 @@ export class AuditLog {
     }
     return { intact: true, entries: expected - 1 };
   }
+}
+
+/** An audit record as bytes (an outbox item, a ledger entry). */
+export function encodeAuditRecord(record: AuditRecord): Buffer {
+  return Buffer.from(JSON.stringify(record));
+}
+
+/** An audit record from its bytes. */
+export function decodeAuditRecord(data: Buffer): AuditRecord {
+  const raw = JSON.parse(data.toString("utf8")) as Omit<AuditRecord, "at"> & { at: string };
+  return { ...raw, at: new Date(raw.at) };
 }

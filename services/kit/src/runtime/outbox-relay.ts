@@ -1,0 +1,122 @@
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { Logger } from "pino";
+import { runtime as rpb } from "@casebridge/proto";
+import { consumeEvents, ensureConsumer, publishEvent, type DeliveredEvent, type RunningConsumer } from "../jetstream";
+import { KeyedLock } from "../keyed-lock";
+import { decodeRecord, parseAggregateKey, type AggregateStore, type OutboxItem } from "./aggregate-store";
+import { ledgerMessageId, ledgerSubject } from "./ledger";
+import { TIMER_STREAM } from "./timers";
+
+/** What the relay knows of one kind of aggregate: its store and what changes once a marked item is published. */
+export interface RelayedKind {
+  readonly store: AggregateStore<unknown>;
+  /** The aggregate's new value once an item marked `marks_published` went out (written with the outbox removal). */
+  readonly onPublished?: (value: unknown) => unknown;
+}
+
+/** How long JetStream waits for the relay's ack before it hands the revision to another instance. */
+const RELAY_ACK_WAIT_MS = 10_000;
+
+/**
+ * Carries out the outboxes committed in an agency's bucket. A durable consumer on the bucket's own
+ * stream delivers every stored revision to one of the service's instances (any number of them);
+ * the relay publishes what the revision's outbox holds (events, ledger entries, timers) with the
+ * item id as Nats-Msg-Id, so a re-publish after a crash is dropped by the server, then removes the
+ * items with a compare-and-set, and only then acks. A crash anywhere means a redelivery, never a
+ * lost item; no scan and no in-process state is needed.
+ */
+export class OutboxRelay {
+  private consumer: RunningConsumer | undefined;
+  /** Revisions of one aggregate are relayed one after another in this process, so its events keep their order. */
+  private readonly order = new KeyedLock();
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly agency: string,
+    private readonly bucket: string,
+    private readonly kinds: ReadonlyMap<string, RelayedKind>,
+    private readonly logger: Logger,
+    private readonly concurrency = 32,
+  ) {}
+
+  private get durable(): string {
+    return `relay-${this.agency}`;
+  }
+
+  /** Creates the relay's durable consumer on the bucket's stream (idempotent). */
+  async ensure(jsm: JetStreamManager): Promise<void> {
+    await ensureConsumer(jsm, `KV_${this.bucket}`, {
+      durable_name: this.durable,
+      filter_subject: `$KV.${this.bucket}.>`,
+      ack_wait: RELAY_ACK_WAIT_MS * 1_000_000,
+      max_ack_pending: 4096,
+    });
+  }
+
+  /** Starts relaying. */
+  async start(): Promise<void> {
+    this.consumer = await consumeEvents(this.js, `KV_${this.bucket}`, this.durable, (event) => this.relay(event), {
+      concurrency: this.concurrency,
+      backoffMs: [100, 500, 2000, 5000],
+      maxDeliver: 1_000_000, // an outbox is never dropped: it is retried until NATS takes it
+      logger: this.logger,
+      progressEveryMs: RELAY_ACK_WAIT_MS / 3,
+    });
+  }
+
+  /** Lets the revisions in progress finish, then stops. */
+  async stop(): Promise<void> {
+    await this.consumer?.stop();
+  }
+
+  private async relay(event: DeliveredEvent): Promise<void> {
+    const operation = event.header("KV-Operation");
+    if (operation === "DEL" || operation === "PURGE" || event.data.length === 0) return;
+    const key = event.subject.slice(`$KV.${this.bucket}.`.length);
+    const { kind, id } = parseAggregateKey(key);
+    const relayed = this.kinds.get(kind);
+    if (!relayed) return;
+    if (decodeRecord(event.data).outbox.length === 0) return;
+    await this.order.run(key, async () => {
+      // The newest revision holds every item not carried out yet, this revision's included.
+      const current = await relayed.store.get(id);
+      if (!current || current.outbox.length === 0) return;
+      for (const item of current.outbox) await this.carryOut(item);
+      const published = current.outbox.some((item) => item.marksPublished) ? relayed.onPublished : undefined;
+      await relayed.store.removeDone(id, current.outbox.map((item) => item.id), published);
+    });
+  }
+
+  private async carryOut(item: OutboxItem): Promise<void> {
+    switch (item.kind) {
+      case rpb.OutboxKind.OUTBOX_KIND_EVENT:
+        await publishEvent(this.js, item.subject, item.data, item.id);
+        return;
+      case rpb.OutboxKind.OUTBOX_KIND_TIMELINE:
+        await publishEvent(this.js, ledgerSubject(this.agency, "timeline"), item.data, ledgerMessageId(this.agency, item.id));
+        return;
+      case rpb.OutboxKind.OUTBOX_KIND_AUDIT:
+        await publishEvent(this.js, ledgerSubject(this.agency, "audit"), item.data, ledgerMessageId(this.agency, item.id));
+        return;
+      case rpb.OutboxKind.OUTBOX_KIND_TIMER:
+        await this.setTimer(item);
+        return;
+      default:
+        this.logger.error({ item: item.id, kind: item.kind }, "outbox item of unknown kind dropped");
+    }
+  }
+
+  /**
+   * Sets (or replaces) a server-side schedule, or cancels it. A new schedule is published first and
+   * the older ones on its subject purged after, so a retry never leaves the timer unset.
+   */
+  private async setTimer(item: OutboxItem): Promise<void> {
+    const jsm = await this.js.jetstreamManager();
+    if (!item.cancel) {
+      await this.js.publish(item.subject, item.data, { msgID: item.id, schedule: { specification: item.fireAt!, target: item.target } });
+      await jsm.streams.purge(TIMER_STREAM, { filter: item.subject, keep: 1 });
+      return;
+    }
+    await jsm.streams.purge(TIMER_STREAM, { filter: item.subject });
+  }
+}

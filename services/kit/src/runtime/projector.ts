@@ -1,0 +1,184 @@
+import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import type { Logger } from "pino";
+import { transfer as pb } from "@casebridge/proto";
+import { ensureConsumer } from "../jetstream";
+import { decodeRecord, parseAggregateKey, type AggregateCodec } from "./aggregate-store";
+import { decodeAuditRecord, type AuditLog } from "./audit-log";
+import { LEDGER_STREAM, ledgerSubject } from "./ledger";
+import type { TimelineRepository } from "./timeline.repository";
+import type { ViewCollection, ViewRow } from "./view-collection";
+
+/** How one kind of aggregate is projected into its read model. */
+export interface AggregateProjection<T> {
+  readonly kind: string;
+  readonly codec: AggregateCodec<T>;
+  readonly view: ViewCollection;
+  /** The fields the view queries and sorts on. */
+  fields(value: T): Record<string, unknown>;
+  /** Called once the view holds a new value (change notices for live views). */
+  changed?(value: T): void;
+}
+
+/** Where an agency's projector reads and writes. */
+export interface ProjectorSources {
+  readonly agency: string;
+  /** The agency's aggregate bucket (its stream is KV_<bucket>). */
+  readonly bucket: string;
+  readonly projections: ReadonlyArray<AggregateProjection<unknown>>;
+  readonly timeline: TimelineRepository;
+  readonly audit: AuditLog;
+}
+
+/** Messages taken from the stream at most per batch. */
+const BATCH = 512;
+/** A pinned projector that stops pulling for this long is replaced by another instance's. */
+const PIN_TIMEOUT_MS = 5_000;
+const PRIORITY_GROUP = "views";
+
+/**
+ * Projects an agency's JetStream history into its MongoDB read models: aggregate views (the newest
+ * revision of each aggregate, from the bucket's stream) and the timeline and audit log (from the
+ * ledger, in commit order). One instance of the service projects at a time (a pinned priority
+ * group: another takes over within seconds when it dies); writes are idempotent (revision checks,
+ * entry ids), so a redelivery changes nothing. `rebuild` replays everything into empty views.
+ */
+export class Projector {
+  private readonly running: Array<{ stop(): Promise<void> }> = [];
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly sources: ProjectorSources,
+    private readonly logger: Logger,
+  ) {}
+
+  private get names(): { views: string; ledger: string } {
+    return { views: `views-${this.sources.agency}`, ledger: `ledger-${this.sources.agency}` };
+  }
+
+  /** Creates the projector's durable consumers and the views' indexes (idempotent). */
+  async ensure(jsm: JetStreamManager): Promise<void> {
+    const pinned = { priority_policy: "pinned_client" as const, priority_groups: [PRIORITY_GROUP], priority_timeout: PIN_TIMEOUT_MS * 1_000_000, max_ack_pending: BATCH * 4, ack_wait: 30_000_000_000 };
+    await ensureConsumer(jsm, `KV_${this.sources.bucket}`, { durable_name: this.names.views, filter_subject: `$KV.${this.sources.bucket}.>`, deliver_policy: DeliverPolicy.LastPerSubject, ...pinned });
+    await ensureConsumer(jsm, LEDGER_STREAM, { durable_name: this.names.ledger, filter_subject: ledgerSubject(this.sources.agency, "timeline").replace(/timeline$/, ">"), deliver_policy: DeliverPolicy.All, ...pinned });
+    await Promise.all([...this.sources.projections.map((p) => p.view.ensureIndexes()), this.sources.timeline.ensureIndexes(), this.sources.audit.ensureIndexes()]);
+  }
+
+  /** Starts projecting new history as it is committed. */
+  async start(): Promise<void> {
+    this.running.push(await this.follow(`KV_${this.sources.bucket}`, this.names.views, (batch) => this.projectAggregates(batch)));
+    this.running.push(await this.follow(LEDGER_STREAM, this.names.ledger, (batch) => this.projectLedger(batch)));
+  }
+
+  /** Finishes the batch in progress and stops. */
+  async stop(): Promise<void> {
+    await Promise.all(this.running.splice(0).map((r) => r.stop()));
+  }
+
+  /**
+   * Drops the views and replays the whole history into them; returns how many messages it read.
+   * Run it with the service's projector idle or stopped (the service then carries on: what it
+   * projects again is ignored).
+   */
+  async rebuild(progress?: (replayed: number) => void): Promise<number> {
+    await Promise.all([...this.sources.projections.map((p) => p.view.drop()), this.sources.timeline.drop(), this.sources.audit.drop()]);
+    await Promise.all([...this.sources.projections.map((p) => p.view.ensureIndexes()), this.sources.timeline.ensureIndexes(), this.sources.audit.ensureIndexes()]);
+    let replayed = 0;
+    const counted = (project: (batch: JsMsg[]) => Promise<void>) => async (batch: JsMsg[]) => {
+      await project(batch);
+      replayed += batch.length;
+      if (replayed % (BATCH * 8) < batch.length) progress?.(replayed);
+    };
+    await this.replay(`KV_${this.sources.bucket}`, `$KV.${this.sources.bucket}.>`, DeliverPolicy.LastPerSubject, counted((batch) => this.projectAggregates(batch)));
+    await this.replay(LEDGER_STREAM, `cb.ledger.${this.sources.agency}.>`, DeliverPolicy.All, counted((batch) => this.projectLedger(batch)));
+    return replayed;
+  }
+
+  private async replay(stream: string, filter: string, policy: DeliverPolicy, project: (batch: JsMsg[]) => Promise<void>): Promise<void> {
+    const consumer = await this.js.consumers.get(stream, { filter_subjects: [filter], deliver_policy: policy });
+    for (;;) {
+      const batch: JsMsg[] = [];
+      for await (const m of await consumer.fetch({ max_messages: BATCH, expires: 2000 })) {
+        batch.push(m);
+        if (m.info.pending === 0) break;
+      }
+      if (batch.length === 0) break;
+      await project(batch);
+      if (batch.at(-1)!.info.pending === 0) break;
+    }
+    await consumer.delete().catch(() => undefined);
+  }
+
+  /** Consumes a pinned durable consumer in batches: everything that arrived while the last batch was written goes in the next one. */
+  private async follow(stream: string, durable: string, project: (batch: JsMsg[]) => Promise<void>): Promise<{ stop(): Promise<void> }> {
+    const consumer = await this.js.consumers.get(stream, durable);
+    const messages = await consumer.consume({ max_messages: BATCH, group: PRIORITY_GROUP });
+    const queue: JsMsg[] = [];
+    let wake: (() => void) | undefined;
+    let open = true;
+    const reader = (async () => {
+      for await (const m of messages) {
+        queue.push(m);
+        wake?.();
+      }
+      open = false;
+      wake?.();
+    })();
+    const writer = (async () => {
+      while (open || queue.length > 0) {
+        if (queue.length === 0) {
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+          continue;
+        }
+        const batch = queue.splice(0, BATCH);
+        try {
+          await project(batch);
+          for (const m of batch) m.ack();
+        } catch (error) {
+          this.logger.warn({ err: error, stream, consumer: durable, messages: batch.length }, "projection failed; will retry");
+          for (const m of batch) m.nak(1000);
+        }
+      }
+    })();
+    return {
+      stop: async () => {
+        await messages.close();
+        await reader;
+        await writer;
+        // Hand the pin over at once rather than after the pin time-out (another instance may be waiting).
+        await (await this.js.jetstreamManager()).consumers.unpin(stream, durable, PRIORITY_GROUP).catch(() => undefined);
+      },
+    };
+  }
+
+  private async projectAggregates(batch: readonly JsMsg[]): Promise<void> {
+    const newest = new Map<string, { kind: string; id: string; revision: number; data: Uint8Array }>();
+    for (const m of batch) {
+      const operation = m.headers?.get("KV-Operation");
+      if (operation === "DEL" || operation === "PURGE" || m.data.length === 0) continue;
+      const key = m.subject.slice(`$KV.${this.sources.bucket}.`.length);
+      const { kind, id } = parseAggregateKey(key);
+      newest.set(key, { kind, id, revision: m.seq, data: m.data });
+    }
+    const changed: Array<() => void> = [];
+    for (const projection of this.sources.projections) {
+      const rows: ViewRow[] = [];
+      for (const item of newest.values()) {
+        if (item.kind !== projection.kind) continue;
+        const record = decodeRecord(item.data);
+        const value = projection.codec.decode(record.value);
+        rows.push({ id: item.id, revision: item.revision, pb: record.value, fields: projection.fields(value) });
+        if (projection.changed) changed.push(() => projection.changed!(value));
+      }
+      await projection.view.upsertNewer(rows);
+    }
+    for (const notify of changed) notify();
+  }
+
+  private async projectLedger(batch: readonly JsMsg[]): Promise<void> {
+    const timeline = batch.filter((m) => m.subject.endsWith(".timeline")).map((m) => pb.TimelineEntry.decode(m.data));
+    const audit = batch.filter((m) => m.subject.endsWith(".audit")).map((m) => decodeAuditRecord(Buffer.from(m.data)));
+    await this.sources.timeline.addMany(timeline);
+    await this.sources.audit.append(audit);
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * The JetStream stream of durable timers (ADR-51 message schedules, nats-server ≥ 2.12): a schedule
+ * is a message on `cb.timer.<agency>.set.<timer id>` that the server itself delivers on its target
+ * `cb.timer.<agency>.fired.<timer id>` at the time it names, across restarts of services and servers.
+ */
+export const TIMER_STREAM = "CB_TIMERS";
+
+/** The subject a timer's schedule is stored on (one schedule per subject). */
+export function timerScheduleSubject(agency: string, timerId: string): string {
+  return `cb.timer.${agency}.set.${timerId}`;
+}
+
+/** The subject a timer fires on. */
+export function timerFiredSubject(agency: string, timerId: string): string {
+  return `cb.timer.${agency}.fired.${timerId}`;
+}
