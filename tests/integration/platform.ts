@@ -7,7 +7,7 @@ import { spec as policeSpec } from "@casebridge/police/spec";
 import { spec as prosecutionSpec } from "@casebridge/prosecution/spec";
 import { loadGatewayConfig } from "../../gateway/src/config";
 import { startGateway, type RunningGateway } from "../../gateway/src/gateway";
-import { authIssuer, infra, quietLogger } from "./support";
+import { authIssuer, infra, quietLogger, resetRuntimeStreams } from "./support";
 
 const SPECS: Record<SealAgency, ServiceSpec> = { police: policeSpec, prosecution: prosecutionSpec, court: courtSpec, judicial: judicialSpec, notary: notarySpec };
 
@@ -23,6 +23,7 @@ export interface Platform {
 /** Starts the platform; `gatewayPort` 0 picks a free port (the browser tests need the one registered in the realm). */
 export async function startPlatform(name: string, gatewayPort = 0): Promise<Platform> {
   const run = randomUUID().slice(0, 8);
+  await resetRuntimeStreams();
   const services = {} as Record<SealAgency, RunningService>;
   for (const agency of SEAL_AGENCIES) {
     services[agency] = await startService(SPECS[agency], {

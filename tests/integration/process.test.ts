@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -7,19 +7,9 @@ import { service as healthService } from "grpc-health-check";
 import { connect } from "@nats-io/transport-node";
 import { EXIT_CONFIG, EXIT_UNAVAILABLE, natsClient } from "@casebridge/kit";
 import { system } from "@casebridge/proto";
-import { authIssuer, eventually, freePort, infra, natsServerBinary, spawnNode, tokenFor, type Spawned } from "./support";
+import { authIssuer, eventually, freePort, infra, spawnNode, startNats, tokenFor, type Spawned } from "./support";
 
 const SERVICES = ["police", "prosecution", "court", "judicial", "notary"];
-
-/** A nats-server of this test's own, so that it can be stopped and started again. */
-async function startNats(port: number, storeDir: string): Promise<ChildProcess> {
-  const server = spawn(natsServerBinary(), ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], { stdio: "ignore" });
-  await eventually(async () => {
-    const nc = await connect({ servers: `nats://127.0.0.1:${port}`, reconnect: false });
-    await nc.close();
-  });
-  return server;
-}
 
 /** The grpc.health.v1 status ("SERVING", "NOT_SERVING") of the server at `address`. */
 async function grpcHealth(address: string): Promise<string> {

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import path from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { devUserToken } from "@casebridge/kit";
 
@@ -104,4 +106,31 @@ export async function eventually<T>(probe: () => Promise<T>, timeoutMs = 15_000,
 export function natsServerBinary(): string {
   const home = process.env.CASEBRIDGE_HOME ?? path.join(process.env.HOME ?? "", ".cache/casebridge");
   return path.join(home, "bin", "nats-server");
+}
+
+/**
+ * Deletes the durable runtime's streams and buckets (aggregates, ledger, audit, transfers, timers)
+ * on the test NATS, so that services with fresh databases start from a fresh history too, as a new
+ * platform would. Each test file that starts agency services calls it first.
+ */
+export async function resetRuntimeStreams(natsUrl = infra.natsUrl): Promise<void> {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    for await (const name of jsm.streams.names()) {
+      if (/^(KV_cb_(police|prosecution|court|judicial|notary)|CB_AUDIT_.+|CB_LEDGER|CB_TRANSFERS|CB_TIMERS|CB_DEAD_LETTERS)$/.test(name)) await jsm.streams.delete(name);
+    }
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Starts a nats-server of the caller's own (JetStream in `storeDir`), so that a test can kill and restart it; resolves once it answers. */
+export async function startNats(port: number, storeDir: string): Promise<ChildProcess> {
+  const server = spawn(natsServerBinary(), ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], { stdio: "ignore" });
+  await eventually(async () => {
+    const nc = await connect({ servers: `nats://127.0.0.1:${port}`, reconnect: false });
+    await nc.close();
+  });
+  return server;
 }

@@ -24,7 +24,7 @@ import { common, seal as sealPb, transfer as pb } from "@casebridge/proto";
 import { spec as courtSpec } from "@casebridge/court/spec";
 import { spec as policeSpec } from "@casebridge/police/spec";
 import { spec as prosecutionSpec } from "@casebridge/prosecution/spec";
-import { authIssuer, eventually, infra, spawnNode, tokenFor, type Spawned } from "./support";
+import { authIssuer, eventually, infra, resetRuntimeStreams, spawnNode, tokenFor, type Spawned } from "./support";
 
 const { Agency } = common;
 const { TransferState: State, ReturnReason } = pb;
@@ -112,6 +112,7 @@ describe("case transfer police → prosecution → court", () => {
 
   beforeAll(async () => {
     for (const user of [officer, legal, prosecutor, judge]) tokens.set(user, await tokenFor(user));
+    await resetRuntimeStreams();
     nc = await connect({ servers: infra.natsUrl });
     clients = makeClients(nc);
     [police, prosecution, court] = await Promise.all([start(policeSpec, "police"), start(prosecutionSpec, "prosecution"), start(courtSpec, "court")]);
@@ -349,15 +350,27 @@ describe("case transfer police → prosecution → court", () => {
     const connection = await mongoose.createConnection(infra.mongoUrl, { dbName: db("police") }).asPromise();
     try {
       const audit = new AuditLog(connection);
+      const cli = async (): Promise<{ code: number; out: string }> => {
+        const lines: string[] = [];
+        const code = await runAuditCli(["verify", "police", "--mongo", infra.mongoUrl, "--db", db("police"), "--nats", infra.natsUrl], {}, (line) => lines.push(line), (line) => lines.push(line));
+        return { code, out: lines.join("\n") };
+      };
+      // The log is projected from the police audit stream; once caught up it holds every record the stream holds.
+      const caughtUp = await eventually(async () => {
+        const result = await cli();
+        if (result.code !== 0) throw new Error(result.out);
+        return result;
+      });
       const intact = await audit.verify();
       expect(intact).toMatchObject({ intact: true });
       expect(intact.entries).toBeGreaterThan(20);
-      const cli = async (): Promise<{ code: number; out: string }> => {
-        const lines: string[] = [];
-        const code = await runAuditCli(["verify", "police", "--mongo", infra.mongoUrl, "--db", db("police")], {}, (line) => lines.push(line), (line) => lines.push(line));
-        return { code, out: lines.join("\n") };
-      };
-      expect(await cli()).toEqual({ code: 0, out: `audit log of ${db("police")}: ${intact.entries} entries, chain intact` });
+      expect(caughtUp).toEqual({ code: 0, out: `audit log of ${db("police")}: ${intact.entries} entries, chain intact, as many as the audit stream holds` });
+      // Truncation (the newest entry deleted) is seen against the stream.
+      const newest = await connection.collection("audit").findOne({ _id: intact.entries as unknown as never });
+      await connection.collection("audit").deleteOne({ _id: intact.entries as unknown as never });
+      expect(await cli()).toMatchObject({ code: 1, out: expect.stringContaining("(truncated)") as string });
+      await connection.collection("audit").insertOne(newest!);
+      expect((await cli()).code).toBe(0);
       const original = await connection.collection("audit").findOne({ _id: 3 as unknown as never });
       await connection.collection("audit").updateOne({ _id: 3 as unknown as never }, { $set: { actor: "someone.else" } });
       expect(await audit.verify()).toMatchObject({ intact: false, brokenAt: 3, reason: expect.stringContaining("edited") as string });

@@ -35,16 +35,21 @@ export function auditHash(prevHash: string, seq: number, record: AuditRecord): s
   return hash("sha256", `${prevHash}\n${JSON.stringify(fields)}`, "hex");
 }
 
+/** An audit record at the position JetStream gave it (the sequence of the agency's audit stream). */
+export interface PositionedAuditRecord {
+  readonly seq: number;
+  readonly record: AuditRecord;
+}
+
 /**
  * Append-only audit log, hash-chained: each entry holds the hash of the one before, so an edited,
- * removed or inserted entry breaks every hash after it. Appends from this process are serialized
- * and batched; another process appending at the same time makes the insert fail on the sequence
- * number, after which the tail is read again.
+ * removed or inserted entry breaks every hash after it. The order is the agency's audit stream in
+ * JetStream (position = stream sequence), so a log rebuilt from the stream is identical, and an
+ * entry that arrives before its predecessor is refused until the predecessor is there.
  */
 export class AuditLog {
   private readonly collection: mongo.Collection<AuditDocument>;
   private tail: { seq: number; hash: string } | undefined;
-  private queue: Promise<void> = Promise.resolve();
 
   constructor(connection: mongoose.Connection) {
     this.collection = connection.collection<AuditDocument>("audit");
@@ -55,51 +60,28 @@ export class AuditLog {
     await this.collection.createIndex({ entryId: 1 }, { unique: true });
   }
 
-  /** Appends the records that are not in the log yet, in order. */
-  append(records: readonly AuditRecord[]): Promise<void> {
-    const run = this.queue.then(() => this.appendNow(records));
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  private async appendNow(records: readonly AuditRecord[]): Promise<void> {
+  /**
+   * Appends records in stream order; those at positions the log holds already are skipped (a
+   * redelivery). Throws, changing nothing, when a record comes before the one that precedes it.
+   */
+  async appendInOrder(records: readonly PositionedAuditRecord[]): Promise<void> {
     if (records.length === 0) return;
-    // The whole batch in one write when nobody else appended meanwhile; else one by one.
-    const tail = this.tail ?? (await this.readTail());
+    let tail = this.tail ?? (await this.readTail());
     const batch: AuditDocument[] = [];
-    let previous = tail;
-    for (const record of records) {
-      const seq = previous.seq + 1;
-      const entry: AuditDocument = { ...record, digests: [...record.digests], _id: seq, prevHash: previous.hash, hash: auditHash(previous.hash, seq, record) };
+    for (const { seq, record } of [...records].sort((a, b) => a.seq - b.seq)) {
+      if (seq <= tail.seq) continue;
+      if (seq !== tail.seq + 1) throw new Error(`audit entry ${seq} arrived before entry ${tail.seq + 1}; it will be retried`);
+      const entry: AuditDocument = { ...record, digests: [...record.digests], _id: seq, prevHash: tail.hash, hash: auditHash(tail.hash, seq, record) };
       batch.push(entry);
-      previous = { seq, hash: entry.hash };
+      tail = { seq, hash: entry.hash };
     }
+    if (batch.length === 0) return;
     try {
       await this.collection.insertMany(batch, { ordered: true });
-      this.tail = previous;
-      return;
+      this.tail = tail;
     } catch (error) {
       this.tail = undefined;
-      const inserted = (error as { insertedCount?: number; result?: { insertedCount?: number } }).insertedCount ?? 0;
-      if (inserted === records.length) throw error;
-    }
-    for (const record of records) await this.appendOne(record);
-  }
-
-  private async appendOne(record: AuditRecord): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      if (await this.collection.findOne({ entryId: record.entryId }, { projection: { _id: 1 } })) return;
-      const tail = this.tail ?? (await this.readTail());
-      const seq = tail.seq + 1;
-      const entry: AuditDocument = { ...record, digests: [...record.digests], _id: seq, prevHash: tail.hash, hash: auditHash(tail.hash, seq, record) };
-      try {
-        await this.collection.insertOne(entry);
-        this.tail = { seq, hash: entry.hash };
-        return;
-      } catch (error) {
-        if ((error as { code?: number }).code !== 11000 || attempt > 20) throw error;
-        this.tail = undefined;
-      }
+      throw error;
     }
   }
 
@@ -114,8 +96,11 @@ export class AuditLog {
     await this.collection.drop().catch(() => undefined);
   }
 
-  /** Recomputes the whole chain; says where it first breaks. */
-  async verify(): Promise<AuditVerification> {
+  /**
+   * Recomputes the whole chain; says where it first breaks. With `recorded` (how many records the
+   * agency's audit stream holds), a log missing its newest entries (truncated) is broken too.
+   */
+  async verify(recorded?: number): Promise<AuditVerification> {
     let prevHash = GENESIS;
     let expected = 1;
     for await (const entry of this.collection.find({}).sort({ _id: 1 })) {
@@ -125,6 +110,9 @@ export class AuditLog {
       if (auditHash(prevHash, entry._id, entry) !== entry.hash) return broken("its content does not match its hash (edited)");
       prevHash = entry.hash;
       expected++;
+    }
+    if (recorded !== undefined && expected - 1 < recorded) {
+      return { intact: false, entries: expected - 1, brokenAt: expected, reason: `the audit stream holds ${recorded} entries, the log ends at ${expected - 1} (truncated)` };
     }
     return { intact: true, entries: expected - 1 };
   }

@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import { ensureStream } from "../jetstream";
 import { AggregateStore, type AggregateCodec } from "./aggregate-store";
 import { AuditLog } from "./audit-log";
-import { LEDGER_STREAM } from "./ledger";
+import { auditStream, auditSubject, LEDGER_STREAM } from "./ledger";
 import { OutboxRelay, type RelayedKind } from "./outbox-relay";
 import { Projector, type AggregateProjection } from "./projector";
 import { TIMER_STREAM } from "./timers";
@@ -67,6 +67,7 @@ export class DurableRuntime {
     const jsm = await jetstreamManager(deps.nc);
     const kv = await new Kvm(deps.js).create(aggregateBucket(deps.agency), { history: BUCKET_HISTORY, storage: "file" });
     await ensureStream(jsm, { name: LEDGER_STREAM, subjects: ["cb.ledger.>"], duplicate_window: 5 * 60 * 1_000_000_000 });
+    await ensureStream(jsm, { name: auditStream(deps.agency), subjects: [auditSubject(deps.agency)], duplicate_window: 5 * 60 * 1_000_000_000 });
     await ensureStream(jsm, { name: TIMER_STREAM, subjects: ["cb.timer.>"], allow_msg_schedules: true });
     return new DurableRuntime(deps, kv, jsm);
   }

@@ -4,7 +4,7 @@ import { runtime as rpb } from "@casebridge/proto";
 import { consumeEvents, ensureConsumer, publishEvent, type DeliveredEvent, type RunningConsumer } from "../jetstream";
 import { KeyedLock } from "../keyed-lock";
 import { decodeRecord, parseAggregateKey, type AggregateStore, type OutboxItem } from "./aggregate-store";
-import { ledgerMessageId, ledgerSubject } from "./ledger";
+import { auditSubject, ledgerMessageId, timelineSubject } from "./ledger";
 import { TIMER_STREAM } from "./timers";
 
 /** What the relay knows of one kind of aggregate: its store and what changes once a marked item is published. */
@@ -93,10 +93,10 @@ export class OutboxRelay {
         await publishEvent(this.js, item.subject, item.data, item.id);
         return;
       case rpb.OutboxKind.OUTBOX_KIND_TIMELINE:
-        await publishEvent(this.js, ledgerSubject(this.agency, "timeline"), item.data, ledgerMessageId(this.agency, item.id));
+        await publishEvent(this.js, timelineSubject(this.agency), item.data, ledgerMessageId(this.agency, item.id));
         return;
       case rpb.OutboxKind.OUTBOX_KIND_AUDIT:
-        await publishEvent(this.js, ledgerSubject(this.agency, "audit"), item.data, ledgerMessageId(this.agency, item.id));
+        await publishEvent(this.js, auditSubject(this.agency), item.data, item.id);
         return;
       case rpb.OutboxKind.OUTBOX_KIND_TIMER:
         await this.setTimer(item);

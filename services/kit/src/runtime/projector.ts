@@ -4,7 +4,7 @@ import { transfer as pb } from "@casebridge/proto";
 import { ensureConsumer } from "../jetstream";
 import { decodeRecord, parseAggregateKey, type AggregateCodec } from "./aggregate-store";
 import { decodeAuditRecord, type AuditLog } from "./audit-log";
-import { LEDGER_STREAM, ledgerSubject } from "./ledger";
+import { auditStream, auditSubject, LEDGER_STREAM, timelineSubject } from "./ledger";
 import type { TimelineRepository } from "./timeline.repository";
 import type { ViewCollection, ViewRow } from "./view-collection";
 
@@ -51,22 +51,24 @@ export class Projector {
     private readonly logger: Logger,
   ) {}
 
-  private get names(): { views: string; ledger: string } {
-    return { views: `views-${this.sources.agency}`, ledger: `ledger-${this.sources.agency}` };
+  private get names(): { views: string; timeline: string; audit: string } {
+    return { views: `views-${this.sources.agency}`, timeline: `timeline-${this.sources.agency}`, audit: `audit-${this.sources.agency}` };
   }
 
   /** Creates the projector's durable consumers and the views' indexes (idempotent). */
   async ensure(jsm: JetStreamManager): Promise<void> {
-    const pinned = { priority_policy: "pinned_client" as const, priority_groups: [PRIORITY_GROUP], priority_timeout: PIN_TIMEOUT_MS * 1_000_000, max_ack_pending: BATCH * 4, ack_wait: 30_000_000_000 };
+    const pinned = { priority_policy: "pinned_client" as const, priority_groups: [PRIORITY_GROUP], priority_timeout: PIN_TIMEOUT_MS * 1_000_000, max_ack_pending: BATCH * 4, ack_wait: 10_000_000_000 };
     await ensureConsumer(jsm, `KV_${this.sources.bucket}`, { durable_name: this.names.views, filter_subject: `$KV.${this.sources.bucket}.>`, deliver_policy: DeliverPolicy.LastPerSubject, ...pinned });
-    await ensureConsumer(jsm, LEDGER_STREAM, { durable_name: this.names.ledger, filter_subject: ledgerSubject(this.sources.agency, "timeline").replace(/timeline$/, ">"), deliver_policy: DeliverPolicy.All, ...pinned });
+    await ensureConsumer(jsm, LEDGER_STREAM, { durable_name: this.names.timeline, filter_subject: timelineSubject(this.sources.agency), deliver_policy: DeliverPolicy.All, ...pinned });
+    await ensureConsumer(jsm, auditStream(this.sources.agency), { durable_name: this.names.audit, deliver_policy: DeliverPolicy.All, ...pinned });
     await Promise.all([...this.sources.projections.map((p) => p.view.ensureIndexes()), this.sources.timeline.ensureIndexes(), this.sources.audit.ensureIndexes()]);
   }
 
   /** Starts projecting new history as it is committed. */
   async start(): Promise<void> {
     this.running.push(await this.follow(`KV_${this.sources.bucket}`, this.names.views, (batch) => this.projectAggregates(batch)));
-    this.running.push(await this.follow(LEDGER_STREAM, this.names.ledger, (batch) => this.projectLedger(batch)));
+    this.running.push(await this.follow(LEDGER_STREAM, this.names.timeline, (batch) => this.projectTimeline(batch)));
+    this.running.push(await this.follow(auditStream(this.sources.agency), this.names.audit, (batch) => this.projectAudit(batch)));
   }
 
   /** Finishes the batch in progress and stops. */
@@ -89,7 +91,8 @@ export class Projector {
       if (replayed % (BATCH * 8) < batch.length) progress?.(replayed);
     };
     await this.replay(`KV_${this.sources.bucket}`, `$KV.${this.sources.bucket}.>`, DeliverPolicy.LastPerSubject, counted((batch) => this.projectAggregates(batch)));
-    await this.replay(LEDGER_STREAM, `cb.ledger.${this.sources.agency}.>`, DeliverPolicy.All, counted((batch) => this.projectLedger(batch)));
+    await this.replay(LEDGER_STREAM, timelineSubject(this.sources.agency), DeliverPolicy.All, counted((batch) => this.projectTimeline(batch)));
+    await this.replay(auditStream(this.sources.agency), auditSubject(this.sources.agency), DeliverPolicy.All, counted((batch) => this.projectAudit(batch)));
     return replayed;
   }
 
@@ -175,10 +178,11 @@ export class Projector {
     for (const notify of changed) notify();
   }
 
-  private async projectLedger(batch: readonly JsMsg[]): Promise<void> {
-    const timeline = batch.filter((m) => m.subject.endsWith(".timeline")).map((m) => pb.TimelineEntry.decode(m.data));
-    const audit = batch.filter((m) => m.subject.endsWith(".audit")).map((m) => decodeAuditRecord(Buffer.from(m.data)));
-    await this.sources.timeline.addMany(timeline);
-    await this.sources.audit.append(audit);
+  private async projectTimeline(batch: readonly JsMsg[]): Promise<void> {
+    await this.sources.timeline.addMany(batch.map((m) => pb.TimelineEntry.decode(m.data)));
+  }
+
+  private async projectAudit(batch: readonly JsMsg[]): Promise<void> {
+    await this.sources.audit.appendInOrder(batch.map((m) => ({ seq: m.seq, record: decodeAuditRecord(Buffer.from(m.data)) })));
   }
 }

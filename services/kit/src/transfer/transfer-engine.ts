@@ -10,7 +10,7 @@ import { sealAgencyOf, verifyBundle, type ReceivedDocument, type ServiceSeals } 
 import type { AggregateCodec, AggregateStore, Change, OutboxItem, Stored } from "../runtime/aggregate-store";
 import { encodeAuditRecord, type AuditLog, type AuditRecord } from "../runtime/audit-log";
 import type { DurableRuntime } from "../runtime/durable-runtime";
-import { ledgerMessageId, ledgerSubject } from "../runtime/ledger";
+import { ledgerMessageId, timelineSubject } from "../runtime/ledger";
 import type { TimelineRepository } from "../runtime/timeline.repository";
 import type { ViewCollection } from "../runtime/view-collection";
 import { DocumentIntegrityError, DocumentStore } from "./document-store";
@@ -494,7 +494,7 @@ export class TransferEngine {
     }
     const seen = { ...entry, verification };
     const agency = sealAgencyOf(this.deps.agency)!;
-    await publishEvent(this.deps.js, ledgerSubject(agency, "timeline"), pb.TimelineEntry.encode(seen).finish(), ledgerMessageId(agency, seen.entryId));
+    await publishEvent(this.deps.js, timelineSubject(agency), pb.TimelineEntry.encode(seen).finish(), ledgerMessageId(agency, seen.entryId));
   }
 
   // --- outbox items ------------------------------------------------------------------------
