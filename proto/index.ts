@@ -7,6 +7,7 @@ export * as system from "./gen/casebridge/system/v1/system";
 export * as timestamp from "./gen/google/protobuf/timestamp";
 export * as transfer from "./gen/casebridge/transfer/v1/transfer";
 export * as runtime from "./gen/casebridge/runtime/v1/runtime";
+export * as deadline from "./gen/casebridge/deadline/v1/deadline";
 
 /** The file descriptor set of every contract (`buf build` output), for reflection such as the gateway's JSON schemas. */
 export function descriptorSet(): Uint8Array {

@@ -45,6 +45,7 @@ CaseBridge is up.
 
 Demo logins (password 'demo' for all; development only):
   officer.wang   police       police-officer        legal.li      police    police-legal
+  leader.qian    police       unit-leader (deadline alerts)
   custodian.chen police       property-custodian    prosecutor.zhao prosecution prosecutor
   judge.sun      court        judge                 clerk.zhou    court     court-clerk
   lawyer.wu      judicial     duty-lawyer           mediator.zheng judicial mediator

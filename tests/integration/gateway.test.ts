@@ -6,36 +6,42 @@ import { startPlatform, type Platform } from "./platform";
 import { authIssuer, eventually } from "./support";
 
 // The demo users of the real Keycloak realm, one per role.
-const USERS = ["officer.wang", "legal.li", "custodian.chen", "prosecutor.zhao", "judge.sun", "clerk.zhou", "lawyer.wu", "mediator.zheng", "notary.feng", "admin.he"] as const;
+const USERS = ["officer.wang", "legal.li", "leader.qian", "custodian.chen", "prosecutor.zhao", "judge.sun", "clerk.zhou", "lawyer.wu", "mediator.zheng", "notary.feng", "admin.he"] as const;
 type User = (typeof USERS)[number];
 
 // Who may call what: the platform's access rules, written out here independently of the route table.
 const STAFF: User[] = ["officer.wang", "legal.li", "prosecutor.zhao", "judge.sun", "clerk.zhou", "lawyer.wu", "mediator.zheng", "notary.feng"];
 const SENDERS: User[] = ["legal.li", "prosecutor.zhao", "judge.sun", "lawyer.wu", "mediator.zheng", "notary.feng"];
 const DECIDERS: User[] = [...SENDERS, "clerk.zhou"];
+// Police unit leaders read the police cases and get the unit's deadline alerts.
+const READERS: User[] = [...STAFF, "leader.qian"];
+const POLICE_ALERTS: User[] = ["officer.wang", "legal.li", "leader.qian"];
 const EXPECTED_ACCESS: Record<string, readonly User[]> = {
   whoAmI: USERS,
   listServices: ["admin.he"],
-  listCases: STAFF,
+  listCases: READERS,
   openCase: STAFF,
-  getCase: STAFF,
+  getCase: READERS,
   approveCase: ["legal.li", "prosecutor.zhao", "judge.sun", "lawyer.wu", "mediator.zheng", "notary.feng"],
   uploadDocument: STAFF,
-  getCaseTimeline: STAFF,
-  listTransfers: STAFF,
+  getCaseTimeline: READERS,
+  listTransfers: READERS,
   submitTransfer: SENDERS,
-  getTransfer: STAFF,
+  getTransfer: READERS,
   acceptTransfer: DECIDERS,
   returnTransfer: DECIDERS,
   withdrawTransfer: SENDERS,
-  getDocument: STAFF,
-  downloadDocument: STAFF,
+  getDocument: READERS,
+  downloadDocument: READERS,
   indict: ["prosecutor.zhao"],
   registerCourtCase: ["judge.sun", "clerk.zhou"],
   recordJudgment: ["judge.sun"],
-  listDeadlines: STAFF,
+  listDeadlines: READERS,
+  changeMeasure: ["officer.wang", "legal.li"],
+  listAlerts: POLICE_ALERTS,
+  acknowledgeAlert: POLICE_ALERTS,
   verifyAuditLog: SENDERS,
-  streamChanges: STAFF,
+  streamChanges: READERS,
 };
 
 interface Operation {

@@ -1,5 +1,5 @@
 import { grpcClient, SEAL_AGENCIES, type ContractClient, type SealAgency } from "@casebridge/kit";
-import { transfer as pb } from "@casebridge/proto";
+import { deadline as dpb, transfer as pb } from "@casebridge/proto";
 
 /** The contracts the gateway calls on one agency service. */
 export interface AgencyClients {
@@ -7,6 +7,7 @@ export interface AgencyClients {
   readonly cases: ContractClient<typeof pb.CaseFileServiceDefinition>;
   readonly prosecution: ContractClient<typeof pb.ProsecutionServiceDefinition>;
   readonly court: ContractClient<typeof pb.CourtServiceDefinition>;
+  readonly alerts: ContractClient<typeof dpb.AlertServiceDefinition>;
 }
 
 /** gRPC clients of every agency service (documents up to 20 MiB fit in a gRPC message); `close()` releases them. */
@@ -21,6 +22,7 @@ export function agencyClients(addresses: Record<SealAgency, string>, timeoutMs: 
           cases: grpcClient(address, pb.CaseFileServiceDefinition, timeoutMs),
           prosecution: grpcClient(address, pb.ProsecutionServiceDefinition, timeoutMs),
           court: grpcClient(address, pb.CourtServiceDefinition, timeoutMs),
+          alerts: grpcClient(address, dpb.AlertServiceDefinition, timeoutMs),
         },
       ];
     }),

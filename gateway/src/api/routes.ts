@@ -1,11 +1,12 @@
 import { AGENCY_ROLES, agencyEnumOf, CASE_ROLES, MAX_DOCUMENT_BYTES, runningDeadlines, SEAL_AGENCIES, type SealAgency, type TransferRoles } from "@casebridge/kit";
-import { transfer as pb } from "@casebridge/proto";
+import { deadline as dpb, transfer as pb } from "@casebridge/proto";
 import type { Grant } from "../auth/access";
 import type { LiveUpdates } from "../live-updates";
 import type { ProtoSchemas, JsonSchema } from "./proto-schema";
 import type { BinaryResult, Route } from "./route";
 
 const T = "casebridge.transfer.v1";
+const D = "casebridge.deadline.v1";
 const ID = { type: "string", minLength: 1, maxLength: 200 };
 
 /** Grants of one kind of action at each agency (or the agencies listed), from the table the services enforce. */
@@ -318,6 +319,45 @@ export function apiRoutes(schemas: ProtoSchemas, live: LiveUpdates, systemStatus
         const deadlines = runningDeadlines([...inbox.transfers, ...outbox.transfers], cases.caseFiles, agencyEnumOf(agency), new Set(judged.filter(Boolean)));
         return { deadlines: deadlines.map((d) => ({ ...d, startedAt: d.startedAt.toISOString(), dueAt: d.dueAt.toISOString() })) };
       },
+    },
+    {
+      method: "post",
+      path: "/api/v1/cases/{caseId}/measures/{measureId}",
+      operationId: "changeMeasure",
+      summary: "Extend (new end) or lift (release) a coercive measure; its deadline alerts are rescheduled or cancelled",
+      tag: "cases",
+      access: grants("openCases", ["police"]),
+      params: { caseId: ID, measureId: ID },
+      body: { json: bodyOf(schemas, "ChangeMeasureRequest", ["caseId", "measureId"], ["reason"]) },
+      response: caseFileJson,
+      handle: async ({ params, body }, { services, call }) =>
+        caseFile(await services.cases.changeMeasure(pb.ChangeMeasureRequest.fromJSON({ ...(body as object), caseId: params.caseId, measureId: params.measureId }), call)),
+    },
+    {
+      method: "get",
+      path: "/api/v1/alerts",
+      operationId: "listAlerts",
+      summary: "Statutory deadline alerts the caller gets (officer in charge, unit leaders; the legal unit once escalated), newest first, with the unread count",
+      tag: "alerts",
+      access: grants("alerts", ["police"]),
+      query: {
+        unacknowledgedOnly: schemas.field(`${D}.ListAlertsRequest`, "unacknowledgedOnly"),
+        pageSize: { ...schemas.field(`${D}.ListAlertsRequest`, "pageSize"), minimum: 1, maximum: 200 },
+        pageToken: schemas.field(`${D}.ListAlertsRequest`, "pageToken"),
+      },
+      response: { status: 200, json: schemas.ref(`${D}.ListAlertsResponse`) },
+      handle: async ({ query }, { services, call }) => dpb.ListAlertsResponse.toJSON(await services.alerts.listAlerts(dpb.ListAlertsRequest.fromJSON(query), call)),
+    },
+    {
+      method: "post",
+      path: "/api/v1/alerts/{alertId}/acknowledgement",
+      operationId: "acknowledgeAlert",
+      summary: "Record that the caller has seen a deadline alert and acts on it",
+      tag: "alerts",
+      access: grants("alerts", ["police"]),
+      params: { alertId: ID },
+      response: { status: 200, json: schemas.ref(`${D}.Alert`) },
+      handle: async ({ params }, { services, call }) => dpb.Alert.toJSON((await services.alerts.acknowledgeAlert({ alertId: params.alertId! }, call)).alert!),
     },
     {
       method: "get",

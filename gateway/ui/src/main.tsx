@@ -14,9 +14,11 @@ interface Me {
 }
 
 type View = { kind: "tab"; tab: Tab } | { kind: "transfer"; id: string; back: Tab } | { kind: "timeline"; caseId: string; back: Tab };
-type Tab = "approvals" | "newCase" | "sent" | "inbox" | "deadlines" | "audit" | "system";
+type Tab = "approvals" | "newCase" | "sent" | "inbox" | "alerts" | "deadlines" | "audit" | "system";
 
 const POLICE_ROLES = ["police-officer", "police-legal"];
+/** Who gets statutory deadline alerts (the notification centre): police staff and unit leaders. */
+const ALERT_ROLES = [...POLICE_ROLES, "unit-leader"];
 const SENDERS = ["police-legal", "prosecutor", "judge", "duty-lawyer", "mediator", "notary"];
 const DECIDERS = ["police-legal", "prosecutor", "judge", "court-clerk", "duty-lawyer", "mediator", "notary"];
 const AUDITORS = ["police-legal", "prosecutor", "judge", "duty-lawyer", "mediator", "notary"];
@@ -27,14 +29,15 @@ const has = (me: Me, roles: string[]) => roles.some((r) => me.roles.includes(r))
 function tabsOf(me: Me): Tab[] {
   if (me.roles.includes("platform-admin")) return ["system"];
   const tabs: Tab[] = [];
-  if (has(me, POLICE_ROLES)) tabs.push("approvals", "newCase", "sent");
+  if (has(me, POLICE_ROLES)) tabs.push("approvals", "newCase", "sent", "alerts");
+  else if (has(me, ["unit-leader"])) tabs.push("alerts");
   else if (has(me, DECIDERS)) tabs.push("inbox", "sent");
   if (tabs.length > 0) tabs.push("deadlines");
   if (has(me, AUDITORS)) tabs.push("audit");
   return tabs;
 }
 
-const TAB_LABEL: Record<Tab, TextKey> = { approvals: "approvalQueue", newCase: "newCase", sent: "sent", inbox: "inbox", deadlines: "deadlines", audit: "audit", system: "agency" };
+const TAB_LABEL: Record<Tab, TextKey> = { approvals: "approvalQueue", newCase: "newCase", sent: "sent", inbox: "inbox", alerts: "alerts", deadlines: "deadlines", audit: "audit", system: "agency" };
 
 function App() {
   const [lang, setLang] = useState<Lang>(initialLang());
@@ -101,6 +104,7 @@ function App() {
         <span data-testid="who-am-i">
           {me.name} · {tx.label(me.agency ? `AGENCY_${me.agency.toUpperCase()}` : "")} · {me.roles.filter((r) => !r.startsWith("default-roles") && r !== "offline_access" && r !== "uma_authorization").join(", ")}
         </span>
+        {has(me, ALERT_ROLES) && <AlertBell tx={tx} tick={tick} open={() => go({ kind: "tab", tab: "alerts" })} />}
         {switcher}
         <a href="/logout" data-testid="sign-out">
           {tx.t("signOut")}
@@ -118,6 +122,7 @@ function App() {
         {view?.kind === "tab" && view.tab === "approvals" && <Cases tx={tx} me={me} tick={tick} go={go} />}
         {view?.kind === "tab" && view.tab === "newCase" && <NewCase tx={tx} done={() => go({ kind: "tab", tab: "approvals" })} />}
         {view?.kind === "tab" && (view.tab === "sent" || view.tab === "inbox") && <Transfers key={view.tab} tx={tx} box={view.tab === "inbox" ? "BOX_INBOX" : "BOX_OUTBOX"} tick={tick} go={go} back={view.tab} />}
+        {view?.kind === "tab" && view.tab === "alerts" && <Alerts tx={tx} tick={tick} />}
         {view?.kind === "tab" && view.tab === "deadlines" && <Deadlines tx={tx} tick={tick} />}
         {view?.kind === "tab" && view.tab === "audit" && <Audit tx={tx} />}
         {view?.kind === "tab" && view.tab === "system" && <SystemStatus />}
@@ -617,6 +622,71 @@ function Deadlines({ tx, tick }: { tx: T; tick: number }) {
         </tbody>
       </table>
       {list.data && list.data.deadlines.length === 0 && <p class="muted">{tx.t("none")}</p>}
+    </section>
+  );
+}
+
+/** The unread count of deadline alerts, live; opens the notification centre. */
+function AlertBell({ tx, tick, open }: { tx: T; tick: number; open: () => void }) {
+  const unread = useApi("/api/v1/alerts?unacknowledgedOnly=true&pageSize=1", tick);
+  const count: number = unread.data?.unacknowledged ?? 0;
+  return (
+    <button class={count > 0 ? "bell unread" : "bell secondary"} data-testid="alerts-bell" title={tx.t("alerts")} onClick={open}>
+      🔔 <span data-testid="alerts-count">{count}</span> {tx.t("unread")}
+    </button>
+  );
+}
+
+/** The notification centre: statutory deadline alerts, newest first, each acknowledged once. */
+function Alerts({ tx, tick }: { tx: T; tick: number }) {
+  const list = useApi("/api/v1/alerts?pageSize=100", tick);
+  const [busy, setBusy] = useState("");
+  const [error, setError] = useState("");
+  const acknowledge = async (alertId: string) => {
+    setBusy(alertId);
+    setError("");
+    try {
+      await api(`/api/v1/alerts/${encodeURIComponent(alertId)}/acknowledgement`, { method: "POST" });
+      list.reload();
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy("");
+    }
+  };
+  return (
+    <section>
+      <h2>{tx.t("alerts")}</h2>
+      <Problem error={list.error || error} />
+      <table data-testid="alerts">
+        <tbody>
+          {(list.data?.alerts ?? []).map((a: Json) => (
+            <tr data-testid="alert" data-alert-id={a.alertId}>
+              <td class={a.acknowledgedBy ? "" : "error"}>{tx.label(a.timer?.level)}</td>
+              <td>{a.timer?.caseNumber}</td>
+              <td>
+                {tx.label(a.timer?.kind)} · {a.timer?.partyName}
+              </td>
+              <td>
+                {tx.t("due")} {tx.date(a.timer?.dueAt)}
+              </td>
+              <td>{a.escalated && <span class="error">{tx.t("escalated")}</span>}</td>
+              <td>
+                {a.acknowledgedBy ? (
+                  <span class="muted" data-testid="acknowledged">
+                    {tx.t("acknowledgedBy")} {a.acknowledgedBy}
+                  </span>
+                ) : (
+                  <button data-testid="acknowledge" disabled={busy === a.alertId} onClick={() => void acknowledge(a.alertId)}>
+                    {tx.t("acknowledge")}
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {list.data && list.data.alerts.length === 0 && <p class="muted">{tx.t("none")}</p>}
     </section>
   );
 }

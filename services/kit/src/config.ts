@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { parseDeadlineRules, STATUTORY_RULES, type DeadlineRules } from "./deadlines/domain";
 /** The environment a service reads its settings from. */
 export type Env = Record<string, string | undefined>;
 
@@ -110,6 +111,8 @@ export interface ServiceConfig {
   pkiKeyPassphrase: string | undefined;
   /** Keycloak realm URL whose access tokens callers must present (its JWKS verifies them). */
   authIssuer: string;
+  /** Statutory deadline rules in force: the statutory ones, with DEADLINE_RULES overrides (JSON; e.g. short rules in tests). */
+  deadlineRules: DeadlineRules;
 }
 
 /** Parses the shared service settings from the environment; throws ConfigError listing every problem. */
@@ -132,7 +135,11 @@ export function loadServiceConfig(service: string, defaultGrpcPort: number, env:
     pkiDir: resolve(read.string("PKI_DIR", ".data/pki")),
     pkiKeyPassphrase: read.string("PKI_KEY_PASSPHRASE", "") || undefined,
     authIssuer: read.url("AUTH_ISSUER", ["http:", "https:"], "http://127.0.0.1:8180/realms/casebridge"),
+    deadlineRules: STATUTORY_RULES,
   };
+  const rules = parseDeadlineRules(env.DEADLINE_RULES ?? "");
+  if ("problems" in rules) rules.problems.forEach((problem) => read.problem(problem));
+  else config.deadlineRules = rules.rules;
   read.done();
   return config;
 }

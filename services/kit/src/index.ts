@@ -15,6 +15,7 @@ export * from "./system.service";
 export * from "./seal";
 export * from "./actor";
 export * from "./runtime";
+export * from "./deadlines";
 export * from "./transfer";
 export * from "./keyed-lock";
 export * from "./dev-token";

@@ -81,6 +81,19 @@ function shutdownGrpc(server: grpc.Server, graceMs: number): Promise<void> {
   });
 }
 
+/** One ServiceSetup made of several workflow modules' setups: their contracts together, started in order, stopped in reverse. */
+export function composeSetups(...setups: ServiceSetup[]): ServiceSetup {
+  return {
+    contracts: setups.flatMap((setup) => setup.contracts),
+    start: async () => {
+      for (const setup of setups) await setup.start?.();
+    },
+    stop: async () => {
+      for (const setup of [...setups].reverse()) await setup.stop?.();
+    },
+  };
+}
+
 function sealAgencyOfService(spec: ServiceSpec): SealAgency {
   const agency = sealAgencyOf(spec.agency);
   if (!agency) throw new ConfigError([`service ${spec.name} has no agency that holds a seal`]);

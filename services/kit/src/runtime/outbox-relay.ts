@@ -14,6 +14,9 @@ export interface RelayedKind {
   readonly onPublished?: (value: unknown) => unknown;
 }
 
+/** How long a timer's fired message stays in the timer stream. */
+const FIRED_TTL = "168h"; // a Go duration: no "d" unit
+
 /** How long JetStream waits for the relay's ack before it hands the revision to another instance. */
 const RELAY_ACK_WAIT_MS = 10_000;
 
@@ -113,7 +116,8 @@ export class OutboxRelay {
   private async setTimer(item: OutboxItem): Promise<void> {
     const jsm = await this.js.jetstreamManager();
     if (!item.cancel) {
-      await this.js.publish(item.subject, item.data, { msgID: item.id, schedule: { specification: item.fireAt!, target: item.target } });
+      // The fired message lives a week (per-message TTL): the alert made from it is the record.
+      await this.js.publish(item.subject, item.data, { msgID: item.id, schedule: { specification: item.fireAt!, target: item.target, ttl: FIRED_TTL } });
       await jsm.streams.purge(TIMER_STREAM, { filter: item.subject, keep: 1 });
       return;
     }

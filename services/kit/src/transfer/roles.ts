@@ -14,9 +14,13 @@ export interface TransferRoles {
   readonly approveCases: readonly string[];
   /** Check the agency's audit log. */
   readonly audit: readonly string[];
+  /** See and acknowledge statutory deadline alerts (the notification centre). */
+  readonly alerts: readonly string[];
 }
 
 const POLICE_STAFF = ["police-officer", "police-legal"];
+// Unit leaders (所队领导) read their unit's cases and get its deadline alerts.
+const POLICE_READERS = [...POLICE_STAFF, "unit-leader"];
 const POLICE_LEGAL = ["police-legal"];
 const PROSECUTOR = ["prosecutor"];
 const COURT_STAFF = ["judge", "court-clerk"];
@@ -29,11 +33,11 @@ const NOTARY = ["notary"];
  * routes from it (so the two cannot disagree).
  */
 export const AGENCY_ROLES: Readonly<Record<SealAgency, TransferRoles>> = {
-  police: { send: POLICE_LEGAL, decide: POLICE_LEGAL, read: POLICE_STAFF, openCases: POLICE_STAFF, approveCases: POLICE_LEGAL, audit: POLICE_LEGAL },
-  prosecution: { send: PROSECUTOR, decide: PROSECUTOR, read: PROSECUTOR, openCases: PROSECUTOR, approveCases: PROSECUTOR, audit: PROSECUTOR },
-  court: { send: JUDGE, decide: COURT_STAFF, read: COURT_STAFF, openCases: COURT_STAFF, approveCases: JUDGE, audit: JUDGE },
-  judicial: { send: JUSTICE_BUREAU, decide: JUSTICE_BUREAU, read: JUSTICE_BUREAU, openCases: JUSTICE_BUREAU, approveCases: JUSTICE_BUREAU, audit: JUSTICE_BUREAU },
-  notary: { send: NOTARY, decide: NOTARY, read: NOTARY, openCases: NOTARY, approveCases: NOTARY, audit: NOTARY },
+  police: { send: POLICE_LEGAL, decide: POLICE_LEGAL, read: POLICE_READERS, openCases: POLICE_STAFF, approveCases: POLICE_LEGAL, audit: POLICE_LEGAL, alerts: POLICE_READERS },
+  prosecution: { send: PROSECUTOR, decide: PROSECUTOR, read: PROSECUTOR, openCases: PROSECUTOR, approveCases: PROSECUTOR, audit: PROSECUTOR, alerts: PROSECUTOR },
+  court: { send: JUDGE, decide: COURT_STAFF, read: COURT_STAFF, openCases: COURT_STAFF, approveCases: JUDGE, audit: JUDGE, alerts: COURT_STAFF },
+  judicial: { send: JUSTICE_BUREAU, decide: JUSTICE_BUREAU, read: JUSTICE_BUREAU, openCases: JUSTICE_BUREAU, approveCases: JUSTICE_BUREAU, audit: JUSTICE_BUREAU, alerts: JUSTICE_BUREAU },
+  notary: { send: NOTARY, decide: NOTARY, read: NOTARY, openCases: NOTARY, approveCases: NOTARY, audit: NOTARY, alerts: NOTARY },
 };
 
 /** Roles of what only the procuratorate and the court do. */

@@ -115,6 +115,8 @@ export class TransferEngine {
   readonly audit: AuditLog;
   private consumer: RunningConsumer | undefined;
   private readonly clock: () => Date;
+  /** What other modules commit with a change of a case file (e.g. the deadline timers); set by their setup. */
+  caseChangeItems: ((before: pb.CaseFile | undefined, after: pb.CaseFile) => OutboxItem[]) | undefined;
 
   private constructor(
     private readonly deps: TransferEngineDeps,
@@ -142,6 +144,11 @@ export class TransferEngine {
       max_ack_pending: 1000,
     });
     return engine;
+  }
+
+  /** The agency this engine works for. */
+  get agency(): common.Agency {
+    return this.deps.agency;
   }
 
   private get consumerName(): string {
@@ -353,9 +360,9 @@ export class TransferEngine {
     return { document, verification, content: request.includeContent && content ? content : Buffer.alloc(0) };
   }
 
-  /** Publishes a ChangeNotice for live views; best effort (a view that misses one catches up on its next read). */
-  private notify(change: Pick<pb.ChangeNotice, "transferId" | "caseId" | "state">): void {
-    const notice = pb.ChangeNotice.encode({ ...change, agency: this.deps.agency, at: this.clock() }).finish();
+  /** Publishes a ChangeNotice for live views (after the projector updated them); best effort (a view that misses one catches up on its next read). */
+  notify(change: Partial<Pick<pb.ChangeNotice, "transferId" | "caseId" | "state" | "alertId">>): void {
+    const notice = pb.ChangeNotice.encode(pb.ChangeNotice.fromPartial({ ...change, agency: this.deps.agency, at: this.clock() })).finish();
     try {
       this.deps.nc.publish(changeSubject(this.deps.agency), notice);
     } catch (error) {
@@ -589,13 +596,14 @@ export class TransferEngine {
     const violations = [...caseViolations(kase), ...documentViolations(inputs, "documents")];
     if (violations.length > 0) throw new InvalidArgumentError("invalid case", violations);
     const opened: pb.Case = { ...kase!, issuer: { agency: this.deps.agency, unitId: kase!.issuer?.unitId ?? "", name: kase!.issuer?.name ?? "" }, openedAt: kase!.openedAt ?? this.clock() };
-    const file: pb.CaseFile = { case: opened, documents: await this.sealDocuments(inputs), approved: false, approvedBy: "" };
+    const file: pb.CaseFile = { case: opened, documents: await this.sealDocuments(inputs), approved: false, approvedBy: "", openedBy: actor.user };
     const entry = pb.TimelineEntry.fromPartial({ entryId: randomUUID(), caseId: opened.caseId, at: this.clock(), agency: this.deps.agency, actor: actor.user, action: "opened", detail: opened.caseNumber });
     const inserted = await this.cases.insert(opened.caseId, {
       value: file,
       outbox: [
         timelineOutboxItem(entry),
         this.caseAuditItem(actor.user, "case.opened", file),
+        ...(this.caseChangeItems?.(undefined, file) ?? []),
       ],
     });
     if (!inserted) throw new FailedPreconditionError(`case ${opened.caseId} exists already`);
@@ -628,6 +636,33 @@ export class TransferEngine {
       return { value: next, outbox: [this.caseAuditItem(actor.user, "case.documents-added", { ...next, documents: added })] };
     });
     return stored!.value;
+  }
+
+  /**
+   * Extends (new end) or lifts a coercive measure of a case, with a timeline entry and an audit
+   * record; the modules hooked in (statutory deadlines) reschedule or cancel in the same write.
+   */
+  async changeMeasure(actor: Actor, request: pb.ChangeMeasureRequest): Promise<pb.CaseFile> {
+    const violations = measureChangeViolations(request);
+    if (violations.length > 0) throw new InvalidArgumentError("invalid measure change", violations);
+    const stored = await this.cases.mutate(request.caseId, ({ value }) => {
+      const measure = value.case?.measures.find((m) => m.measureId === request.measureId);
+      if (!measure) throw new NotFoundError(`case ${request.caseId} has no measure ${request.measureId}`);
+      if (measure.releasedAt) throw new FailedPreconditionError(`measure ${request.measureId} was lifted already`);
+      if (request.endsAt && measure.startsAt && request.endsAt <= measure.startsAt) {
+        throw new InvalidArgumentError("invalid measure change", [{ field: "ends_at", description: "must be after the measure's start" }]);
+      }
+      const changed: pb.CoerciveMeasure = request.release ? { ...measure, releasedAt: this.clock() } : { ...measure, endsAt: request.endsAt ?? measure.endsAt };
+      const next: pb.CaseFile = { ...value, case: { ...value.case!, measures: value.case!.measures.map((m) => (m.measureId === measure.measureId ? changed : m)) } };
+      const action = request.release ? "measure-released" : "measure-extended";
+      const entry = pb.TimelineEntry.fromPartial({ entryId: randomUUID(), caseId: request.caseId, at: this.clock(), agency: this.deps.agency, actor: actor.user, action, detail: request.reason });
+      return {
+        value: next,
+        outbox: [timelineOutboxItem(entry), this.caseAuditItem(actor.user, `case.${action}`, { ...next, documents: [] }), ...(this.caseChangeItems?.(value, next) ?? [])],
+      };
+    });
+    if (!stored) throw new NotFoundError(`no case ${request.caseId}`);
+    return stored.value;
   }
 
   /** A case file of this agency; NotFoundError otherwise. */
@@ -720,6 +755,16 @@ async function newestFirst(view: ViewCollection, filter: Record<string, unknown>
     values: page.map((row) => row.pb),
     nextPageToken: found.length > pageSize && last ? encodePageToken(last.fields.updatedAt as Date, last.id) : "",
   };
+}
+
+/** What is wrong with a request to change a measure. */
+function measureChangeViolations(request: pb.ChangeMeasureRequest): common.FieldViolation[] {
+  const violations: common.FieldViolation[] = [];
+  if (!request.caseId.trim()) violations.push({ field: "case_id", description: "must not be empty" });
+  if (!request.measureId.trim()) violations.push({ field: "measure_id", description: "must not be empty" });
+  if (!request.reason.trim()) violations.push({ field: "reason", description: "must say why (e.g. the approval of the extension)" });
+  if (request.release === Boolean(request.endsAt)) violations.push({ field: "ends_at", description: "give either a new end or release, not both or neither" });
+  return violations;
 }
 
 /** A timeline entry as an outbox item (appended to the agency's ledger by the relay). */

@@ -89,5 +89,6 @@ export function createCaseFileHandlers(engine: TransferEngine, auth: TokenVerifi
       await requireActor(ctx, roles.read);
       return engine.listCases(request);
     },
+    changeMeasure: async (request, ctx) => ({ caseFile: await engine.changeMeasure(await requireActor(ctx, roles.openCases), request) }),
   };
 }

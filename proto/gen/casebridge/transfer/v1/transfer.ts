@@ -388,7 +388,11 @@ export interface CoerciveMeasure {
   type: MeasureType;
   partyId: string;
   startsAt?: Date | undefined;
-  endsAt?: Date | undefined;
+  endsAt?:
+    | Date
+    | undefined;
+  /** When the measure was lifted (the suspect released, the measure changed to another); its deadline stops. */
+  releasedAt?: Date | undefined;
 }
 
 /** Case is what travels between agencies about a case: its identity, parties and measures. */
@@ -562,7 +566,11 @@ export interface ChangeNotice {
   caseId: string;
   /** The transfer's state (unspecified for a case). */
   state: TransferState;
-  at?: Date | undefined;
+  at?:
+    | Date
+    | undefined;
+  /** Set when a deadline alert fired or was acknowledged. */
+  alertId: string;
 }
 
 /** SubmitTransferRequest: either a new transfer of a case, or a resubmission (transfer_id set). */
@@ -634,6 +642,23 @@ export interface DocumentInput {
   content: Uint8Array;
 }
 
+export interface ChangeMeasureRequest {
+  caseId: string;
+  measureId: string;
+  /** The new end of the measure (e.g. detention extended to 7 days); absent to keep it. */
+  endsAt?:
+    | Date
+    | undefined;
+  /** Lift the measure now (release); its deadline stops. */
+  release: boolean;
+  /** Why (e.g. the approval of the extension); required. */
+  reason: string;
+}
+
+export interface ChangeMeasureResponse {
+  caseFile?: CaseFile | undefined;
+}
+
 export interface ListCasesRequest {
   /** All when unspecified. */
   approval: Approval;
@@ -654,6 +679,8 @@ export interface CaseFile {
   documents: BundleDocument[];
   approved: boolean;
   approvedBy: string;
+  /** The officer in charge: the user who opened the case (statutory deadline alerts go to them). */
+  openedBy: string;
 }
 
 export interface OpenCaseRequest {
@@ -752,7 +779,7 @@ export interface IndictResponse {
 }
 
 function createBaseCoerciveMeasure(): CoerciveMeasure {
-  return { measureId: "", type: 0, partyId: "", startsAt: undefined, endsAt: undefined };
+  return { measureId: "", type: 0, partyId: "", startsAt: undefined, endsAt: undefined, releasedAt: undefined };
 }
 
 export const CoerciveMeasure: MessageFns<CoerciveMeasure> = {
@@ -771,6 +798,9 @@ export const CoerciveMeasure: MessageFns<CoerciveMeasure> = {
     }
     if (message.endsAt !== undefined) {
       Timestamp.encode(toTimestamp(message.endsAt), writer.uint32(42).fork()).join();
+    }
+    if (message.releasedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.releasedAt), writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -828,6 +858,14 @@ export const CoerciveMeasure: MessageFns<CoerciveMeasure> = {
             message.endsAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.releasedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -863,6 +901,11 @@ export const CoerciveMeasure: MessageFns<CoerciveMeasure> = {
         : isSet(object.ends_at)
         ? fromJsonTimestamp(object.ends_at)
         : undefined,
+      releasedAt: isSet(object.releasedAt)
+        ? fromJsonTimestamp(object.releasedAt)
+        : isSet(object.released_at)
+        ? fromJsonTimestamp(object.released_at)
+        : undefined,
     };
   },
 
@@ -883,6 +926,9 @@ export const CoerciveMeasure: MessageFns<CoerciveMeasure> = {
     if (message.endsAt !== undefined) {
       obj.endsAt = message.endsAt.toISOString();
     }
+    if (message.releasedAt !== undefined) {
+      obj.releasedAt = message.releasedAt.toISOString();
+    }
     return obj;
   },
 
@@ -896,6 +942,7 @@ export const CoerciveMeasure: MessageFns<CoerciveMeasure> = {
     message.partyId = object.partyId ?? "";
     message.startsAt = object.startsAt ?? undefined;
     message.endsAt = object.endsAt ?? undefined;
+    message.releasedAt = object.releasedAt ?? undefined;
     return message;
   },
 };
@@ -2868,7 +2915,7 @@ export const VerifyAuditLogResponse: MessageFns<VerifyAuditLogResponse> = {
 };
 
 function createBaseChangeNotice(): ChangeNotice {
-  return { agency: 0, transferId: "", caseId: "", state: 0, at: undefined };
+  return { agency: 0, transferId: "", caseId: "", state: 0, at: undefined, alertId: "" };
 }
 
 export const ChangeNotice: MessageFns<ChangeNotice> = {
@@ -2887,6 +2934,9 @@ export const ChangeNotice: MessageFns<ChangeNotice> = {
     }
     if (message.at !== undefined) {
       Timestamp.encode(toTimestamp(message.at), writer.uint32(42).fork()).join();
+    }
+    if (message.alertId !== "") {
+      writer.uint32(50).string(message.alertId);
     }
     return writer;
   },
@@ -2944,6 +2994,14 @@ export const ChangeNotice: MessageFns<ChangeNotice> = {
             message.at = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.alertId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2971,6 +3029,11 @@ export const ChangeNotice: MessageFns<ChangeNotice> = {
         : "",
       state: isSet(object.state) ? transferStateFromJSON(object.state) : 0,
       at: isSet(object.at) ? fromJsonTimestamp(object.at) : undefined,
+      alertId: isSet(object.alertId)
+        ? globalThis.String(object.alertId)
+        : isSet(object.alert_id)
+        ? globalThis.String(object.alert_id)
+        : "",
     };
   },
 
@@ -2991,6 +3054,9 @@ export const ChangeNotice: MessageFns<ChangeNotice> = {
     if (message.at !== undefined) {
       obj.at = message.at.toISOString();
     }
+    if (message.alertId !== "") {
+      obj.alertId = message.alertId;
+    }
     return obj;
   },
 
@@ -3004,6 +3070,7 @@ export const ChangeNotice: MessageFns<ChangeNotice> = {
     message.caseId = object.caseId ?? "";
     message.state = object.state ?? 0;
     message.at = object.at ?? undefined;
+    message.alertId = object.alertId ?? "";
     return message;
   },
 };
@@ -4113,6 +4180,226 @@ export const DocumentInput: MessageFns<DocumentInput> = {
   },
 };
 
+function createBaseChangeMeasureRequest(): ChangeMeasureRequest {
+  return { caseId: "", measureId: "", endsAt: undefined, release: false, reason: "" };
+}
+
+export const ChangeMeasureRequest: MessageFns<ChangeMeasureRequest> = {
+  encode(message: ChangeMeasureRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.caseId !== "") {
+      writer.uint32(10).string(message.caseId);
+    }
+    if (message.measureId !== "") {
+      writer.uint32(18).string(message.measureId);
+    }
+    if (message.endsAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.endsAt), writer.uint32(26).fork()).join();
+    }
+    if (message.release !== false) {
+      writer.uint32(32).bool(message.release);
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChangeMeasureRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChangeMeasureRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.caseId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.measureId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.endsAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.release = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChangeMeasureRequest {
+    return {
+      caseId: isSet(object.caseId)
+        ? globalThis.String(object.caseId)
+        : isSet(object.case_id)
+        ? globalThis.String(object.case_id)
+        : "",
+      measureId: isSet(object.measureId)
+        ? globalThis.String(object.measureId)
+        : isSet(object.measure_id)
+        ? globalThis.String(object.measure_id)
+        : "",
+      endsAt: isSet(object.endsAt)
+        ? fromJsonTimestamp(object.endsAt)
+        : isSet(object.ends_at)
+        ? fromJsonTimestamp(object.ends_at)
+        : undefined,
+      release: isSet(object.release) ? globalThis.Boolean(object.release) : false,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: ChangeMeasureRequest): unknown {
+    const obj: any = {};
+    if (message.caseId !== "") {
+      obj.caseId = message.caseId;
+    }
+    if (message.measureId !== "") {
+      obj.measureId = message.measureId;
+    }
+    if (message.endsAt !== undefined) {
+      obj.endsAt = message.endsAt.toISOString();
+    }
+    if (message.release !== false) {
+      obj.release = message.release;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChangeMeasureRequest>, I>>(base?: I): ChangeMeasureRequest {
+    return ChangeMeasureRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChangeMeasureRequest>, I>>(object: I): ChangeMeasureRequest {
+    const message = createBaseChangeMeasureRequest();
+    message.caseId = object.caseId ?? "";
+    message.measureId = object.measureId ?? "";
+    message.endsAt = object.endsAt ?? undefined;
+    message.release = object.release ?? false;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseChangeMeasureResponse(): ChangeMeasureResponse {
+  return { caseFile: undefined };
+}
+
+export const ChangeMeasureResponse: MessageFns<ChangeMeasureResponse> = {
+  encode(message: ChangeMeasureResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.caseFile !== undefined) {
+      CaseFile.encode(message.caseFile, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChangeMeasureResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChangeMeasureResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.caseFile = CaseFile.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChangeMeasureResponse {
+    return {
+      caseFile: isSet(object.caseFile)
+        ? CaseFile.fromJSON(object.caseFile)
+        : isSet(object.case_file)
+        ? CaseFile.fromJSON(object.case_file)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ChangeMeasureResponse): unknown {
+    const obj: any = {};
+    if (message.caseFile !== undefined) {
+      obj.caseFile = CaseFile.toJSON(message.caseFile);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChangeMeasureResponse>, I>>(base?: I): ChangeMeasureResponse {
+    return ChangeMeasureResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChangeMeasureResponse>, I>>(object: I): ChangeMeasureResponse {
+    const message = createBaseChangeMeasureResponse();
+    message.caseFile = (object.caseFile !== undefined && object.caseFile !== null)
+      ? CaseFile.fromPartial(object.caseFile)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseListCasesRequest(): ListCasesRequest {
   return { approval: 0, pageSize: 0, pageToken: "" };
 }
@@ -4316,7 +4603,7 @@ export const ListCasesResponse: MessageFns<ListCasesResponse> = {
 };
 
 function createBaseCaseFile(): CaseFile {
-  return { case: undefined, documents: [], approved: false, approvedBy: "" };
+  return { case: undefined, documents: [], approved: false, approvedBy: "", openedBy: "" };
 }
 
 export const CaseFile: MessageFns<CaseFile> = {
@@ -4332,6 +4619,9 @@ export const CaseFile: MessageFns<CaseFile> = {
     }
     if (message.approvedBy !== "") {
       writer.uint32(34).string(message.approvedBy);
+    }
+    if (message.openedBy !== "") {
+      writer.uint32(42).string(message.openedBy);
     }
     return writer;
   },
@@ -4381,6 +4671,14 @@ export const CaseFile: MessageFns<CaseFile> = {
             message.approvedBy = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.openedBy = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4405,6 +4703,11 @@ export const CaseFile: MessageFns<CaseFile> = {
         : isSet(object.approved_by)
         ? globalThis.String(object.approved_by)
         : "",
+      openedBy: isSet(object.openedBy)
+        ? globalThis.String(object.openedBy)
+        : isSet(object.opened_by)
+        ? globalThis.String(object.opened_by)
+        : "",
     };
   },
 
@@ -4422,6 +4725,9 @@ export const CaseFile: MessageFns<CaseFile> = {
     if (message.approvedBy !== "") {
       obj.approvedBy = message.approvedBy;
     }
+    if (message.openedBy !== "") {
+      obj.openedBy = message.openedBy;
+    }
     return obj;
   },
 
@@ -4434,6 +4740,7 @@ export const CaseFile: MessageFns<CaseFile> = {
     message.documents = object.documents?.map((e) => BundleDocument.fromPartial(e)) || [];
     message.approved = object.approved ?? false;
     message.approvedBy = object.approvedBy ?? "";
+    message.openedBy = object.openedBy ?? "";
     return message;
   },
 };
@@ -6302,6 +6609,15 @@ export const CaseFileServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /** ChangeMeasure extends (new end) or lifts a coercive measure; its deadline alerts are rescheduled or cancelled. */
+    changeMeasure: {
+      name: "ChangeMeasure",
+      requestType: ChangeMeasureRequest as typeof ChangeMeasureRequest,
+      requestStream: false,
+      responseType: ChangeMeasureResponse as typeof ChangeMeasureResponse,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
 
@@ -6358,6 +6674,17 @@ export const CaseFileServiceService = {
     responseSerialize: (value: ListCasesResponse): Buffer => Buffer.from(ListCasesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListCasesResponse => ListCasesResponse.decode(value),
   },
+  /** ChangeMeasure extends (new end) or lifts a coercive measure; its deadline alerts are rescheduled or cancelled. */
+  changeMeasure: {
+    path: "/casebridge.transfer.v1.CaseFileService/ChangeMeasure" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ChangeMeasureRequest): Buffer => Buffer.from(ChangeMeasureRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ChangeMeasureRequest => ChangeMeasureRequest.decode(value),
+    responseSerialize: (value: ChangeMeasureResponse): Buffer =>
+      Buffer.from(ChangeMeasureResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ChangeMeasureResponse => ChangeMeasureResponse.decode(value),
+  },
 } as const;
 
 export interface CaseFileServiceServer extends UntypedServiceImplementation {
@@ -6370,6 +6697,8 @@ export interface CaseFileServiceServer extends UntypedServiceImplementation {
   getCase: handleUnaryCall<GetCaseRequest, GetCaseResponse>;
   /** ListCases pages through the agency's case files, newest first. */
   listCases: handleUnaryCall<ListCasesRequest, ListCasesResponse>;
+  /** ChangeMeasure extends (new end) or lifts a coercive measure; its deadline alerts are rescheduled or cancelled. */
+  changeMeasure: handleUnaryCall<ChangeMeasureRequest, ChangeMeasureResponse>;
 }
 
 export interface CaseFileServiceClient extends Client {
@@ -6451,6 +6780,22 @@ export interface CaseFileServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListCasesResponse) => void,
+  ): ClientUnaryCall;
+  /** ChangeMeasure extends (new end) or lifts a coercive measure; its deadline alerts are rescheduled or cancelled. */
+  changeMeasure(
+    request: ChangeMeasureRequest,
+    callback: (error: ServiceError | null, response: ChangeMeasureResponse) => void,
+  ): ClientUnaryCall;
+  changeMeasure(
+    request: ChangeMeasureRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ChangeMeasureResponse) => void,
+  ): ClientUnaryCall;
+  changeMeasure(
+    request: ChangeMeasureRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ChangeMeasureResponse) => void,
   ): ClientUnaryCall;
 }
 

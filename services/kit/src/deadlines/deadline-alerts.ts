@@ -1,0 +1,181 @@
+import { randomUUID } from "node:crypto";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { Logger } from "pino";
+import { deadline as dpb, runtime as rpb, type transfer as tpb } from "@casebridge/proto";
+import type { Actor } from "../actor";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../errors";
+import { consumeEvents, ensureConsumer, type RunningConsumer } from "../jetstream";
+import type { AggregateCodec, AggregateStore, OutboxItem } from "../runtime/aggregate-store";
+import { encodeAuditRecord } from "../runtime/audit-log";
+import type { DurableRuntime } from "../runtime/durable-runtime";
+import { TIMER_STREAM, timerFiredSubject, timerScheduleSubject } from "../runtime/timers";
+import type { ViewCollection } from "../runtime/view-collection";
+import { alertIdOf, alertRoles, isAudience, isCurrent, plannedTimers, timerChanges, type DeadlineRules, type PlannedTimer } from "./domain";
+
+const ALERT_CODEC: AggregateCodec<dpb.Alert> = { encode: (a) => dpb.Alert.encode(a).finish(), decode: (b) => dpb.Alert.decode(b) };
+
+/** What the deadline module of an agency needs. */
+export interface DeadlineAlertsDeps {
+  /** The agency's short name (subjects and consumers). */
+  readonly agency: string;
+  readonly runtime: DurableRuntime;
+  readonly js: JetStreamClient;
+  /** The agency's case files (the system of record the timers are checked against). */
+  readonly cases: AggregateStore<tpb.CaseFile>;
+  readonly rules: DeadlineRules;
+  readonly logger: Logger;
+  /** Live views hear of each alert fired or acknowledged. */
+  readonly changed?: (alert: dpb.Alert) => void;
+  readonly clock?: () => Date;
+}
+
+/**
+ * Statutory deadlines as durable timers: the case's running deadlines become server-side scheduled
+ * messages (ADR-51) committed with the case change that causes them (set, moved or cancelled by the
+ * relay); when one fires, the agency's consumer turns it into an alert, once, after checking it
+ * against the case as it is now; the notification centre lists and acknowledges alerts, and a limit
+ * reached with its warning unacknowledged is escalated to the legal unit.
+ */
+export class DeadlineAlerts {
+  readonly alerts: AggregateStore<dpb.Alert>;
+  readonly view: ViewCollection;
+  private consumer: RunningConsumer | undefined;
+  private readonly clock: () => Date;
+
+  constructor(private readonly deps: DeadlineAlertsDeps) {
+    this.clock = deps.clock ?? (() => new Date());
+    this.alerts = deps.runtime.store("alert", ALERT_CODEC);
+    this.view = deps.runtime.view({
+      kind: "alert",
+      codec: ALERT_CODEC,
+      indexes: [{ firedAt: -1 }],
+      fields: (a) => ({ recipients: a.recipients, roles: a.roles, acknowledged: Boolean(a.acknowledgedBy), firedAt: a.firedAt ?? new Date(0), caseId: a.timer?.caseId ?? "" }),
+      changed: deps.changed,
+    });
+  }
+
+  private get durable(): string {
+    return `timers-${this.deps.agency}`;
+  }
+
+  /** The outbox items that set, move or cancel the timers when a case goes from `before` to `after` (committed with that change). */
+  timerItems(before: tpb.CaseFile | undefined, after: tpb.CaseFile): OutboxItem[] {
+    const { set, cancel } = timerChanges(before ? plannedTimers(before, this.deps.rules) : [], plannedTimers(after, this.deps.rules));
+    return [
+      ...set.map((timer) =>
+        rpb.OutboxItem.fromPartial({
+          id: `timer-${alertIdOf(timer)}`,
+          kind: rpb.OutboxKind.OUTBOX_KIND_TIMER,
+          subject: timerScheduleSubject(this.deps.agency, timer.timerId),
+          target: timerFiredSubject(this.deps.agency, timer.timerId),
+          fireAt: timer.fireAt,
+          data: dpb.DeadlineTimer.encode(timer).finish(),
+        }),
+      ),
+      ...cancel.map((timer) =>
+        rpb.OutboxItem.fromPartial({ id: `timer-cancel-${randomUUID()}`, kind: rpb.OutboxKind.OUTBOX_KIND_TIMER, subject: timerScheduleSubject(this.deps.agency, timer.timerId), cancel: true }),
+      ),
+    ];
+  }
+
+  /** Creates the consumer of fired timers (idempotent). */
+  async ensure(): Promise<void> {
+    await ensureConsumer(this.deps.runtime.jsm, TIMER_STREAM, {
+      durable_name: this.durable,
+      filter_subject: timerFiredSubject(this.deps.agency, "*"),
+      ack_wait: 10_000_000_000,
+      max_ack_pending: 1000,
+    });
+  }
+
+  /** Starts turning fired timers into alerts. */
+  async start(): Promise<void> {
+    this.consumer = await consumeEvents(this.deps.js, TIMER_STREAM, this.durable, (event) => this.fired(dpb.DeadlineTimer.decode(event.data)), {
+      concurrency: 8,
+      backoffMs: [200, 1000, 5000],
+      maxDeliver: 20,
+      logger: this.deps.logger,
+    });
+  }
+
+  /** Stops after the alerts in progress. */
+  async stop(): Promise<void> {
+    await this.consumer?.stop();
+  }
+
+  /** A fired timer: an alert, once, if it still stands against the case as it is now. */
+  async fired(timer: PlannedTimer): Promise<void> {
+    const file = await this.deps.cases.get(timer.caseId);
+    if (!isCurrent(timer, file?.value, this.deps.rules)) {
+      this.deps.logger.info({ timer: timer.timerId, caseId: timer.caseId }, "a timer fired that the case no longer has (moved or cancelled); no alert");
+      return;
+    }
+    const escalated = timer.level === dpb.AlertLevel.ALERT_LEVEL_EXPIRED && (await this.warningUnacknowledged(timer, file!.value));
+    const now = this.clock();
+    const alert: dpb.Alert = {
+      alertId: alertIdOf(timer),
+      timer,
+      firedAt: now,
+      recipients: timer.officer ? [timer.officer] : [],
+      roles: alertRoles(escalated),
+      escalated,
+      acknowledgedBy: "",
+      acknowledgedAt: undefined,
+    };
+    // Inserted under its id: a second delivery of the same firing finds it there and changes nothing.
+    await this.alerts.insert(alert.alertId, { value: alert, outbox: [this.auditItem("system", escalated ? "deadline.escalated" : "deadline.alerted", alert)] });
+  }
+
+  private async warningUnacknowledged(expired: PlannedTimer, file: tpb.CaseFile): Promise<boolean> {
+    const warnings = plannedTimers(file, this.deps.rules).filter((t) => t.measureId === expired.measureId && t.level === dpb.AlertLevel.ALERT_LEVEL_WARNING);
+    for (const warning of warnings) {
+      const alert = await this.alerts.get(alertIdOf(warning));
+      if (!alert || !alert.value.acknowledgedBy) return true;
+    }
+    return false;
+  }
+
+  /** The alerts `actor` gets, newest first, and how many of them nobody acknowledged. */
+  async list(actor: Actor, request: dpb.ListAlertsRequest): Promise<dpb.ListAlertsResponse> {
+    const pageSize = request.pageSize === 0 ? 50 : request.pageSize;
+    if (pageSize < 1 || pageSize > 200) throw new InvalidArgumentError("invalid page size", [{ field: "page_size", description: "must be 1..200" }]);
+    const offset = request.pageToken ? Number.parseInt(request.pageToken, 10) : 0;
+    if (!Number.isInteger(offset) || offset < 0) throw new InvalidArgumentError("invalid page token", [{ field: "page_token", description: "use the next_page_token of the previous page" }]);
+    const audience = { $or: [{ recipients: actor.user }, { roles: { $in: [...actor.roles] } }] };
+    const rows = await this.view.find(request.unacknowledgedOnly ? { ...audience, acknowledged: false } : audience, { firedAt: -1, _id: -1 }, offset + pageSize + 1);
+    const unread = request.unacknowledgedOnly ? rows.length : (await this.view.find({ ...audience, acknowledged: false }, { firedAt: -1 }, 1000)).length;
+    const page = rows.slice(offset, offset + pageSize);
+    return {
+      alerts: page.map((row) => dpb.Alert.decode(row.pb)),
+      unacknowledged: Math.min(unread, 1000),
+      nextPageToken: rows.length > offset + pageSize ? String(offset + pageSize) : "",
+    };
+  }
+
+  /** Records that `actor` has seen the alert; acknowledging twice keeps the first. */
+  async acknowledge(actor: Actor, alertId: string): Promise<dpb.Alert> {
+    if (!alertId.trim()) throw new InvalidArgumentError("alert_id is required", [{ field: "alert_id", description: "must not be empty" }]);
+    const missing = () => new NotFoundError(`no alert ${alertId}`);
+    const current = await this.alerts.get(alertId);
+    if (!current || !isAudience(current.value, actor.user, actor.roles)) throw missing();
+    if (current.value.acknowledgedBy) return current.value;
+    const stored = await this.alerts.mutate(alertId, ({ value }) => {
+      if (value.acknowledgedBy) return undefined;
+      const next = { ...value, acknowledgedBy: actor.user, acknowledgedAt: this.clock() };
+      return { value: next, outbox: [this.auditItem(actor.user, "deadline.acknowledged", next)] };
+    });
+    if (stored) return stored.value;
+    const now = await this.alerts.get(alertId);
+    if (!now) throw new FailedPreconditionError(`alert ${alertId} is gone`);
+    return now.value;
+  }
+
+  private auditItem(actor: string, action: string, alert: dpb.Alert): OutboxItem {
+    const entryId = randomUUID();
+    return rpb.OutboxItem.fromPartial({
+      id: entryId,
+      kind: rpb.OutboxKind.OUTBOX_KIND_AUDIT,
+      data: encodeAuditRecord({ entryId, at: this.clock(), actor, action, subject: `alert:${alert.alertId}`, digests: [] }),
+    });
+  }
+}

@@ -1,0 +1,3 @@
+export * from "./domain";
+export * from "./deadline-alerts";
+export * from "./deadline-setup";

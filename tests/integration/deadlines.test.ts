@@ -1,0 +1,194 @@
+import type { ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Kvm } from "@nats-io/kv";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { aggregateBucket, aggregateKey, bearerMetadata, type CaseBridgeError, decodeRecord, natsClient, startService, type RunningService } from "@casebridge/kit";
+import { common, deadline as dpb, transfer as pb } from "@casebridge/proto";
+import { spec as policeSpec } from "@casebridge/police/spec";
+import { authIssuer, eventually, freePort, infra, startNats, tokenFor } from "./support";
+
+const { AlertLevel: Level } = dpb;
+const run = randomUUID().slice(0, 8);
+// Short test rules: criminal detention ends after 8 s with a warning 4 s before.
+const RULES = JSON.stringify({ DEADLINE_KIND_CRIMINAL_DETENTION: { limit: "8s", warnBefore: ["4s"] } });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Statutory deadlines as server-side schedules (ADR-51) on a nats-server of this test's own, so that it can be restarted. */
+describe("statutory deadlines: durable timers, alerts, acknowledgement, escalation", () => {
+  let natsPort: number;
+  let natsUrl: string;
+  let storeDir: string;
+  let natsServer: ChildProcess;
+  let nc: NatsConnection;
+  let police: RunningService | undefined;
+  const tokens = new Map<string, string>();
+  const as = (user: string) => ({ metadata: bearerMetadata(tokens.get(user)!), timeoutMs: 20_000 });
+  const cases = () => natsClient(nc, "police", pb.CaseFileServiceDefinition, 20_000);
+  const alerts = () => natsClient(nc, "police", dpb.AlertServiceDefinition, 20_000);
+
+  const startPolice = async () => {
+    police = await startService(policeSpec, {
+      NATS_URL: natsUrl,
+      MONGO_URL: infra.mongoUrl,
+      MONGO_DB: `it_deadlines_police_${run}`,
+      LOG_LEVEL: "silent",
+      PKI_DIR: infra.pkiDir,
+      GRPC_PORT: "0",
+      AUTH_ISSUER: authIssuer,
+      DEADLINE_RULES: RULES,
+    });
+  };
+
+  /** Opens a case whose suspect is detained from now; returns its id once the relay has set its timers. */
+  async function openDetentionCase(): Promise<string> {
+    const caseId = `dl-${randomUUID()}`;
+    await cases().openCase(
+      {
+        case: pb.Case.fromPartial({
+          caseId,
+          caseNumber: `320582-2026-${caseId.slice(-5)}`,
+          kind: pb.CaseKind.CASE_KIND_CRIMINAL,
+          offence: "盗窃",
+          parties: [{ partyId: "p1", role: common.PartyRole.PARTY_ROLE_SUSPECT, name: "李某" }],
+          measures: [{ measureId: "m1", type: pb.MeasureType.MEASURE_TYPE_CRIMINAL_DETENTION, partyId: "p1", startsAt: new Date() }],
+        }),
+        documents: [{ documentId: "detention-1", title: "拘留证", documentType: "detention", mediaType: "application/pdf", content: Buffer.from(caseId) }],
+      },
+      as("officer.wang"),
+    );
+    await timersSet(caseId);
+    return caseId;
+  }
+
+  /** Waits until the case's outbox is carried out: its schedules are in the timer stream. */
+  async function timersSet(caseId: string): Promise<void> {
+    const kv = await new Kvm(nc).open(aggregateBucket("police"));
+    await eventually(async () => {
+      const entry = await kv.get(aggregateKey("case", caseId));
+      if (!entry || decodeRecord(entry.value).outbox.length > 0) throw new Error("the relay has not set the timers yet");
+    });
+  }
+
+  async function alertsOf(user: string, caseId: string): Promise<dpb.Alert[]> {
+    const { alerts: list } = await alerts().listAlerts({ unacknowledgedOnly: false, pageSize: 200, pageToken: "" }, as(user));
+    return list.filter((a) => a.timer?.caseId === caseId).sort((a, b) => a.timer!.fireAt!.getTime() - b.timer!.fireAt!.getTime());
+  }
+
+  async function waitForAlerts(caseId: string, count: number, user = "leader.qian"): Promise<dpb.Alert[]> {
+    return eventually(async () => {
+      const found = await alertsOf(user, caseId);
+      if (found.length < count) throw new Error(`${found.length} of ${count} alerts so far`);
+      return found;
+    }, 40_000, 250);
+  }
+
+  /** A fired alert is never early, and late by less than the scheduler's delay on a loaded machine. */
+  function expectOnTime(alert: dpb.Alert): void {
+    const delay = alert.firedAt!.getTime() - alert.timer!.fireAt!.getTime();
+    expect(delay).toBeGreaterThanOrEqual(0);
+    expect(delay).toBeLessThan(15_000);
+  }
+
+  beforeAll(async () => {
+    for (const user of ["officer.wang", "legal.li", "leader.qian", "prosecutor.zhao"]) tokens.set(user, await tokenFor(user));
+    natsPort = await freePort();
+    natsUrl = `nats://127.0.0.1:${natsPort}`;
+    storeDir = mkdtempSync(path.join(tmpdir(), "cb-deadlines-nats-"));
+    natsServer = await startNats(natsPort, storeDir);
+    nc = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    await startPolice();
+  }, 60_000);
+
+  afterAll(async () => {
+    await police?.stop();
+    await nc?.close();
+    natsServer?.kill("SIGTERM");
+    rmSync(storeDir, { recursive: true, force: true });
+  }, 60_000);
+
+  it("fires the warning, then the limit, once each and never early; the limit escalates the unacknowledged warning to the legal unit", async () => {
+    const caseId = await openDetentionCase();
+    const [warning, expired] = await waitForAlerts(caseId, 2);
+    expect(warning).toMatchObject({ escalated: false, recipients: ["officer.wang"], roles: ["unit-leader"], timer: { level: Level.ALERT_LEVEL_WARNING, partyName: "李某", measureId: "m1" } });
+    expect(expired).toMatchObject({ escalated: true, roles: ["unit-leader", "police-legal"], timer: { level: Level.ALERT_LEVEL_EXPIRED } });
+    expectOnTime(warning!);
+    expectOnTime(expired!);
+    expect(warning!.timer!.dueAt).toEqual(expired!.timer!.dueAt);
+    // The officer in charge gets both; the legal unit only the escalated one.
+    expect((await alertsOf("officer.wang", caseId)).length).toBe(2);
+    expect((await alertsOf("legal.li", caseId)).map((a) => a.timer!.level)).toEqual([Level.ALERT_LEVEL_EXPIRED]);
+    // Nothing fires twice.
+    await sleep(3000);
+    expect(await alertsOf("leader.qian", caseId)).toHaveLength(2);
+  }, 60_000);
+
+  it("does not escalate a limit whose warning was acknowledged; a second acknowledgement keeps the first", async () => {
+    const caseId = await openDetentionCase();
+    const [warning] = await waitForAlerts(caseId, 1);
+    const before = await alerts().listAlerts({ unacknowledgedOnly: true, pageSize: 200, pageToken: "" }, as("leader.qian"));
+    const { alert } = await alerts().acknowledgeAlert({ alertId: warning!.alertId }, as("leader.qian"));
+    expect(alert).toMatchObject({ acknowledgedBy: "leader.qian" });
+    expect((await alerts().acknowledgeAlert({ alertId: warning!.alertId }, as("officer.wang"))).alert).toMatchObject({ acknowledgedBy: "leader.qian" });
+    const after = await eventually(async () => {
+      const page = await alerts().listAlerts({ unacknowledgedOnly: true, pageSize: 200, pageToken: "" }, as("leader.qian"));
+      if (page.unacknowledged !== before.unacknowledged - 1) throw new Error(`unread ${page.unacknowledged}`);
+      return page;
+    });
+    expect(after.alerts.map((a) => a.alertId)).not.toContain(warning!.alertId);
+    const [, expired] = await waitForAlerts(caseId, 2);
+    expect(expired).toMatchObject({ escalated: false, roles: ["unit-leader"] });
+    expect((await alertsOf("legal.li", caseId)).length).toBe(0);
+  }, 60_000);
+
+  it("moves the alerts of an extended measure and cancels those of a lifted one", async () => {
+    const [extended, released] = await Promise.all([openDetentionCase(), openDetentionCase()]);
+    const newEnd = new Date(Date.now() + 14_000);
+    await cases().changeMeasure({ caseId: extended, measureId: "m1", endsAt: newEnd, release: false, reason: "经批准延长拘留期限" }, as("legal.li"));
+    await cases().changeMeasure({ caseId: released, measureId: "m1", endsAt: undefined, release: true, reason: "取保候审，释放" }, as("officer.wang"));
+    // Past the old warning and the old limit (8 s), before the new warning (14 s - 4 s).
+    await sleep(8_500);
+    expect(await alertsOf("leader.qian", extended)).toHaveLength(0);
+    expect(await alertsOf("leader.qian", released)).toHaveLength(0);
+    const [warning, expired] = await waitForAlerts(extended, 2);
+    expect(warning!.timer!.dueAt).toEqual(newEnd);
+    expect(expired!.timer!.fireAt).toEqual(newEnd);
+    expectOnTime(warning!);
+    expect(await alertsOf("leader.qian", released)).toHaveLength(0);
+    const { caseFile } = await cases().getCase({ caseId: released }, as("officer.wang"));
+    expect(caseFile!.case!.measures[0]!.releasedAt).toBeInstanceOf(Date);
+  }, 60_000);
+
+  it("refuses bad changes and foreign callers with clear errors", async () => {
+    const caseId = await openDetentionCase();
+    const refused = (promise: Promise<unknown>) => promise.then(() => undefined, (error: CaseBridgeError) => ({ code: error.code, message: error.message, violations: error.violations.map((v) => v.field) }));
+    expect(await refused(cases().changeMeasure({ caseId, measureId: "m1", endsAt: undefined, release: true, reason: " " }, as("officer.wang")))).toMatchObject({ code: common.ErrorCode.ERROR_CODE_INVALID_ARGUMENT, violations: ["reason"] });
+    expect(await refused(cases().changeMeasure({ caseId, measureId: "m1", endsAt: new Date(), release: true, reason: "x" }, as("officer.wang")))).toMatchObject({ code: common.ErrorCode.ERROR_CODE_INVALID_ARGUMENT, violations: ["ends_at"] });
+    expect(await refused(cases().changeMeasure({ caseId, measureId: "m1", endsAt: new Date(0), release: false, reason: "x" }, as("officer.wang")))).toMatchObject({ code: common.ErrorCode.ERROR_CODE_INVALID_ARGUMENT, violations: ["ends_at"] });
+    expect(await refused(cases().changeMeasure({ caseId, measureId: "m9", endsAt: undefined, release: true, reason: "x" }, as("officer.wang")))).toMatchObject({ code: common.ErrorCode.ERROR_CODE_NOT_FOUND });
+    await cases().changeMeasure({ caseId, measureId: "m1", endsAt: undefined, release: true, reason: "释放" }, as("officer.wang"));
+    expect(await refused(cases().changeMeasure({ caseId, measureId: "m1", endsAt: undefined, release: true, reason: "释放" }, as("officer.wang")))).toMatchObject({ code: common.ErrorCode.ERROR_CODE_FAILED_PRECONDITION });
+    expect(await refused(cases().changeMeasure({ caseId, measureId: "m1", endsAt: undefined, release: true, reason: "x" }, as("leader.qian")))).toMatchObject({ code: common.ErrorCode.ERROR_CODE_PERMISSION_DENIED });
+    expect(await refused(alerts().acknowledgeAlert({ alertId: "no-such-alert" }, as("leader.qian")))).toMatchObject({ code: common.ErrorCode.ERROR_CODE_NOT_FOUND });
+    expect(await refused(alerts().listAlerts({ unacknowledgedOnly: false, pageSize: 0, pageToken: "" }, as("prosecutor.zhao")))).toMatchObject({ code: common.ErrorCode.ERROR_CODE_PERMISSION_DENIED });
+    expect(await refused(alerts().listAlerts({ unacknowledgedOnly: false, pageSize: 500, pageToken: "" }, as("leader.qian")))).toMatchObject({ code: common.ErrorCode.ERROR_CODE_INVALID_ARGUMENT, violations: ["page_size"] });
+  }, 60_000);
+
+  it("keeps its timers across a stop of the police service and a kill -9 of nats-server: each alert fires once", async () => {
+    const caseId = await openDetentionCase();
+    await police!.stop();
+    police = undefined;
+    natsServer.kill("SIGKILL");
+    await new Promise((resolve) => natsServer.once("exit", resolve));
+    natsServer = await startNats(natsPort, storeDir);
+    // Both points pass while the service is down; the server fires them into the stream meanwhile.
+    await sleep(9_000);
+    await startPolice();
+    const fired = await waitForAlerts(caseId, 2);
+    expect(fired.map((a) => a.timer!.level)).toEqual([Level.ALERT_LEVEL_WARNING, Level.ALERT_LEVEL_EXPIRED]);
+    await sleep(3_000);
+    expect(await alertsOf("leader.qian", caseId)).toHaveLength(2);
+  }, 90_000);
+});
