@@ -20,8 +20,8 @@ export interface Platform {
   stop(): Promise<void>;
 }
 
-/** Starts the platform; `gatewayPort` 0 picks a free port (the browser tests need the one registered in the realm). */
-export async function startPlatform(name: string, gatewayPort = 0): Promise<Platform> {
+/** Starts the platform; `gatewayPort` 0 picks a free port (the browser tests need the one registered in the realm); `serviceEnv` is added to every service's settings. */
+export async function startPlatform(name: string, gatewayPort = 0, serviceEnv: Record<string, string> = {}): Promise<Platform> {
   const run = randomUUID().slice(0, 8);
   await resetRuntimeStreams();
   const services = {} as Record<SealAgency, RunningService>;
@@ -34,6 +34,7 @@ export async function startPlatform(name: string, gatewayPort = 0): Promise<Plat
       PKI_DIR: infra.pkiDir,
       GRPC_PORT: "0",
       AUTH_ISSUER: authIssuer,
+      ...serviceEnv,
     });
   }
   const gateways: RunningGateway[] = [];

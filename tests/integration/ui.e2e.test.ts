@@ -20,7 +20,8 @@ describe("web UI in Chromium, signed in through the real Keycloak login page", (
 
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
-    platform = await startPlatform("ui", UI_PORT);
+    // Short deadline rules: a detention's warning fires 4 s after it starts, its limit at 12 s.
+    platform = await startPlatform("ui", UI_PORT, { DEADLINE_RULES: JSON.stringify({ DEADLINE_KIND_CRIMINAL_DETENTION: { limit: "12s", warnBefore: ["8s"] } }) });
     base = platform.gateway.url;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
     // An officer has opened a case with two documents: the legal unit's queue has it.
@@ -111,5 +112,49 @@ describe("web UI in Chromium, signed in through the real Keycloak login page", (
     expect((await legal.request.get(`${base}/api/v1/me`)).status()).toBe(401);
     await legal.click("[data-testid=sign-in]");
     await legal.waitForSelector("#username"); // Keycloak asks again: its SSO session ended too
+  }, 120_000);
+
+  it("shows a unit leader a statutory deadline alert live, and its acknowledgement", async () => {
+    const leader = await signIn("leader.qian", "zh-CN");
+    await leader.waitForSelector("[data-testid=alerts-bell]");
+    const unread = async () => Number(await leader.textContent("[data-testid=alerts-count]"));
+    const before = await unread();
+    await leader.evaluate(() => ((globalThis as unknown as { notReloaded: boolean }).notReloaded = true));
+
+    // An officer records a criminal detention that starts now.
+    const officer = await devUserToken(authIssuer, "officer.wang");
+    const detained = `ui-dl-${randomUUID().slice(0, 8)}`;
+    const res = await fetch(`${base}/api/v1/cases`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${officer}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        case: {
+          caseId: detained,
+          caseNumber: `320582-2026-D${detained.slice(6, 10)}`,
+          kind: "CASE_KIND_CRIMINAL",
+          offence: "盗窃",
+          parties: [{ partyId: "s1", role: "PARTY_ROLE_SUSPECT", name: "周某" }],
+          measures: [{ measureId: "m1", type: "MEASURE_TYPE_CRIMINAL_DETENTION", partyId: "s1", startsAt: new Date().toISOString() }],
+        },
+        documents: [{ documentId: "detention", title: "拘留证", documentType: "detention", mediaType: "application/pdf", content: Buffer.from("拘留证").toString("base64") }],
+      }),
+    });
+    expect(res.status).toBe(201);
+
+    // The warning arrives without a reload: the bell counts it.
+    await leader.waitForFunction(`Number(document.querySelector("[data-testid=alerts-count]")?.textContent) > ${before}`, undefined, { timeout: 40_000 });
+    expect(await leader.evaluate(() => (globalThis as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    await leader.click("[data-testid=alerts-bell]");
+    const row = `[data-testid=alert]:has-text("周某")`;
+    await leader.waitForSelector(row);
+    expect(await leader.textContent(row)).toContain("刑事拘留");
+    expect(await leader.textContent(row)).toContain("即将到期");
+    await shot(leader, "unit-leader-alert");
+    const count = await unread();
+    await leader.click(`${row} [data-testid=acknowledge]`);
+    await leader.waitForSelector(`${row} [data-testid=acknowledged]`);
+    expect(await leader.textContent(`${row} [data-testid=acknowledged]`)).toContain("leader.qian");
+    await leader.waitForFunction(`Number(document.querySelector("[data-testid=alerts-count]")?.textContent) < ${count}`, undefined, { timeout: 20_000 });
+    await shot(leader, "unit-leader-alert-acknowledged");
   }, 120_000);
 });

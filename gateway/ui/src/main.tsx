@@ -632,7 +632,7 @@ function AlertBell({ tx, tick, open }: { tx: T; tick: number; open: () => void }
   const count: number = unread.data?.unacknowledged ?? 0;
   return (
     <button class={count > 0 ? "bell unread" : "bell secondary"} data-testid="alerts-bell" title={tx.t("alerts")} onClick={open}>
-      🔔 <span data-testid="alerts-count">{count}</span> {tx.t("unread")}
+      {tx.t("alerts")} · <span data-testid="alerts-count">{count}</span> {tx.t("unread")}
     </button>
   );
 }
