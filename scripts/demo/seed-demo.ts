@@ -5,7 +5,8 @@ import { common, system, transfer as pb } from "@casebridge/proto";
 /**
  * Demo data for `npm start`, through the services' own contracts: one case that went all the way
  * to judgment, one returned for supplementary investigation, one waiting for the prosecution's
- * decision, one waiting for the court, one waiting for the legal unit.
+ * decision, one waiting for the court, one waiting for the legal unit (whose suspect's detention is
+ * near its statutory limit, so that a deadline alert is waiting in the notification centre).
  * Idempotent: a case that exists is left as it is.
  */
 const { Agency } = common;
@@ -126,10 +127,12 @@ async function seed(nc: NatsConnection, issuer: string): Promise<void> {
     await stateAt(court, judge, indictment!.transferId, State.TRANSFER_STATE_RECEIVED);
     console.log("demo case 320582-2026-00005: indicted, waiting for the court");
   }
-  if (await open(demoCase("demo-2026-00003", "320582-2026-00003", "故意伤害 (intentional injury)", "fight outside a restaurant; awaiting the legal unit's review", "赵某"), [
-    text("recommendation-1", "起诉意见书", "犯罪嫌疑人赵某涉嫌故意伤害罪。"),
-  ], false)) {
-    console.log("demo case 320582-2026-00003: waiting for the legal unit's approval");
+  // Detained 62 hours ago: the 3-day limit is 10 hours away, so its 12-hour warning fires at once
+  // (officer.wang and the unit leader leader.qian find it in the notification centre).
+  const detained = demoCase("demo-2026-00003", "320582-2026-00003", "故意伤害 (intentional injury)", "fight outside a restaurant; awaiting the legal unit's review", "赵某");
+  detained.measures = [{ measureId: "m1", type: pb.MeasureType.MEASURE_TYPE_CRIMINAL_DETENTION, partyId: "s1", startsAt: new Date(Date.now() - 62 * 3_600_000), endsAt: undefined, releasedAt: undefined }];
+  if (await open(detained, [text("recommendation-1", "起诉意见书", "犯罪嫌疑人赵某涉嫌故意伤害罪。")], false)) {
+    console.log("demo case 320582-2026-00003: waiting for the legal unit's approval; its detention ends in 10 hours (deadline alert)");
   }
 }
 

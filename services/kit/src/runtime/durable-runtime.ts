@@ -9,7 +9,7 @@ import { AuditLog } from "./audit-log";
 import { auditStream, auditSubject, LEDGER_STREAM } from "./ledger";
 import { OutboxRelay, type RelayedKind } from "./outbox-relay";
 import { Projector, type AggregateProjection } from "./projector";
-import { TIMER_STREAM } from "./timers";
+import { ensureTimerStream } from "./timers";
 import { TimelineRepository } from "./timeline.repository";
 import { ViewCollection } from "./view-collection";
 
@@ -68,7 +68,7 @@ export class DurableRuntime {
     const kv = await new Kvm(deps.js).create(aggregateBucket(deps.agency), { history: BUCKET_HISTORY, storage: "file" });
     await ensureStream(jsm, { name: LEDGER_STREAM, subjects: ["cb.ledger.>"], duplicate_window: 5 * 60 * 1_000_000_000 });
     await ensureStream(jsm, { name: auditStream(deps.agency), subjects: [auditSubject(deps.agency)], duplicate_window: 5 * 60 * 1_000_000_000 });
-    await ensureStream(jsm, { name: TIMER_STREAM, subjects: ["cb.timer.>"], allow_msg_schedules: true, allow_msg_ttl: true });
+    await ensureTimerStream(jsm);
     return new DurableRuntime(deps, kv, jsm);
   }
 

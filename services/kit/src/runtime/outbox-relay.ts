@@ -109,18 +109,24 @@ export class OutboxRelay {
     }
   }
 
-  /**
-   * Sets (or replaces) a server-side schedule, or cancels it. A new schedule is published first and
-   * the older ones on its subject purged after, so a retry never leaves the timer unset.
-   */
   private async setTimer(item: OutboxItem): Promise<void> {
-    const jsm = await this.js.jetstreamManager();
-    if (!item.cancel) {
-      // The fired message lives a week (per-message TTL): the alert made from it is the record.
-      await this.js.publish(item.subject, item.data, { msgID: item.id, schedule: { specification: item.fireAt!, target: item.target, ttl: FIRED_TTL } });
-      await jsm.streams.purge(TIMER_STREAM, { filter: item.subject, keep: 1 });
-      return;
-    }
-    await jsm.streams.purge(TIMER_STREAM, { filter: item.subject });
+    if (item.cancel) await cancelSchedule(this.js, item.subject);
+    else await setSchedule(this.js, item.subject, item.data, item.id, item.fireAt!, item.target);
   }
+}
+
+/**
+ * Sets (or replaces) the server-side schedule (ADR-51) on `subject`: at `fireAt` the server publishes
+ * `data` on `target`, once, across restarts. The new schedule is published first and older ones on
+ * the subject purged after, so a retry never leaves the timer unset; `id` deduplicates a retry.
+ */
+export async function setSchedule(js: JetStreamClient, subject: string, data: Uint8Array, id: string, fireAt: Date, target: string): Promise<void> {
+  // The fired message lives a week (per-message TTL): what it causes (an alert) is the record.
+  await js.publish(subject, data, { msgID: id, schedule: { specification: fireAt, target, ttl: FIRED_TTL } });
+  await (await js.jetstreamManager()).streams.purge(TIMER_STREAM, { filter: subject, keep: 1 });
+}
+
+/** Cancels the schedule on `subject` (nothing fires). */
+export async function cancelSchedule(js: JetStreamClient, subject: string): Promise<void> {
+  await (await js.jetstreamManager()).streams.purge(TIMER_STREAM, { filter: subject });
 }

@@ -1,3 +1,6 @@
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { ensureStream } from "../jetstream";
+
 /**
  * The JetStream stream of durable timers (ADR-51 message schedules, nats-server ≥ 2.12): a schedule
  * is a message on `cb.timer.<agency>.set.<timer id>` that the server itself delivers on its target
@@ -13,4 +16,9 @@ export function timerScheduleSubject(agency: string, timerId: string): string {
 /** The subject a timer fires on. */
 export function timerFiredSubject(agency: string, timerId: string): string {
   return `cb.timer.${agency}.fired.${timerId}`;
+}
+
+/** Creates (or updates) the timer stream: schedules allowed, and per-message TTL for the fired messages. */
+export async function ensureTimerStream(jsm: JetStreamManager): Promise<void> {
+  await ensureStream(jsm, { name: TIMER_STREAM, subjects: ["cb.timer.>"], allow_msg_schedules: true, allow_msg_ttl: true });
 }
