@@ -2,7 +2,8 @@
 # `npm run load [-- <script> …]`: k6 against the platform of `npm start` (brought up if needed),
 # each script of load-tests/ (or those named, e.g. `transfer`), printing k6's summary. The gateway
 # is restarted with a high per-user rate limit for the run, then with the normal one.
-# Settings: VUS, DURATION (each script has its defaults).
+# Settings: VUS, DURATION (each script has its defaults); VOLUME=<n> first sends n more transfers
+# police → prosecution (scripts/demo/seed-volume.ts), e.g. VOLUME=10000 for the 10,000-row read test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source infra/lib.sh
@@ -12,6 +13,10 @@ for name in "$@"; do [ -f "load-tests/$name.js" ] || die "no load-tests/$name.js
 [ ${#scripts[@]} -gt 0 ] || scripts=(load-tests/*.js)
 bash infra/install.sh k6
 bash scripts/up.sh >/dev/null
+if [ -n "${VOLUME:-}" ]; then
+  log "sending $VOLUME transfers police → prosecution (volume for the read test)"
+  NATS_URL=nats://127.0.0.1:$NATS_PORT AUTH_ISSUER=http://127.0.0.1:$KEYCLOAK_PORT/realms/casebridge node scripts/demo/dist/seed-volume.js "$VOLUME"
+fi
 restart_gateway() {
   stop_server gateway
   RATE_LIMIT_PER_MINUTE=$1 GATEWAY_PORT=$GATEWAY_PORT NATS_URL=nats://127.0.0.1:$NATS_PORT start_server gateway node gateway/dist/main.js

@@ -14,6 +14,17 @@ import { alertIdOf, alertRoles, isAudience, isCurrent, plannedTimers, timerChang
 
 const ALERT_CODEC: AggregateCodec<dpb.Alert> = { encode: (a) => dpb.Alert.encode(a).finish(), decode: (b) => dpb.Alert.decode(b) };
 
+/** Registers the notification centre's read model (alerts by audience, newest first) with a runtime's projector. */
+export function registerAlertView(runtime: DurableRuntime, changed?: (alert: dpb.Alert) => void): ViewCollection {
+  return runtime.view({
+    kind: "alert",
+    codec: ALERT_CODEC,
+    indexes: [{ firedAt: -1 }],
+    fields: (a) => ({ recipients: a.recipients, roles: a.roles, acknowledged: Boolean(a.acknowledgedBy), firedAt: a.firedAt ?? new Date(0), caseId: a.timer?.caseId ?? "" }),
+    changed,
+  });
+}
+
 /** What the deadline module of an agency needs. */
 export interface DeadlineAlertsDeps {
   /** The agency's short name (subjects and consumers). */
@@ -45,13 +56,7 @@ export class DeadlineAlerts {
   constructor(private readonly deps: DeadlineAlertsDeps) {
     this.clock = deps.clock ?? (() => new Date());
     this.alerts = deps.runtime.store("alert", ALERT_CODEC);
-    this.view = deps.runtime.view({
-      kind: "alert",
-      codec: ALERT_CODEC,
-      indexes: [{ firedAt: -1 }],
-      fields: (a) => ({ recipients: a.recipients, roles: a.roles, acknowledged: Boolean(a.acknowledgedBy), firedAt: a.firedAt ?? new Date(0), caseId: a.timer?.caseId ?? "" }),
-      changed: deps.changed,
-    });
+    this.view = registerAlertView(deps.runtime, deps.changed);
   }
 
   private get durable(): string {

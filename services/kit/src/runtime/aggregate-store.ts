@@ -118,12 +118,14 @@ export class AggregateStore<T> {
 
   /**
    * Removes the carried-out items from an aggregate's outbox, applying `transform` to its value in
-   * the same write (e.g. SUBMITTED becomes DELIVERED once the submission is published).
+   * the same write (e.g. SUBMITTED becomes DELIVERED once the submission is published). `known`,
+   * a revision read already, saves a read when it is still the newest.
    */
-  async removeDone(id: string, doneIds: readonly string[], transform?: (value: T) => T | undefined): Promise<void> {
+  async removeDone(id: string, doneIds: readonly string[], transform?: (value: T) => T | undefined, known?: Stored<T>): Promise<void> {
     const done = new Set(doneIds);
+    let current = known;
     for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
-      const current = await this.get(id);
+      current ??= await this.get(id);
       if (!current) return;
       const rest = current.outbox.filter((item) => !done.has(item.id));
       const changed = transform?.(current.value);
@@ -133,6 +135,7 @@ export class AggregateStore<T> {
         return;
       } catch (error) {
         if (!isRevisionConflict(error)) throw error;
+        current = undefined;
       }
     }
     throw new ConflictError(`the outbox of ${this.kind} ${id} kept changing`);

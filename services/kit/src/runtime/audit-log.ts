@@ -81,8 +81,30 @@ export class AuditLog {
       this.tail = tail;
     } catch (error) {
       this.tail = undefined;
-      throw error;
+      if ((error as { code?: number }).code !== 11000) throw error;
+      // A record the stream carries twice (re-published after its dedup window): its second
+      // position is kept, as a marker, so that the chain stays contiguous and says what happened.
+      await this.appendOneByOne(records);
     }
+  }
+
+  private async appendOneByOne(records: readonly PositionedAuditRecord[]): Promise<void> {
+    for (const { seq, record } of [...records].sort((a, b) => a.seq - b.seq)) {
+      const tail = this.tail ?? (await this.readTail());
+      if (seq <= tail.seq) continue;
+      if (seq !== tail.seq + 1) throw new Error(`audit entry ${seq} arrived before entry ${tail.seq + 1}; it will be retried`);
+      const duplicate = (await this.collection.countDocuments({ entryId: record.entryId }, { limit: 1 })) > 0;
+      const stored: AuditRecord = duplicate ? { ...record, entryId: `${record.entryId}#${seq}`, action: `audit.duplicate-of:${record.action}` } : record;
+      const entry: AuditDocument = { ...stored, digests: [...stored.digests], _id: seq, prevHash: tail.hash, hash: auditHash(tail.hash, seq, stored) };
+      await this.collection.insertOne(entry);
+      this.tail = { seq, hash: entry.hash };
+    }
+  }
+
+  /** The position of the newest entry the log holds (0 when empty). */
+  async position(): Promise<number> {
+    this.tail ??= await this.readTail();
+    return this.tail.seq;
   }
 
   private async readTail(): Promise<{ seq: number; hash: string }> {

@@ -67,7 +67,8 @@ export class DurableRuntime {
     const jsm = await jetstreamManager(deps.nc);
     const kv = await new Kvm(deps.js).create(aggregateBucket(deps.agency), { history: BUCKET_HISTORY, storage: "file" });
     await ensureStream(jsm, { name: LEDGER_STREAM, subjects: ["cb.ledger.>"], duplicate_window: 5 * 60 * 1_000_000_000 });
-    await ensureStream(jsm, { name: auditStream(deps.agency), subjects: [auditSubject(deps.agency)], duplicate_window: 5 * 60 * 1_000_000_000 });
+    // A long dedup window: an audit record re-published by a relay that was down for a while is still dropped.
+    await ensureStream(jsm, { name: auditStream(deps.agency), subjects: [auditSubject(deps.agency)], duplicate_window: 60 * 60 * 1_000_000_000 });
     await ensureTimerStream(jsm);
     return new DurableRuntime(deps, kv, jsm);
   }

@@ -39,7 +39,7 @@ export class OutboxRelay {
     private readonly bucket: string,
     private readonly kinds: ReadonlyMap<string, RelayedKind>,
     private readonly logger: Logger,
-    private readonly concurrency = 32,
+    private readonly concurrency = 64,
   ) {}
 
   private get durable(): string {
@@ -81,13 +81,25 @@ export class OutboxRelay {
     if (!relayed) return;
     if (decodeRecord(event.data).outbox.length === 0) return;
     await this.order.run(key, async () => {
-      // The newest revision holds every item not carried out yet, this revision's included.
-      const current = await relayed.store.get(id);
-      if (!current || current.outbox.length === 0) return;
-      for (const item of current.outbox) await this.carryOut(item);
-      const published = current.outbox.some((item) => item.marksPublished) ? relayed.onPublished : undefined;
-      await relayed.store.removeDone(id, current.outbox.map((item) => item.id), published);
+      // Usually the delivered revision is the newest; if not, the newest holds every item not
+      // carried out yet (this revision's too), and the removal below finds out and reads it.
+      const delivered = relayed.store.decode(id, event.streamSequence, event.data);
+      await this.publishAll(delivered.outbox);
+      const published = delivered.outbox.some((item) => item.marksPublished) ? relayed.onPublished : undefined;
+      await relayed.store.removeDone(id, delivered.outbox.map((item) => item.id), published, delivered);
     });
+  }
+
+  /** Publishes items to each subject in order; different subjects (streams) at the same time. */
+  private async publishAll(items: readonly OutboxItem[]): Promise<void> {
+    const bySubject = new Map<string, OutboxItem[]>();
+    for (const item of items) {
+      const lane = item.kind === rpb.OutboxKind.OUTBOX_KIND_EVENT || item.kind === rpb.OutboxKind.OUTBOX_KIND_TIMER ? `${item.kind}:${item.subject}` : String(item.kind);
+      bySubject.set(lane, [...(bySubject.get(lane) ?? []), item]);
+    }
+    await Promise.all([...bySubject.values()].map(async (lane) => {
+      for (const item of lane) await this.carryOut(item);
+    }));
   }
 
   private async carryOut(item: OutboxItem): Promise<void> {

@@ -156,6 +156,8 @@ export class Projector {
 
   private async projectAggregates(batch: readonly JsMsg[]): Promise<void> {
     const newest = new Map<string, { kind: string; id: string; revision: number; data: Uint8Array }>();
+    // A redelivered revision may be older than what another instance projected meanwhile: check them all.
+    const checkAll = batch.some((m) => m.info.redelivered);
     for (const m of batch) {
       const operation = m.headers?.get("KV-Operation");
       if (operation === "DEL" || operation === "PURGE" || m.data.length === 0) continue;
@@ -173,7 +175,7 @@ export class Projector {
         rows.push({ id: item.id, revision: item.revision, pb: record.value, fields: projection.fields(value) });
         if (projection.changed) changed.push(() => projection.changed!(value));
       }
-      await projection.view.upsertNewer(rows);
+      await projection.view.upsertNewer(rows, checkAll);
     }
     for (const notify of changed) notify();
   }
@@ -182,7 +184,35 @@ export class Projector {
     await this.sources.timeline.addMany(batch.map((m) => pb.TimelineEntry.decode(m.data)));
   }
 
+  /**
+   * Appends audit records in stream order. When the batch starts past the log's end (a new or
+   * restored database, or records redelivered out of order), the missing ones are read from the
+   * stream first: the log never waits for a redelivery that may not come.
+   */
   private async projectAudit(batch: readonly JsMsg[]): Promise<void> {
-    await this.sources.audit.appendInOrder(batch.map((m) => ({ seq: m.seq, record: decodeAuditRecord(Buffer.from(m.data)) })));
+    const records = batch.map((m) => ({ seq: m.seq, record: decodeAuditRecord(Buffer.from(m.data)) })).sort((a, b) => a.seq - b.seq);
+    const first = records[0]?.seq ?? 0;
+    const held = await this.sources.audit.position();
+    if (first > held + 1) await this.backfillAudit(held + 1, first - 1);
+    await this.sources.audit.appendInOrder(records);
+  }
+
+  private async backfillAudit(from: number, to: number): Promise<void> {
+    const consumer = await this.js.consumers.get(auditStream(this.sources.agency), { filter_subjects: [auditSubject(this.sources.agency)], deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from });
+    try {
+      let next = from;
+      while (next <= to) {
+        const missing: Array<{ seq: number; record: ReturnType<typeof decodeAuditRecord> }> = [];
+        for await (const m of await consumer.fetch({ max_messages: Math.min(BATCH, to - next + 1), expires: 2000 })) {
+          if (m.seq <= to) missing.push({ seq: m.seq, record: decodeAuditRecord(Buffer.from(m.data)) });
+          next = m.seq + 1;
+          if (m.seq >= to) break;
+        }
+        if (missing.length === 0) throw new Error(`audit records ${from}..${to} are not in the stream any more; rebuild the views (npm run rebuild-views)`);
+        await this.sources.audit.appendInOrder(missing);
+      }
+    } finally {
+      await consumer.delete().catch(() => undefined);
+    }
   }
 }

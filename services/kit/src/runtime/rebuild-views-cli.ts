@@ -6,12 +6,13 @@ import { pino } from "pino";
 import { runCliMain } from "../cli-main";
 import { redactUrl } from "../mongo";
 import { agencyEnumOf, parseSealAgency, SEAL_AGENCIES } from "../seal/pki";
+import { registerAlertView } from "../deadlines/deadline-alerts";
 import { registerTransferViews } from "../transfer/transfer-engine";
 import { DurableRuntime } from "./durable-runtime";
 
 const USAGE = `Usage: npm run rebuild-views -- <service> [--nats <url>] [--mongo <url>] [--db <database>]
 
-Drops a service's MongoDB read models (transfer and case lists, timeline, audit log) and projects
+Drops a service's MongoDB read models (transfer and case lists, deadline alerts, timeline, audit log) and projects
 them again from its JetStream history (the aggregate bucket and the ledger). The service may keep
 running: what its own projector writes again is ignored. Exit 0 when done, 1 on failure, 2 on bad
 usage. Services: ${SEAL_AGENCIES.join(", ")}. Defaults: --nats $NATS_URL or nats://127.0.0.1:4222,
@@ -46,6 +47,7 @@ export async function runRebuildViewsCli(argv: string[], env: NodeJS.ProcessEnv,
     connection = await mongoose.createConnection(mongoUrl, { dbName, serverSelectionTimeoutMS: 5000 }).asPromise();
     const runtime = await DurableRuntime.open({ agency, nc, js: jetstream(nc), mongo: connection, logger: pino({ level: "silent" }) });
     registerTransferViews(runtime, agencyEnumOf(agency));
+    if (agency === "police") registerAlertView(runtime);
     const started = Date.now();
     const replayed = await runtime.projector.rebuild((done) => out(`… ${done} messages replayed`));
     out(`views of ${dbName} rebuilt from JetStream: ${replayed} messages replayed in ${((Date.now() - started) / 1000).toFixed(1)} s`);

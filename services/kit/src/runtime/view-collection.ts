@@ -2,6 +2,9 @@ import type mongoose from "mongoose";
 import type { mongo } from "mongoose";
 import { bytesOf } from "../mongo";
 
+/** How many written revisions a view remembers. */
+const REMEMBERED = 50_000;
+
 /** One row of a read model: the aggregate's encoded value at a revision, and fields to query and sort on. */
 export interface ViewRow {
   readonly id: string;
@@ -23,6 +26,8 @@ interface ViewDocument {
  */
 export class ViewCollection {
   private readonly collection: mongo.Collection<ViewDocument>;
+  /** Revisions this process wrote, newest use last (a bounded memory of what the view holds). */
+  private readonly written = new Map<string, number>();
 
   constructor(
     private readonly connection: mongoose.Connection,
@@ -38,14 +43,21 @@ export class ViewCollection {
   }
 
   /**
-   * Stores rows whose revision is newer than the one the view holds. Lookups and writes are by `_id`
-   * alone (the only filter FerretDB v1 answers without a scan); the projector is the single writer.
+   * Stores rows whose revision is newer than the one the view holds. The projector is the single
+   * writer, so the revisions it wrote are remembered and no read is needed for them; rows it does
+   * not know (after a start, or when `checkAll`: redeliveries) are looked up by `_id` alone (the
+   * only filter FerretDB v1 answers without a scan).
    */
-  async upsertNewer(rows: readonly ViewRow[]): Promise<void> {
+  async upsertNewer(rows: readonly ViewRow[], checkAll = false): Promise<void> {
     if (rows.length === 0) return;
     const held = new Map<string, number>();
     await Promise.all(
       rows.map(async (row) => {
+        const known = checkAll ? undefined : this.written.get(row.id);
+        if (known !== undefined) {
+          held.set(row.id, known);
+          return;
+        }
         const doc = await this.collection.findOne({ _id: row.id }, { projection: { revision: 1 } });
         if (doc) held.set(row.id, doc.revision);
       }),
@@ -58,6 +70,14 @@ export class ViewCollection {
       })),
       { ordered: false },
     );
+    for (const row of newer) {
+      this.written.delete(row.id);
+      this.written.set(row.id, row.revision);
+    }
+    for (const id of this.written.keys()) {
+      if (this.written.size <= REMEMBERED) break;
+      this.written.delete(id);
+    }
   }
 
   /** Rows matching `filter`, sorted and limited, with their encoded values. */
@@ -73,6 +93,7 @@ export class ViewCollection {
 
   /** Drops the view (for a rebuild). */
   async drop(): Promise<void> {
+    this.written.clear();
     await this.connection.db?.dropCollection(this.name).catch(() => undefined);
   }
 }

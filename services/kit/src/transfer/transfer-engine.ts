@@ -85,7 +85,7 @@ export interface TransferEngineDeps {
   readonly seals: ServiceSeals;
   readonly logger: Logger;
   readonly clock?: () => Date;
-  /** Inbound events processed at the same time; default 8. */
+  /** Inbound events processed at the same time; default 32. */
   readonly concurrency?: number;
 }
 
@@ -158,7 +158,7 @@ export class TransferEngine {
   /** Starts the consumer of inbound events (the runtime relays and projects). */
   async start(): Promise<void> {
     this.consumer = await consumeEvents(this.deps.js, TRANSFER_STREAM, this.consumerName, (event) => this.applyEvent(event.data, event.eventId), {
-      concurrency: this.deps.concurrency ?? 8,
+      concurrency: this.deps.concurrency ?? 32,
       backoffMs: [200, 1000, 5000, 15_000],
       maxDeliver: 10,
       logger: this.deps.logger,
@@ -427,15 +427,15 @@ export class TransferEngine {
   private async verifySubmission(event: pb.TransferEvent, submitted: pb.Transfer): Promise<sealPb.BundleVerification> {
     const bundle = submitted.bundle;
     if (!bundle) return failedVerification("the submission carries no bundle");
-    const [manifest, manifestSeal] = await Promise.all([this.fetch(bundle.manifestKey), this.fetch(bundle.manifestSealKey)]);
+    const objects = await this.documents.getMany([bundle.manifestKey, bundle.manifestSealKey, ...bundle.documents.flatMap((d) => [d.contentKey, d.sealKey])]);
+    const manifest = objects.get(bundle.manifestKey);
+    const manifestSeal = objects.get(bundle.manifestSealKey);
     if (!manifest || !manifestSeal) return failedVerification("the sealed manifest is not in the document store");
     const documents: ReceivedDocument[] = [];
-    await Promise.all(
-      bundle.documents.map(async (document) => {
-        const [content, seal] = await Promise.all([this.fetch(document.contentKey), this.fetch(document.sealKey)]);
-        if (content) documents.push({ documentId: document.ref?.documentId ?? "", content, seal: seal ?? undefined });
-      }),
-    );
+    for (const document of bundle.documents) {
+      const content = objects.get(document.contentKey);
+      if (content) documents.push({ documentId: document.ref?.documentId ?? "", content, seal: objects.get(document.sealKey) ?? undefined });
+    }
     const verification = verifyBundle(this.deps.seals.verifier, { manifest, manifestSeal }, documents);
     const sealed = verification.manifest;
     if (verification.status === sealPb.VerificationStatus.VERIFICATION_STATUS_VALID && sealed) {
