@@ -4,7 +4,7 @@ import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { devUserToken } from "@casebridge/kit";
 import { startPlatform, type Platform } from "./platform";
-import { authIssuer, repoRoot } from "./support";
+import { authIssuer, eventually, repoRoot } from "./support";
 
 // The realm lets the gateway client redirect to this port only (see infra/keycloak/casebridge-realm.json).
 const UI_PORT = Number(process.env.TEST_GATEWAY_PORT ?? 18088);
@@ -142,7 +142,9 @@ describe("web UI in Chromium, signed in through the real Keycloak login page", (
     expect(res.status).toBe(201);
 
     // The warning arrives without a reload: the bell counts it.
-    await leader.waitForFunction(`Number(document.querySelector("[data-testid=alerts-count]")?.textContent) > ${before}`, undefined, { timeout: 40_000 });
+    await eventually(async () => {
+      if ((await unread()) <= before) throw new Error("the bell has not counted the alert yet");
+    }, 40_000, 250);
     expect(await leader.evaluate(() => (globalThis as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
     await leader.click("[data-testid=alerts-bell]");
     const row = `[data-testid=alert]:has-text("周某")`;
@@ -154,7 +156,9 @@ describe("web UI in Chromium, signed in through the real Keycloak login page", (
     await leader.click(`${row} [data-testid=acknowledge]`);
     await leader.waitForSelector(`${row} [data-testid=acknowledged]`);
     expect(await leader.textContent(`${row} [data-testid=acknowledged]`)).toContain("leader.qian");
-    await leader.waitForFunction(`Number(document.querySelector("[data-testid=alerts-count]")?.textContent) < ${count}`, undefined, { timeout: 20_000 });
+    await eventually(async () => {
+      if ((await unread()) >= count) throw new Error("the bell still counts the acknowledged alert");
+    }, 20_000, 250);
     await shot(leader, "unit-leader-alert-acknowledged");
   }, 120_000);
 });
