@@ -6,7 +6,7 @@ import type { Actor } from "../actor";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../errors";
 import { consumeEvents, ensureConsumer, type RunningConsumer } from "../jetstream";
 import type { AggregateCodec, AggregateStore, OutboxItem } from "../runtime/aggregate-store";
-import { encodeAuditRecord } from "../runtime/audit-log";
+import { auditOutboxItem } from "../runtime/outbox-items";
 import type { DurableRuntime } from "../runtime/durable-runtime";
 import { TIMER_STREAM, timerFiredSubject, timerScheduleSubject } from "../runtime/timers";
 import type { ViewCollection } from "../runtime/view-collection";
@@ -176,11 +176,6 @@ export class DeadlineAlerts {
   }
 
   private auditItem(actor: string, action: string, alert: dpb.Alert): OutboxItem {
-    const entryId = randomUUID();
-    return rpb.OutboxItem.fromPartial({
-      id: entryId,
-      kind: rpb.OutboxKind.OUTBOX_KIND_AUDIT,
-      data: encodeAuditRecord({ entryId, at: this.clock(), actor, action, subject: `alert:${alert.alertId}`, digests: [] }),
-    });
+    return auditOutboxItem({ entryId: randomUUID(), at: this.clock(), actor, action, subject: `alert:${alert.alertId}`, digests: [] });
   }
 }

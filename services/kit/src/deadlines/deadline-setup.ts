@@ -21,12 +21,12 @@ export async function deadlineSetup(deps: ServiceDeps, options: DeadlineSetupOpt
     agency: sealAgencyOf(engine.agency)!,
     runtime: deps.runtime,
     js: deps.js,
-    cases: engine.cases,
+    cases: engine.caseFiles.cases,
     rules: deps.config.deadlineRules,
     logger: deps.logger.child({ component: "deadlines" }),
     changed: (alert) => engine.notify({ alertId: alert.alertId, caseId: alert.timer?.caseId ?? "" }),
   });
-  engine.caseChangeItems = (before, after) => alerts.timerItems(before, after);
+  engine.caseFiles.changeItems = (before, after) => alerts.timerItems(before, after);
   await alerts.ensure();
   return {
     alerts,

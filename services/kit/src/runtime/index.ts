@@ -8,3 +8,5 @@ export * from "./timeline.repository";
 export * from "./timers";
 export * from "./view-collection";
 export * from "./rebuild-views-cli";
+export * from "./outbox-items";
+export * from "./paging";

@@ -6,3 +6,4 @@ export * from "./transfer-setup";
 export * from "./audit-cli";
 export * from "./roles";
 export * from "./deadlines";
+export * from "./case-files";

@@ -8,17 +8,19 @@ import { FailedPreconditionError, InvalidArgumentError, NotFoundError, Permissio
 import { consumeEvents, ensureConsumer, ensureStream, publishEvent, type RunningConsumer } from "../jetstream";
 import { sealAgencyOf, verifyBundle, type ReceivedDocument, type ServiceSeals } from "../seal";
 import type { AggregateCodec, AggregateStore, Change, OutboxItem, Stored } from "../runtime/aggregate-store";
-import { encodeAuditRecord, type AuditLog, type AuditRecord } from "../runtime/audit-log";
+import type { AuditLog } from "../runtime/audit-log";
 import type { DurableRuntime } from "../runtime/durable-runtime";
 import { ledgerMessageId, timelineSubject } from "../runtime/ledger";
 import type { TimelineRepository } from "../runtime/timeline.repository";
+import { auditOutboxItem, timelineOutboxItem } from "../runtime/outbox-items";
+import { newestFirst } from "../runtime/paging";
 import type { ViewCollection } from "../runtime/view-collection";
+import { CaseFiles, registerCaseView } from "./case-files";
 import { DocumentIntegrityError, DocumentStore } from "./document-store";
 import {
   assertDecidable,
   assertResubmittable,
   assertWithdrawable,
-  caseViolations,
   documentViolations,
   isCurrentStatus,
   returnCountAfter,
@@ -47,7 +49,13 @@ export function transferSubject(agency: common.Agency): string {
 }
 
 const TRANSFER_CODEC: AggregateCodec<pb.Transfer> = { encode: (t) => pb.Transfer.encode(t).finish(), decode: (b) => pb.Transfer.decode(b) };
-const CASE_FILE_CODEC: AggregateCodec<pb.CaseFile> = { encode: (c) => pb.CaseFile.encode(c).finish(), decode: (b) => pb.CaseFile.decode(b) };
+
+const TRANSFER_VIEW_INDEXES: Array<Record<string, 1 | -1>> = [{ box: 1, updatedAt: -1 }, { caseId: 1 }];
+
+/** The fields the inbox/outbox list queries and sorts on. */
+function transferViewFields(t: pb.Transfer, agency: common.Agency): Record<string, unknown> {
+  return { box: t.sender === agency ? "outbox" : "inbox", state: t.state, caseId: t.case?.caseId ?? "", updatedAt: t.updatedAt ?? new Date(0) };
+}
 
 /**
  * Registers the transfer workflow's read models with a runtime's projector: the inbox/outbox list of
@@ -61,17 +69,11 @@ export function registerTransferViews(
   const transferView = runtime.view({
     kind: "transfer",
     codec: TRANSFER_CODEC,
-    indexes: [{ box: 1, updatedAt: -1 }, { caseId: 1 }],
-    fields: (t) => ({ box: t.sender === agency ? "outbox" : "inbox", state: t.state, caseId: t.case?.caseId ?? "", updatedAt: t.updatedAt ?? new Date(0) }),
+    indexes: TRANSFER_VIEW_INDEXES,
+    fields: (t) => transferViewFields(t, agency),
     changed: changed && ((t) => changed({ transferId: t.transferId, caseId: t.case?.caseId ?? "", state: t.state })),
   });
-  const caseView = runtime.view({
-    kind: "case",
-    codec: CASE_FILE_CODEC,
-    indexes: [{ updatedAt: -1 }],
-    fields: (c) => ({ approved: c.approved, updatedAt: c.case?.openedAt ?? new Date(0) }),
-    changed: changed && ((c) => changed({ transferId: "", caseId: c.case?.caseId ?? "", state: State.TRANSFER_STATE_UNSPECIFIED })),
-  });
+  const caseView = registerCaseView(runtime, changed && ((c) => changed({ transferId: "", caseId: c.case?.caseId ?? "", state: State.TRANSFER_STATE_UNSPECIFIED })));
   return { transferView, caseView };
 }
 
@@ -107,16 +109,14 @@ export interface OutgoingTransfer {
  */
 export class TransferEngine {
   readonly transfers: AggregateStore<pb.Transfer>;
-  readonly cases: AggregateStore<pb.CaseFile>;
+  /** The agency's case files, which transfers carry. */
+  readonly caseFiles: CaseFiles;
   /** Read models (MongoDB, projected): lists only, never decisions. */
   readonly transferView: ViewCollection;
-  readonly caseView: ViewCollection;
   readonly timeline: TimelineRepository;
   readonly audit: AuditLog;
   private consumer: RunningConsumer | undefined;
   private readonly clock: () => Date;
-  /** What other modules commit with a change of a case file (e.g. the deadline timers); set by their setup. */
-  caseChangeItems: ((before: pb.CaseFile | undefined, after: pb.CaseFile) => OutboxItem[]) | undefined;
 
   private constructor(
     private readonly deps: TransferEngineDeps,
@@ -125,8 +125,14 @@ export class TransferEngine {
     this.clock = deps.clock ?? (() => new Date());
     const { runtime } = deps;
     this.transfers = runtime.store("transfer", TRANSFER_CODEC, deliveredState);
-    this.cases = runtime.store("case", CASE_FILE_CODEC);
-    ({ transferView: this.transferView, caseView: this.caseView } = registerTransferViews(runtime, deps.agency, (notice) => this.notify(notice)));
+    this.transferView = runtime.view({
+      kind: "transfer",
+      codec: TRANSFER_CODEC,
+      indexes: TRANSFER_VIEW_INDEXES,
+      fields: (t) => transferViewFields(t, deps.agency),
+      changed: (t) => this.notify({ transferId: t.transferId, caseId: t.case?.caseId ?? "", state: t.state }),
+    });
+    this.caseFiles = new CaseFiles(runtime, deps.agency, (inputs) => this.sealDocuments(inputs), this.clock, (c) => this.notify({ caseId: c.case?.caseId ?? "" }));
     this.timeline = runtime.timeline;
     this.audit = runtime.audit;
   }
@@ -333,15 +339,6 @@ export class TransferEngine {
     if (request.caseId) filter.caseId = request.caseId;
     const { values, nextPageToken } = await newestFirst(this.transferView, filter, request.pageSize, request.pageToken);
     return { transfers: values.map((bytes) => pb.Transfer.decode(bytes)), nextPageToken };
-  }
-
-  /** Lists case files, newest first, optionally only those waiting for (or having) approval. */
-  async listCases(request: pb.ListCasesRequest): Promise<pb.ListCasesResponse> {
-    const filter: Record<string, unknown> = {};
-    if (request.approval === pb.Approval.APPROVAL_PENDING) filter.approved = { $ne: true };
-    if (request.approval === pb.Approval.APPROVAL_APPROVED) filter.approved = true;
-    const { values, nextPageToken } = await newestFirst(this.caseView, filter, request.pageSize, request.pageToken);
-    return { caseFiles: values.map((bytes) => pb.CaseFile.decode(bytes)), nextPageToken };
   }
 
   /** One document of a transfer this agency is party to, its seal verified now, with its bytes if asked. */
@@ -589,94 +586,6 @@ export class TransferEngine {
     });
   }
 
-  // --- case files --------------------------------------------------------------------------
-
-  /** Opens a case with its documents sealed by this agency. */
-  async openCase(actor: Actor, kase: pb.Case | undefined, inputs: readonly pb.DocumentInput[]): Promise<pb.CaseFile> {
-    const violations = [...caseViolations(kase), ...documentViolations(inputs, "documents")];
-    if (violations.length > 0) throw new InvalidArgumentError("invalid case", violations);
-    const opened: pb.Case = { ...kase!, issuer: { agency: this.deps.agency, unitId: kase!.issuer?.unitId ?? "", name: kase!.issuer?.name ?? "" }, openedAt: kase!.openedAt ?? this.clock() };
-    const file: pb.CaseFile = { case: opened, documents: await this.sealDocuments(inputs), approved: false, approvedBy: "", openedBy: actor.user };
-    const entry = pb.TimelineEntry.fromPartial({ entryId: randomUUID(), caseId: opened.caseId, at: this.clock(), agency: this.deps.agency, actor: actor.user, action: "opened", detail: opened.caseNumber });
-    const inserted = await this.cases.insert(opened.caseId, {
-      value: file,
-      outbox: [
-        timelineOutboxItem(entry),
-        this.caseAuditItem(actor.user, "case.opened", file),
-        ...(this.caseChangeItems?.(undefined, file) ?? []),
-      ],
-    });
-    if (!inserted) throw new FailedPreconditionError(`case ${opened.caseId} exists already`);
-    return file;
-  }
-
-  /** Records the legal unit's approval of a case. */
-  async approveCase(actor: Actor, caseId: string): Promise<pb.CaseFile> {
-    const stored = await this.cases.mutate(caseId, ({ value }) => {
-      if (value.approved) throw new FailedPreconditionError(`case ${caseId} is approved already`);
-      const next = { ...value, approved: true, approvedBy: actor.user };
-      const entry = pb.TimelineEntry.fromPartial({ entryId: randomUUID(), caseId, at: this.clock(), agency: this.deps.agency, actor: actor.user, action: "approved" });
-      return { value: next, outbox: [timelineOutboxItem(entry), this.caseAuditItem(actor.user, "case.approved", next)] };
-    });
-    if (!stored) throw new NotFoundError(`no case ${caseId}`);
-    return stored.value;
-  }
-
-  /** Adds sealed documents to a case (e.g. after supplementary investigation). */
-  async addDocuments(actor: Actor, caseId: string, inputs: readonly pb.DocumentInput[]): Promise<pb.CaseFile> {
-    const current = await this.caseFile(caseId);
-    const taken = new Set(current.documents.map((document) => document.ref?.documentId));
-    const violations = documentViolations(inputs, "documents").concat(
-      inputs.filter((input) => taken.has(input.documentId)).map((input) => ({ field: "documents", description: `document ${input.documentId} exists already` })),
-    );
-    if (violations.length > 0) throw new InvalidArgumentError("invalid documents", violations);
-    const added = await this.sealDocuments(inputs);
-    const stored = await this.cases.mutate(caseId, ({ value }) => {
-      const next = { ...value, documents: [...value.documents, ...added] };
-      return { value: next, outbox: [this.caseAuditItem(actor.user, "case.documents-added", { ...next, documents: added })] };
-    });
-    return stored!.value;
-  }
-
-  /**
-   * Extends (new end) or lifts a coercive measure of a case, with a timeline entry and an audit
-   * record; the modules hooked in (statutory deadlines) reschedule or cancel in the same write.
-   */
-  async changeMeasure(actor: Actor, request: pb.ChangeMeasureRequest): Promise<pb.CaseFile> {
-    const violations = measureChangeViolations(request);
-    if (violations.length > 0) throw new InvalidArgumentError("invalid measure change", violations);
-    const stored = await this.cases.mutate(request.caseId, ({ value }) => {
-      const measure = value.case?.measures.find((m) => m.measureId === request.measureId);
-      if (!measure) throw new NotFoundError(`case ${request.caseId} has no measure ${request.measureId}`);
-      if (measure.releasedAt) throw new FailedPreconditionError(`measure ${request.measureId} was lifted already`);
-      if (request.endsAt && measure.startsAt && request.endsAt <= measure.startsAt) {
-        throw new InvalidArgumentError("invalid measure change", [{ field: "ends_at", description: "must be after the measure's start" }]);
-      }
-      const changed: pb.CoerciveMeasure = request.release ? { ...measure, releasedAt: this.clock() } : { ...measure, endsAt: request.endsAt ?? measure.endsAt };
-      const next: pb.CaseFile = { ...value, case: { ...value.case!, measures: value.case!.measures.map((m) => (m.measureId === measure.measureId ? changed : m)) } };
-      const action = request.release ? "measure-released" : "measure-extended";
-      const entry = pb.TimelineEntry.fromPartial({ entryId: randomUUID(), caseId: request.caseId, at: this.clock(), agency: this.deps.agency, actor: actor.user, action, detail: request.reason });
-      return {
-        value: next,
-        outbox: [timelineOutboxItem(entry), this.caseAuditItem(actor.user, `case.${action}`, { ...next, documents: [] }), ...(this.caseChangeItems?.(value, next) ?? [])],
-      };
-    });
-    if (!stored) throw new NotFoundError(`no case ${request.caseId}`);
-    return stored.value;
-  }
-
-  /** A case file of this agency; NotFoundError otherwise. */
-  async caseFile(caseId: string): Promise<pb.CaseFile> {
-    const stored = await this.cases.get(caseId);
-    if (!stored) throw new NotFoundError(`no case ${caseId}`);
-    return stored.value;
-  }
-
-  private caseAuditItem(actor: string, action: string, file: pb.CaseFile): OutboxItem {
-    const entryId = randomUUID();
-    return auditOutboxItem({ entryId, at: this.clock(), actor, action, subject: `case:${file.case?.caseId ?? ""}`, digests: file.documents.map((document) => document.ref?.sha256 ?? "") });
-  }
-
   /** Checks that `actor` may see `transfer`: this agency sent or received it. */
   assertParty(transfer: pb.Transfer): void {
     if (transfer.sender !== this.deps.agency && transfer.recipient !== this.deps.agency) throw new PermissionDeniedError("this agency is no party to the transfer");
@@ -724,55 +633,3 @@ function failedVerification(message: string): sealPb.BundleVerification {
   };
 }
 
-function encodePageToken(updatedAt: Date, id: string): string {
-  return Buffer.from(JSON.stringify([updatedAt.toISOString(), id])).toString("base64url");
-}
-
-function decodePageToken(token: string): { updatedAt: Date; id: string } {
-  try {
-    const [at, id] = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as [string, string];
-    const updatedAt = new Date(at);
-    if (Number.isNaN(updatedAt.getTime()) || typeof id !== "string") throw new Error("bad token");
-    return { updatedAt, id };
-  } catch {
-    throw new InvalidArgumentError("invalid page token", [{ field: "page_token", description: "use the next_page_token of the previous page" }]);
-  }
-}
-
-/** One page of aggregates matching `filter`, newest `updatedAt` first, and the token of the next page. */
-async function newestFirst(view: ViewCollection, filter: Record<string, unknown>, requestedSize: number, pageToken: string): Promise<{ values: Uint8Array[]; nextPageToken: string }> {
-  const pageSize = requestedSize === 0 ? 50 : requestedSize;
-  if (pageSize > 200) throw new InvalidArgumentError("invalid page size", [{ field: "page_size", description: "must be 1..200" }]);
-  const query = { ...filter };
-  if (pageToken) {
-    const after = decodePageToken(pageToken);
-    query.$or = [{ updatedAt: { $lt: after.updatedAt } }, { updatedAt: after.updatedAt, _id: { $lt: after.id } }];
-  }
-  const found = await view.find(query, { updatedAt: -1, _id: -1 }, pageSize + 1);
-  const page = found.slice(0, pageSize);
-  const last = page.at(-1);
-  return {
-    values: page.map((row) => row.pb),
-    nextPageToken: found.length > pageSize && last ? encodePageToken(last.fields.updatedAt as Date, last.id) : "",
-  };
-}
-
-/** What is wrong with a request to change a measure. */
-function measureChangeViolations(request: pb.ChangeMeasureRequest): common.FieldViolation[] {
-  const violations: common.FieldViolation[] = [];
-  if (!request.caseId.trim()) violations.push({ field: "case_id", description: "must not be empty" });
-  if (!request.measureId.trim()) violations.push({ field: "measure_id", description: "must not be empty" });
-  if (!request.reason.trim()) violations.push({ field: "reason", description: "must say why (e.g. the approval of the extension)" });
-  if (request.release === Boolean(request.endsAt)) violations.push({ field: "ends_at", description: "give either a new end or release, not both or neither" });
-  return violations;
-}
-
-/** A timeline entry as an outbox item (appended to the agency's ledger by the relay). */
-function timelineOutboxItem(entry: pb.TimelineEntry): OutboxItem {
-  return rpb.OutboxItem.fromPartial({ id: entry.entryId, kind: rpb.OutboxKind.OUTBOX_KIND_TIMELINE, data: pb.TimelineEntry.encode(entry).finish() });
-}
-
-/** An audit record as an outbox item (appended to the agency's ledger by the relay). */
-function auditOutboxItem(record: AuditRecord): OutboxItem {
-  return rpb.OutboxItem.fromPartial({ id: record.entryId, kind: rpb.OutboxKind.OUTBOX_KIND_AUDIT, data: encodeAuditRecord(record) });
-}

@@ -25,10 +25,10 @@ export function createTransferHandlers(
       const actor = await requireActor(ctx, roles.send);
       if (request.transferId) {
         const current = await engine.outgoing(request.transferId);
-        const file = await engine.caseFile(current.value.case?.caseId ?? "");
+        const file = await engine.caseFiles.caseFile(current.value.case?.caseId ?? "");
         return { transfer: await engine.resubmit(actor, request.transferId, file.documents) };
       }
-      const file = await engine.caseFile(id(request.caseId, "case_id"));
+      const file = await engine.caseFiles.caseFile(id(request.caseId, "case_id"));
       if (options.requireApproval && !file.approved) {
         throw new FailedPreconditionError(`case ${request.caseId} needs the legal unit's approval before it can leave`);
       }
@@ -78,17 +78,17 @@ export function createTransferHandlers(
 export function createCaseFileHandlers(engine: TransferEngine, auth: TokenVerifier, agency: common.Agency, roles: TransferRoles): ContractHandlers<typeof pb.CaseFileServiceDefinition> {
   const requireActor = (ctx: CallContext, allowed: readonly string[]) => auth.requireActor(ctx, agency, allowed);
   return {
-    openCase: async (request, ctx) => ({ caseFile: await engine.openCase(await requireActor(ctx, roles.openCases), request.case, request.documents) }),
-    approveCase: async (request, ctx) => ({ caseFile: await engine.approveCase(await requireActor(ctx, roles.approveCases), request.caseId) }),
-    addDocuments: async (request, ctx) => ({ caseFile: await engine.addDocuments(await requireActor(ctx, roles.openCases), request.caseId, request.documents) }),
+    openCase: async (request, ctx) => ({ caseFile: await engine.caseFiles.openCase(await requireActor(ctx, roles.openCases), request.case, request.documents) }),
+    approveCase: async (request, ctx) => ({ caseFile: await engine.caseFiles.approveCase(await requireActor(ctx, roles.approveCases), request.caseId) }),
+    addDocuments: async (request, ctx) => ({ caseFile: await engine.caseFiles.addDocuments(await requireActor(ctx, roles.openCases), request.caseId, request.documents) }),
     getCase: async (request, ctx) => {
       await requireActor(ctx, roles.read);
-      return { caseFile: await engine.caseFile(request.caseId) };
+      return { caseFile: await engine.caseFiles.caseFile(request.caseId) };
     },
     listCases: async (request, ctx) => {
       await requireActor(ctx, roles.read);
-      return engine.listCases(request);
+      return engine.caseFiles.listCases(request);
     },
-    changeMeasure: async (request, ctx) => ({ caseFile: await engine.changeMeasure(await requireActor(ctx, roles.openCases), request) }),
+    changeMeasure: async (request, ctx) => ({ caseFile: await engine.caseFiles.changeMeasure(await requireActor(ctx, roles.openCases), request) }),
   };
 }

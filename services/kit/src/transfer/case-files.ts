@@ -1,0 +1,154 @@
+import { randomUUID } from "node:crypto";
+import { type common, transfer as pb } from "@casebridge/proto";
+import type { Actor } from "../actor";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../errors";
+import type { AggregateCodec, AggregateStore, OutboxItem } from "../runtime/aggregate-store";
+import type { DurableRuntime } from "../runtime/durable-runtime";
+import { auditOutboxItem, timelineOutboxItem } from "../runtime/outbox-items";
+import { newestFirst } from "../runtime/paging";
+import type { ViewCollection } from "../runtime/view-collection";
+import { caseViolations, documentViolations } from "./domain";
+
+/** How case files are stored. */
+export const CASE_FILE_CODEC: AggregateCodec<pb.CaseFile> = { encode: (c) => pb.CaseFile.encode(c).finish(), decode: (b) => pb.CaseFile.decode(b) };
+
+/** Registers the list of case files (the approval queue) with a runtime's projector. */
+export function registerCaseView(runtime: DurableRuntime, changed?: (file: pb.CaseFile) => void): ViewCollection {
+  return runtime.view({
+    kind: "case",
+    codec: CASE_FILE_CODEC,
+    indexes: [{ updatedAt: -1 }],
+    fields: (c) => ({ approved: c.approved, updatedAt: c.case?.openedAt ?? new Date(0) }),
+    changed,
+  });
+}
+
+/**
+ * An agency's case files: opened with their documents sealed, approved by the legal unit, given
+ * more documents, their coercive measures extended or lifted; each change with its timeline entry
+ * and audit record, and what other modules commit with it (`changeItems`: the deadline timers).
+ */
+export class CaseFiles {
+  readonly cases: AggregateStore<pb.CaseFile>;
+  readonly caseView: ViewCollection;
+  /** What other modules commit with a change of a case file (e.g. the deadline timers); set by their setup. */
+  changeItems: ((before: pb.CaseFile | undefined, after: pb.CaseFile) => OutboxItem[]) | undefined;
+
+  constructor(
+    runtime: DurableRuntime,
+    private readonly agency: common.Agency,
+    /** Seals documents with the agency's seal and stores them (the transfer engine's). */
+    private readonly seal: (inputs: readonly pb.DocumentInput[]) => Promise<pb.BundleDocument[]>,
+    private readonly clock: () => Date,
+    changed?: (file: pb.CaseFile) => void,
+  ) {
+    this.cases = runtime.store("case", CASE_FILE_CODEC);
+    this.caseView = registerCaseView(runtime, changed);
+  }
+
+  /** Opens a case with its documents sealed by this agency. */
+  async openCase(actor: Actor, kase: pb.Case | undefined, inputs: readonly pb.DocumentInput[]): Promise<pb.CaseFile> {
+    const violations = [...caseViolations(kase), ...documentViolations(inputs, "documents")];
+    if (violations.length > 0) throw new InvalidArgumentError("invalid case", violations);
+    const opened: pb.Case = { ...kase!, issuer: { agency: this.agency, unitId: kase!.issuer?.unitId ?? "", name: kase!.issuer?.name ?? "" }, openedAt: kase!.openedAt ?? this.clock() };
+    const file: pb.CaseFile = { case: opened, documents: await this.seal(inputs), approved: false, approvedBy: "", openedBy: actor.user };
+    const entry = pb.TimelineEntry.fromPartial({ entryId: randomUUID(), caseId: opened.caseId, at: this.clock(), agency: this.agency, actor: actor.user, action: "opened", detail: opened.caseNumber });
+    const inserted = await this.cases.insert(opened.caseId, {
+      value: file,
+      outbox: [
+        timelineOutboxItem(entry),
+        this.caseAuditItem(actor.user, "case.opened", file),
+        ...(this.changeItems?.(undefined, file) ?? []),
+      ],
+    });
+    if (!inserted) throw new FailedPreconditionError(`case ${opened.caseId} exists already`);
+    return file;
+  }
+
+  /** Records the legal unit's approval of a case. */
+  async approveCase(actor: Actor, caseId: string): Promise<pb.CaseFile> {
+    const stored = await this.cases.mutate(caseId, ({ value }) => {
+      if (value.approved) throw new FailedPreconditionError(`case ${caseId} is approved already`);
+      const next = { ...value, approved: true, approvedBy: actor.user };
+      const entry = pb.TimelineEntry.fromPartial({ entryId: randomUUID(), caseId, at: this.clock(), agency: this.agency, actor: actor.user, action: "approved" });
+      return { value: next, outbox: [timelineOutboxItem(entry), this.caseAuditItem(actor.user, "case.approved", next)] };
+    });
+    if (!stored) throw new NotFoundError(`no case ${caseId}`);
+    return stored.value;
+  }
+
+  /** Adds sealed documents to a case (e.g. after supplementary investigation). */
+  async addDocuments(actor: Actor, caseId: string, inputs: readonly pb.DocumentInput[]): Promise<pb.CaseFile> {
+    const current = await this.caseFile(caseId);
+    const taken = new Set(current.documents.map((document) => document.ref?.documentId));
+    const violations = documentViolations(inputs, "documents").concat(
+      inputs.filter((input) => taken.has(input.documentId)).map((input) => ({ field: "documents", description: `document ${input.documentId} exists already` })),
+    );
+    if (violations.length > 0) throw new InvalidArgumentError("invalid documents", violations);
+    const added = await this.seal(inputs);
+    const stored = await this.cases.mutate(caseId, ({ value }) => {
+      const next = { ...value, documents: [...value.documents, ...added] };
+      return { value: next, outbox: [this.caseAuditItem(actor.user, "case.documents-added", { ...next, documents: added })] };
+    });
+    return stored!.value;
+  }
+
+  /**
+   * Extends (new end) or lifts a coercive measure of a case, with a timeline entry and an audit
+   * record; the modules hooked in (statutory deadlines) reschedule or cancel in the same write.
+   */
+  async changeMeasure(actor: Actor, request: pb.ChangeMeasureRequest): Promise<pb.CaseFile> {
+    const violations = measureChangeViolations(request);
+    if (violations.length > 0) throw new InvalidArgumentError("invalid measure change", violations);
+    const stored = await this.cases.mutate(request.caseId, ({ value }) => {
+      const measure = value.case?.measures.find((m) => m.measureId === request.measureId);
+      if (!measure) throw new NotFoundError(`case ${request.caseId} has no measure ${request.measureId}`);
+      if (measure.releasedAt) throw new FailedPreconditionError(`measure ${request.measureId} was lifted already`);
+      if (request.endsAt && measure.startsAt && request.endsAt <= measure.startsAt) {
+        throw new InvalidArgumentError("invalid measure change", [{ field: "ends_at", description: "must be after the measure's start" }]);
+      }
+      const changed: pb.CoerciveMeasure = request.release ? { ...measure, releasedAt: this.clock() } : { ...measure, endsAt: request.endsAt ?? measure.endsAt };
+      const next: pb.CaseFile = { ...value, case: { ...value.case!, measures: value.case!.measures.map((m) => (m.measureId === measure.measureId ? changed : m)) } };
+      const action = request.release ? "measure-released" : "measure-extended";
+      const entry = pb.TimelineEntry.fromPartial({ entryId: randomUUID(), caseId: request.caseId, at: this.clock(), agency: this.agency, actor: actor.user, action, detail: request.reason });
+      return {
+        value: next,
+        outbox: [timelineOutboxItem(entry), this.caseAuditItem(actor.user, `case.${action}`, { ...next, documents: [] }), ...(this.changeItems?.(value, next) ?? [])],
+      };
+    });
+    if (!stored) throw new NotFoundError(`no case ${request.caseId}`);
+    return stored.value;
+  }
+
+  /** A case file of this agency; NotFoundError otherwise. */
+  async caseFile(caseId: string): Promise<pb.CaseFile> {
+    const stored = await this.cases.get(caseId);
+    if (!stored) throw new NotFoundError(`no case ${caseId}`);
+    return stored.value;
+  }
+
+
+
+  /** Lists case files, newest first, optionally only those waiting for (or having) approval. */
+  async listCases(request: pb.ListCasesRequest): Promise<pb.ListCasesResponse> {
+    const filter: Record<string, unknown> = {};
+    if (request.approval === pb.Approval.APPROVAL_PENDING) filter.approved = { $ne: true };
+    if (request.approval === pb.Approval.APPROVAL_APPROVED) filter.approved = true;
+    const { values, nextPageToken } = await newestFirst(this.caseView, filter, request.pageSize, request.pageToken);
+    return { caseFiles: values.map((bytes) => pb.CaseFile.decode(bytes)), nextPageToken };
+  }
+
+  private caseAuditItem(actor: string, action: string, file: pb.CaseFile): OutboxItem {
+    return auditOutboxItem({ entryId: randomUUID(), at: this.clock(), actor, action, subject: `case:${file.case?.caseId ?? ""}`, digests: file.documents.map((document) => document.ref?.sha256 ?? "") });
+  }
+}
+
+/** What is wrong with a request to change a measure. */
+function measureChangeViolations(request: pb.ChangeMeasureRequest): common.FieldViolation[] {
+  const violations: common.FieldViolation[] = [];
+  if (!request.caseId.trim()) violations.push({ field: "case_id", description: "must not be empty" });
+  if (!request.measureId.trim()) violations.push({ field: "measure_id", description: "must not be empty" });
+  if (!request.reason.trim()) violations.push({ field: "reason", description: "must say why (e.g. the approval of the extension)" });
+  if (request.release === Boolean(request.endsAt)) violations.push({ field: "ends_at", description: "give either a new end or release, not both or neither" });
+  return violations;
+}
