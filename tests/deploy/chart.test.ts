@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import path from "node:path";
 import { parseAllDocuments } from "yaml";
@@ -70,6 +70,9 @@ describe.each(["values-dev.yaml", "values-prod.yaml"])("Helm chart with %s", (va
     const config = find(rendered.manifests, "ConfigMap", "cb-config")!;
     expect(config.data!.SERVICE_ADDRESSES).toBe("police=cb-police:50051,prosecution=cb-prosecution:50051,court=cb-court:50051,judicial=cb-judicial:50051,notary=cb-notary:50051");
     expect(find(rendered.manifests, "StatefulSet", "cb-nats")!.spec.replicas).toBe(3);
+    // The system of record is replicated on the NATS cluster (R3), on the same exact nats-server as local runs.
+    expect(config.data!.JETSTREAM_REPLICAS).toBe("3");
+    expect(find(rendered.manifests, "StatefulSet", "cb-nats")!.spec.template.spec.containers[0].image).toBe(`nats:${readFileSync(path.join(repoRoot, "infra/lib.sh"), "utf8").match(/NATS_VERSION=\$\{NATS_VERSION:-v([\d.]+)\}/)![1]}-alpine`);
     expect(find(rendered.manifests, "ConfigMap", "cb-keycloak-realm")!.data!["casebridge-realm.json"]).toContain('"realm": "casebridge"');
   });
 

@@ -111,6 +111,8 @@ export interface ServiceConfig {
   pkiKeyPassphrase: string | undefined;
   /** Keycloak realm URL whose access tokens callers must present (its JWKS verifies them). */
   authIssuer: string;
+  /** Replicas of the JetStream streams and buckets this service creates (1 locally; the NATS cluster size, at most 3, in Kubernetes). */
+  jetstreamReplicas: number;
   /** Statutory deadline rules in force: the statutory ones, with DEADLINE_RULES overrides (JSON; e.g. short rules in tests). */
   deadlineRules: DeadlineRules;
 }
@@ -135,6 +137,7 @@ export function loadServiceConfig(service: string, defaultGrpcPort: number, env:
     pkiDir: resolve(read.string("PKI_DIR", ".data/pki")),
     pkiKeyPassphrase: read.string("PKI_KEY_PASSPHRASE", "") || undefined,
     authIssuer: read.url("AUTH_ISSUER", ["http:", "https:"], "http://127.0.0.1:8180/realms/casebridge"),
+    jetstreamReplicas: read.int("JETSTREAM_REPLICAS", { default: 1, min: 1, max: 5 }),
     deadlineRules: STATUTORY_RULES,
   };
   const rules = parseDeadlineRules(env.DEADLINE_RULES ?? "");

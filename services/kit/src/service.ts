@@ -127,7 +127,7 @@ export async function startService(spec: ServiceSpec, env: Env, logDestination?:
   const js = jetstream(nats.nc);
   let runtime: DurableRuntime;
   try {
-    runtime = await DurableRuntime.open({ agency: sealAgencyOfService(spec), nc: nats.nc, js, mongo, logger: logger.child({ component: "runtime" }) });
+    runtime = await DurableRuntime.open({ agency: sealAgencyOfService(spec), nc: nats.nc, js, mongo, logger: logger.child({ component: "runtime" }), replicas: config.jetstreamReplicas });
   } catch (err) {
     seals.watch.stop();
     await Promise.all([nats.nc.close(), mongo.close()]);

@@ -22,6 +22,8 @@ export interface RuntimeDeps {
   readonly mongo: mongoose.Connection;
   readonly logger: Logger;
   readonly clock?: () => Date;
+  /** Replicas of the bucket and streams it creates (default 1). */
+  readonly replicas?: number;
 }
 
 /** Revisions of each aggregate JetStream keeps (the newest holds everything; older ones help operators look back). */
@@ -65,11 +67,12 @@ export class DurableRuntime {
   /** Opens (creating when missing) the agency's bucket and the shared ledger and timer streams. */
   static async open(deps: RuntimeDeps): Promise<DurableRuntime> {
     const jsm = await jetstreamManager(deps.nc);
-    const kv = await new Kvm(deps.js).create(aggregateBucket(deps.agency), { history: BUCKET_HISTORY, storage: "file" });
-    await ensureStream(jsm, { name: LEDGER_STREAM, subjects: ["cb.ledger.>"], duplicate_window: 5 * 60 * 1_000_000_000 });
+    const num_replicas = deps.replicas ?? 1;
+    const kv = await new Kvm(deps.js).create(aggregateBucket(deps.agency), { history: BUCKET_HISTORY, storage: "file", replicas: num_replicas });
+    await ensureStream(jsm, { name: LEDGER_STREAM, subjects: ["cb.ledger.>"], duplicate_window: 5 * 60 * 1_000_000_000, num_replicas });
     // A long dedup window: an audit record re-published by a relay that was down for a while is still dropped.
-    await ensureStream(jsm, { name: auditStream(deps.agency), subjects: [auditSubject(deps.agency)], duplicate_window: 60 * 60 * 1_000_000_000 });
-    await ensureTimerStream(jsm);
+    await ensureStream(jsm, { name: auditStream(deps.agency), subjects: [auditSubject(deps.agency)], duplicate_window: 60 * 60 * 1_000_000_000, num_replicas });
+    await ensureTimerStream(jsm, num_replicas);
     return new DurableRuntime(deps, kv, jsm);
   }
 

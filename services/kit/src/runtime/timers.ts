@@ -19,6 +19,6 @@ export function timerFiredSubject(agency: string, timerId: string): string {
 }
 
 /** Creates (or updates) the timer stream: schedules allowed, and per-message TTL for the fired messages. */
-export async function ensureTimerStream(jsm: JetStreamManager): Promise<void> {
-  await ensureStream(jsm, { name: TIMER_STREAM, subjects: ["cb.timer.>"], allow_msg_schedules: true, allow_msg_ttl: true });
+export async function ensureTimerStream(jsm: JetStreamManager, replicas = 1): Promise<void> {
+  await ensureStream(jsm, { name: TIMER_STREAM, subjects: ["cb.timer.>"], allow_msg_schedules: true, allow_msg_ttl: true, num_replicas: replicas });
 }

@@ -29,10 +29,10 @@ export class DocumentStore {
   ) {}
 
   /** Opens (creating if needed) the buckets. */
-  static async open(nc: NatsConnection): Promise<DocumentStore> {
+  static async open(nc: NatsConnection, replicas = 1): Promise<DocumentStore> {
     const [small, large, jsm] = await Promise.all([
-      new Kvm(nc).create(BLOB_BUCKET, { history: 1, maxValueSize: SMALL_OBJECT_BYTES }),
-      new Objm(nc).create(DOCUMENT_BUCKET, { storage: "file" }),
+      new Kvm(nc).create(BLOB_BUCKET, { history: 1, maxValueSize: SMALL_OBJECT_BYTES, replicas }),
+      new Objm(nc).create(DOCUMENT_BUCKET, { storage: "file", replicas }),
       jetstreamManager(nc),
     ]);
     return new DocumentStore(small, large, jsm);

@@ -139,9 +139,9 @@ export class TransferEngine {
 
   /** Opens the stores, the stream and this agency's durable consumer. */
   static async create(deps: TransferEngineDeps): Promise<TransferEngine> {
-    const engine = new TransferEngine(deps, await DocumentStore.open(deps.nc));
+    const engine = new TransferEngine(deps, await DocumentStore.open(deps.nc, deps.runtime.deps.replicas ?? 1));
     const jsm = deps.runtime.jsm;
-    await ensureStream(jsm, { name: TRANSFER_STREAM, subjects: ["cb.transfer.>"] });
+    await ensureStream(jsm, { name: TRANSFER_STREAM, subjects: ["cb.transfer.>"], num_replicas: deps.runtime.deps.replicas ?? 1 });
     await ensureConsumer(jsm, TRANSFER_STREAM, {
       durable_name: engine.consumerName,
       filter_subject: transferSubject(deps.agency),
