@@ -125,19 +125,30 @@ describe("statutory deadlines: durable timers, alerts, acknowledgement, escalati
     expect(await alertsOf("leader.qian", caseId)).toHaveLength(2);
   }, 60_000);
 
-  it("does not escalate a limit whose warning was acknowledged; a second acknowledgement keeps the first", async () => {
+  it("counts unread per user: each recipient acknowledges for themselves; a limit whose warning was acknowledged is not escalated", async () => {
     const caseId = await openDetentionCase();
     const [warning] = await waitForAlerts(caseId, 1);
-    const before = await alerts().listAlerts({ unacknowledgedOnly: true, pageSize: 200, pageToken: "" }, as("leader.qian"));
+    const unread = async (user: string) => (await alerts().listAlerts({ unacknowledgedOnly: true, pageSize: 200, pageToken: "" }, as(user))).unacknowledged;
+    const [leaderBefore, officerBefore] = [await unread("leader.qian"), await unread("officer.wang")];
     const { alert } = await alerts().acknowledgeAlert({ alertId: warning!.alertId }, as("leader.qian"));
-    expect(alert).toMatchObject({ acknowledgedBy: "leader.qian" });
-    expect((await alerts().acknowledgeAlert({ alertId: warning!.alertId }, as("officer.wang"))).alert).toMatchObject({ acknowledgedBy: "leader.qian" });
-    const after = await eventually(async () => {
-      const page = await alerts().listAlerts({ unacknowledgedOnly: true, pageSize: 200, pageToken: "" }, as("leader.qian"));
-      if (page.unacknowledged !== before.unacknowledged - 1) throw new Error(`unread ${page.unacknowledged}`);
-      return page;
+    expect(alert!.acknowledgements.map((a) => a.user)).toEqual(["leader.qian"]);
+    // Acknowledging again changes nothing.
+    expect((await alerts().acknowledgeAlert({ alertId: warning!.alertId }, as("leader.qian"))).alert!.acknowledgements).toHaveLength(1);
+    await eventually(async () => {
+      if ((await unread("leader.qian")) !== leaderBefore - 1) throw new Error("the leader's unread count has not dropped yet");
     });
-    expect(after.alerts.map((a) => a.alertId)).not.toContain(warning!.alertId);
+    // The officer in charge has not seen it: it is still unread for him.
+    expect(await unread("officer.wang")).toBe(officerBefore);
+    const { alerts: officerUnread } = await alerts().listAlerts({ unacknowledgedOnly: true, pageSize: 200, pageToken: "" }, as("officer.wang"));
+    expect(officerUnread.map((a) => a.alertId)).toContain(warning!.alertId);
+    await alerts().acknowledgeAlert({ alertId: warning!.alertId }, as("officer.wang"));
+    const both = await eventually(async () => {
+      const [seen] = await alertsOf("officer.wang", caseId);
+      if (seen!.acknowledgements.length < 2) throw new Error("not projected yet");
+      return seen!;
+    });
+    expect(both.acknowledgements.map((a) => a.user)).toEqual(["leader.qian", "officer.wang"]);
+    expect(both.acknowledgements.every((a) => a.at instanceof Date)).toBe(true);
     const [, expired] = await waitForAlerts(caseId, 2);
     expect(expired).toMatchObject({ escalated: false, roles: ["unit-leader"] });
     expect((await alertsOf("legal.li", caseId)).length).toBe(0);

@@ -20,6 +20,8 @@ const EN = {
   acknowledge: "Acknowledge",
   acknowledgedBy: "Acknowledged by",
   escalated: "Escalated to the legal unit",
+  officerInCharge: "Officer in charge:",
+  noAlerts: "No deadline alerts.",
   newCase: "Open a case",
   caseNumber: "Case number",
   offence: "Offence",
@@ -98,6 +100,8 @@ const ZH: Record<TextKey, string> = {
   acknowledge: "确认已知悉",
   acknowledgedBy: "已确认",
   escalated: "已上报法制部门",
+  officerInCharge: "承办人：",
+  noAlerts: "暂无期限提醒。",
   newCase: "新建案件",
   caseNumber: "案件编号",
   offence: "案由",
@@ -183,6 +187,22 @@ const ENUMS: Record<Lang, Record<string, string>> = {
     DEADLINE_KIND_RESIDENTIAL_SURVEILLANCE: "监视居住",
     ALERT_LEVEL_WARNING: "即将到期",
     ALERT_LEVEL_EXPIRED: "已到期",
+    MEASURE_TYPE_CONTINUED_QUESTIONING: "继续盘问",
+    MEASURE_TYPE_CRIMINAL_DETENTION: "刑事拘留",
+    MEASURE_TYPE_ARREST: "逮捕",
+    MEASURE_TYPE_BAIL: "取保候审",
+    MEASURE_TYPE_RESIDENTIAL_SURVEILLANCE: "监视居住",
+    "police-officer": "办案民警",
+    "police-legal": "法制员",
+    "unit-leader": "所队领导",
+    "property-custodian": "涉案财物管理员",
+    prosecutor: "检察官",
+    judge: "法官",
+    "court-clerk": "书记员",
+    "duty-lawyer": "值班律师",
+    mediator: "人民调解员",
+    notary: "公证员",
+    "platform-admin": "平台管理员",
   },
   en: {
     TRANSFER_STATE_SUBMITTED: "Submitted",
@@ -212,17 +232,31 @@ const ENUMS: Record<Lang, Record<string, string>> = {
     DEADLINE_KIND_RESIDENTIAL_SURVEILLANCE: "Residential surveillance",
     ALERT_LEVEL_WARNING: "Due soon",
     ALERT_LEVEL_EXPIRED: "Limit reached",
+    MEASURE_TYPE_CONTINUED_QUESTIONING: "Continued questioning",
+    MEASURE_TYPE_CRIMINAL_DETENTION: "Criminal detention",
+    MEASURE_TYPE_ARREST: "Arrest",
+    MEASURE_TYPE_BAIL: "Bail pending trial",
+    MEASURE_TYPE_RESIDENTIAL_SURVEILLANCE: "Residential surveillance",
   },
 };
 
 /** Texts of one language. */
-export function texts(lang: Lang): { t: (key: TextKey) => string; label: (value: string | undefined) => string; date: (iso: string | undefined) => string } {
+export function texts(lang: Lang): { t: (key: TextKey) => string; label: (value: string | undefined) => string; date: (iso: string | undefined) => string; remaining: (iso: string | undefined) => string } {
   const table: Record<TextKey, string> = lang === "en" ? EN : ZH;
   return {
     t: (key) => table[key],
     label: (value) => (value ? (ENUMS[lang][value] ?? value) : ""),
     date: (iso) => (iso ? new Date(iso).toLocaleString(lang, { dateStyle: "medium", timeStyle: "short" }) : ""),
+    remaining: (iso) => (iso ? timeLeft(new Date(iso).getTime() - Date.now(), lang) : ""),
   };
+}
+
+/** "about 10 h left" / "2 h overdue", in days once over two days, in minutes under an hour. */
+function timeLeft(ms: number, lang: Lang): string {
+  const abs = Math.abs(ms);
+  const [n, unit] = abs >= 2 * 86_400_000 ? [Math.round(abs / 86_400_000), lang === "en" ? "d" : "天"] : abs >= 3_600_000 ? [Math.round(abs / 3_600_000), lang === "en" ? "h" : "小时"] : [Math.max(1, Math.round(abs / 60_000)), lang === "en" ? "min" : "分钟"];
+  if (lang === "en") return ms >= 0 ? `about ${n} ${unit} left` : `${n} ${unit} overdue`;
+  return ms >= 0 ? `剩余约 ${n} ${unit}` : `已超期 ${n} ${unit}`;
 }
 
 /** The language chosen before, else the browser's (Chinese unless it prefers English). */

@@ -66,7 +66,7 @@ function App() {
     events.addEventListener("change", (event) => {
       const change = JSON.parse((event as MessageEvent).data);
       setTick((n) => n + 1);
-      setToast(`${change.caseId ?? ""} ${change.state ? tx.label(change.state) : tx.t("changed")}`);
+      setToast(change.alertId ? `${tx.t("alerts")} · ${tx.t("changed")}` : `${change.caseId ?? ""} ${change.state ? tx.label(change.state) : tx.t("changed")}`);
       setTimeout(() => setToast(""), 4000);
     });
     return () => events.close();
@@ -102,7 +102,7 @@ function App() {
         <span class="live">● {tx.t("live")}</span>
         <span class="spacer" />
         <span data-testid="who-am-i">
-          {me.name} · {tx.label(me.agency ? `AGENCY_${me.agency.toUpperCase()}` : "")} · {me.roles.filter((r) => !r.startsWith("default-roles") && r !== "offline_access" && r !== "uma_authorization").join(", ")}
+          {me.name} · {tx.label(me.agency ? `AGENCY_${me.agency.toUpperCase()}` : "")} · {me.roles.filter((r) => !r.startsWith("default-roles") && r !== "offline_access" && r !== "uma_authorization").map((r) => tx.label(r)).join("、")}
         </span>
         {has(me, ALERT_ROLES) && <AlertBell tx={tx} tick={tick} open={() => go({ kind: "tab", tab: "alerts" })} />}
         {switcher}
@@ -122,7 +122,7 @@ function App() {
         {view?.kind === "tab" && view.tab === "approvals" && <Cases tx={tx} me={me} tick={tick} go={go} />}
         {view?.kind === "tab" && view.tab === "newCase" && <NewCase tx={tx} done={() => go({ kind: "tab", tab: "approvals" })} />}
         {view?.kind === "tab" && (view.tab === "sent" || view.tab === "inbox") && <Transfers key={view.tab} tx={tx} box={view.tab === "inbox" ? "BOX_INBOX" : "BOX_OUTBOX"} tick={tick} go={go} back={view.tab} />}
-        {view?.kind === "tab" && view.tab === "alerts" && <Alerts tx={tx} tick={tick} />}
+        {view?.kind === "tab" && view.tab === "alerts" && <Alerts tx={tx} me={me} tick={tick} />}
         {view?.kind === "tab" && view.tab === "deadlines" && <Deadlines tx={tx} tick={tick} />}
         {view?.kind === "tab" && view.tab === "audit" && <Audit tx={tx} />}
         {view?.kind === "tab" && view.tab === "system" && <SystemStatus />}
@@ -609,14 +609,14 @@ function Deadlines({ tx, tick }: { tx: T; tick: number }) {
     <section>
       <h2>{tx.t("deadlines")}</h2>
       <Problem error={list.error} />
-      <table data-testid="deadlines">
+      <table data-testid="deadlines" class="cards">
         <tbody>
           {(list.data?.deadlines ?? []).map((d: Json) => (
             <tr>
               <td class={new Date(d.dueAt).getTime() - now < 3 * 86_400_000 ? "error" : ""}>{tx.date(d.dueAt)}</td>
               <td>{d.caseNumber}</td>
               <td>{tx.label(d.kind)}</td>
-              <td class="muted">{d.rule}</td>
+              <td class="muted">{tx.label(d.rule)}</td>
             </tr>
           ))}
         </tbody>
@@ -637,8 +637,8 @@ function AlertBell({ tx, tick, open }: { tx: T; tick: number; open: () => void }
   );
 }
 
-/** The notification centre: statutory deadline alerts, newest first, each acknowledged once. */
-function Alerts({ tx, tick }: { tx: T; tick: number }) {
+/** The notification centre: statutory deadline alerts, newest first; each recipient acknowledges for themselves. */
+function Alerts({ tx, me, tick }: { tx: T; me: Me; tick: number }) {
   const list = useApi("/api/v1/alerts?pageSize=100", tick);
   const [busy, setBusy] = useState("");
   const [error, setError] = useState("");
@@ -654,39 +654,50 @@ function Alerts({ tx, tick }: { tx: T; tick: number }) {
       setBusy("");
     }
   };
+  const alerts: Json[] = list.data?.alerts ?? [];
   return (
     <section>
       <h2>{tx.t("alerts")}</h2>
       <Problem error={list.error || error} />
-      <table data-testid="alerts">
+      <table data-testid="alerts" class="cards">
         <tbody>
-          {(list.data?.alerts ?? []).map((a: Json) => (
-            <tr data-testid="alert" data-alert-id={a.alertId}>
-              <td class={a.acknowledgedBy ? "" : "error"}>{tx.label(a.timer?.level)}</td>
-              <td>{a.timer?.caseNumber}</td>
-              <td>
-                {tx.label(a.timer?.kind)} · {a.timer?.partyName}
-              </td>
-              <td>
-                {tx.t("due")} {tx.date(a.timer?.dueAt)}
-              </td>
-              <td>{a.escalated && <span class="error">{tx.t("escalated")}</span>}</td>
-              <td>
-                {a.acknowledgedBy ? (
-                  <span class="muted" data-testid="acknowledged">
-                    {tx.t("acknowledgedBy")} {a.acknowledgedBy}
-                  </span>
-                ) : (
-                  <button data-testid="acknowledge" disabled={busy === a.alertId} onClick={() => void acknowledge(a.alertId)}>
-                    {tx.t("acknowledge")}
-                  </button>
-                )}
-              </td>
-            </tr>
-          ))}
+          {alerts.map((a: Json) => {
+            const acks: Json[] = a.acknowledgements ?? [];
+            const mine = acks.some((ack) => ack.user === me.user);
+            return (
+              <tr data-testid="alert" data-alert-id={a.alertId}>
+                <td class={a.timer?.level === "ALERT_LEVEL_EXPIRED" || !mine ? "error" : ""}>
+                  <strong>{tx.label(a.timer?.level)}</strong>
+                  {a.escalated && <span class="error"> · {tx.t("escalated")}</span>}
+                </td>
+                <td>{a.timer?.caseNumber}</td>
+                <td>
+                  {tx.label(a.timer?.kind)} · {a.timer?.partyName}
+                </td>
+                <td>
+                  {tx.t("due")} {tx.date(a.timer?.dueAt)} <span class="muted">({tx.remaining(a.timer?.dueAt)})</span>
+                </td>
+                <td class="muted">
+                  {tx.t("officerInCharge")} {a.timer?.officer}
+                </td>
+                <td>
+                  {acks.length > 0 && (
+                    <span class="muted" data-testid="acknowledged">
+                      {tx.t("acknowledgedBy")} {acks.map((ack) => `${ack.user} ${tx.date(ack.at)}`).join("；")}
+                    </span>
+                  )}
+                  {!mine && (
+                    <button class="primary" data-testid="acknowledge" disabled={busy === a.alertId} onClick={() => void acknowledge(a.alertId)}>
+                      {tx.t("acknowledge")}
+                    </button>
+                  )}
+                </td>
+              </tr>
+            );
+          })}
         </tbody>
       </table>
-      {list.data && list.data.alerts.length === 0 && <p class="muted">{tx.t("none")}</p>}
+      {list.data && alerts.length === 0 && <p class="muted">{tx.t("noAlerts")}</p>}
     </section>
   );
 }

@@ -10,7 +10,7 @@ import { auditOutboxItem } from "../runtime/outbox-items";
 import type { DurableRuntime } from "../runtime/durable-runtime";
 import { TIMER_STREAM, timerFiredSubject, timerScheduleSubject } from "../runtime/timers";
 import type { ViewCollection } from "../runtime/view-collection";
-import { alertIdOf, alertRoles, isAudience, isCurrent, plannedTimers, timerChanges, type DeadlineRules, type PlannedTimer } from "./domain";
+import { alertIdOf, alertRoles, isAcknowledgedBy, isAudience, isCurrent, plannedTimers, timerChanges, type DeadlineRules, type PlannedTimer } from "./domain";
 
 const ALERT_CODEC: AggregateCodec<dpb.Alert> = { encode: (a) => dpb.Alert.encode(a).finish(), decode: (b) => dpb.Alert.decode(b) };
 
@@ -20,7 +20,7 @@ export function registerAlertView(runtime: DurableRuntime, changed?: (alert: dpb
     kind: "alert",
     codec: ALERT_CODEC,
     indexes: [{ firedAt: -1 }],
-    fields: (a) => ({ recipients: a.recipients, roles: a.roles, acknowledged: Boolean(a.acknowledgedBy), firedAt: a.firedAt ?? new Date(0), caseId: a.timer?.caseId ?? "" }),
+    fields: (a) => ({ recipients: a.recipients, roles: a.roles, acknowledgedBy: a.acknowledgements.map((ack) => ack.user), firedAt: a.firedAt ?? new Date(0), caseId: a.timer?.caseId ?? "" }),
     changed,
   });
 }
@@ -124,8 +124,7 @@ export class DeadlineAlerts {
       recipients: timer.officer ? [timer.officer] : [],
       roles: alertRoles(escalated),
       escalated,
-      acknowledgedBy: "",
-      acknowledgedAt: undefined,
+      acknowledgements: [],
     };
     // Inserted under its id: a second delivery of the same firing finds it there and changes nothing.
     await this.alerts.insert(alert.alertId, { value: alert, outbox: [this.auditItem("system", escalated ? "deadline.escalated" : "deadline.alerted", alert)] });
@@ -135,7 +134,7 @@ export class DeadlineAlerts {
     const warnings = plannedTimers(file, this.deps.rules).filter((t) => t.measureId === expired.measureId && t.level === dpb.AlertLevel.ALERT_LEVEL_WARNING);
     for (const warning of warnings) {
       const alert = await this.alerts.get(alertIdOf(warning));
-      if (!alert || !alert.value.acknowledgedBy) return true;
+      if (!alert || alert.value.acknowledgements.length === 0) return true;
     }
     return false;
   }
@@ -147,8 +146,9 @@ export class DeadlineAlerts {
     const offset = request.pageToken ? Number.parseInt(request.pageToken, 10) : 0;
     if (!Number.isInteger(offset) || offset < 0) throw new InvalidArgumentError("invalid page token", [{ field: "page_token", description: "use the next_page_token of the previous page" }]);
     const audience = { $or: [{ recipients: actor.user }, { roles: { $in: [...actor.roles] } }] };
-    const rows = await this.view.find(request.unacknowledgedOnly ? { ...audience, acknowledged: false } : audience, { firedAt: -1, _id: -1 }, offset + pageSize + 1);
-    const unread = request.unacknowledgedOnly ? rows.length : (await this.view.find({ ...audience, acknowledged: false }, { firedAt: -1 }, 1000)).length;
+    const unacknowledged = { ...audience, acknowledgedBy: { $nin: [actor.user] } };
+    const rows = await this.view.find(request.unacknowledgedOnly ? unacknowledged : audience, { firedAt: -1, _id: -1 }, offset + pageSize + 1);
+    const unread = request.unacknowledgedOnly ? rows.length : (await this.view.find(unacknowledged, { firedAt: -1 }, 1000)).length;
     const page = rows.slice(offset, offset + pageSize);
     return {
       alerts: page.map((row) => dpb.Alert.decode(row.pb)),
@@ -157,16 +157,14 @@ export class DeadlineAlerts {
     };
   }
 
-  /** Records that `actor` has seen the alert; acknowledging twice keeps the first. */
+  /** Records that `actor` has seen the alert and acts on it; each user acknowledges for themselves, once. */
   async acknowledge(actor: Actor, alertId: string): Promise<dpb.Alert> {
     if (!alertId.trim()) throw new InvalidArgumentError("alert_id is required", [{ field: "alert_id", description: "must not be empty" }]);
-    const missing = () => new NotFoundError(`no alert ${alertId}`);
     const current = await this.alerts.get(alertId);
-    if (!current || !isAudience(current.value, actor.user, actor.roles)) throw missing();
-    if (current.value.acknowledgedBy) return current.value;
+    if (!current || !isAudience(current.value, actor.user, actor.roles)) throw new NotFoundError(`no alert ${alertId}`);
     const stored = await this.alerts.mutate(alertId, ({ value }) => {
-      if (value.acknowledgedBy) return undefined;
-      const next = { ...value, acknowledgedBy: actor.user, acknowledgedAt: this.clock() };
+      if (isAcknowledgedBy(value, actor.user)) return undefined;
+      const next = { ...value, acknowledgements: [...value.acknowledgements, { user: actor.user, at: this.clock() }] };
       return { value: next, outbox: [this.auditItem(actor.user, "deadline.acknowledged", next)] };
     });
     if (stored) return stored.value;

@@ -49,6 +49,13 @@ export function deadlineKindOf(measure: tpb.MeasureType): dpb.DeadlineKind {
   }
 }
 
+/** When a running measure must end: its set end, else its start plus the statutory limit; undefined for a lifted measure or one without a rule. */
+export function measureDueAt(measure: tpb.CoerciveMeasure, rules: DeadlineRules = STATUTORY_RULES): Date | undefined {
+  const rule = rules[dpb.deadlineKindToJSON(deadlineKindOf(measure.type))];
+  if (!rule || measure.releasedAt || !measure.startsAt) return undefined;
+  return measure.endsAt ?? new Date(measure.startsAt.getTime() + rule.limitMs);
+}
+
 /** The rules in force: the statutory ones with overrides (e.g. short rules in tests), by kind name. */
 export type DeadlineRules = Readonly<Record<string, DeadlineRule>>;
 
@@ -108,7 +115,7 @@ export function plannedTimers(file: tpb.CaseFile, rules: DeadlineRules): Planned
     const kind = deadlineKindOf(measure.type);
     const rule = rules[dpb.deadlineKindToJSON(kind)];
     if (!rule || measure.releasedAt || !measure.startsAt) continue;
-    const dueAt = measure.endsAt ?? new Date(measure.startsAt.getTime() + rule.limitMs);
+    const dueAt = measureDueAt(measure, rules)!;
     const party = kase.parties.find((p) => p.partyId === measure.partyId)?.name ?? "";
     const timer = (level: dpb.AlertLevel, point: string, fireAt: Date): PlannedTimer => ({
       timerId: timerIdOf(kase.caseId, measure.measureId, point),
@@ -157,7 +164,7 @@ export function isCurrent(fired: PlannedTimer, file: tpb.CaseFile | undefined, r
   return plannedTimers(file, rules).some((t) => t.timerId === fired.timerId && t.fireAt?.getTime() === fired.fireAt?.getTime());
 }
 
-/** Roles that get an alert: unit leaders always, the legal unit once it is escalated (a warning not acknowledged by the limit). */
+/** Roles that get an alert: unit leaders always, the legal unit once it is escalated (a warning nobody acknowledged by the limit). */
 export function alertRoles(escalated: boolean): string[] {
   return escalated ? ["unit-leader", "police-legal"] : ["unit-leader"];
 }
@@ -165,4 +172,9 @@ export function alertRoles(escalated: boolean): string[] {
 /** Whether `user` with `roles` gets `alert`. */
 export function isAudience(alert: dpb.Alert, user: string, roles: readonly string[]): boolean {
   return alert.recipients.includes(user) || alert.roles.some((role) => roles.includes(role));
+}
+
+/** Whether `user` has acknowledged `alert` (each recipient acknowledges for themselves). */
+export function isAcknowledgedBy(alert: dpb.Alert, user: string): boolean {
+  return alert.acknowledgements.some((ack) => ack.user === user);
 }

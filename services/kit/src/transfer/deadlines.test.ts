@@ -61,11 +61,19 @@ describe("runningDeadlines", () => {
         measures: [
           { measureId: "m1", type: pb.MeasureType.MEASURE_TYPE_BAIL, startsAt: created, endsAt: addMonths(created, 12) },
           { measureId: "m2", type: pb.MeasureType.MEASURE_TYPE_CRIMINAL_DETENTION, startsAt: created, endsAt: new Date(created.getTime() + 3 * 86_400_000) },
+          // No end set: it runs to the statutory limit (continued questioning, 24 h); a lifted one has no deadline.
+          { measureId: "m3", type: pb.MeasureType.MEASURE_TYPE_CONTINUED_QUESTIONING, startsAt: created },
+          { measureId: "m4", type: pb.MeasureType.MEASURE_TYPE_BAIL, startsAt: created, releasedAt: created },
         ],
       },
     });
     const deadlines = runningDeadlines([transfer({ state: pb.TransferState.TRANSFER_STATE_RECEIVED })], [file], PROSECUTION);
-    expect(deadlines.map((d) => d.kind)).toEqual(["measure-ends", "prosecution-review", "measure-ends"]);
-    expect(deadlines[0]!.rule).toBe("MEASURE_TYPE_CRIMINAL_DETENTION");
+    expect(deadlines.map((d) => [d.kind, d.rule])).toEqual([
+      ["measure-ends", "MEASURE_TYPE_CONTINUED_QUESTIONING"],
+      ["measure-ends", "MEASURE_TYPE_CRIMINAL_DETENTION"],
+      ["prosecution-review", expect.any(String)],
+      ["measure-ends", "MEASURE_TYPE_BAIL"],
+    ]);
+    expect(deadlines[0]!.dueAt).toEqual(new Date(created.getTime() + 24 * 3_600_000));
   });
 });

@@ -1,4 +1,5 @@
 import { type common, transfer as pb } from "@casebridge/proto";
+import { measureDueAt } from "../deadlines/domain";
 
 const { TransferState: State, TransferPurpose: Purpose } = pb;
 
@@ -65,8 +66,10 @@ export function runningDeadlines(transfers: readonly pb.Transfer[], caseFiles: r
   }
   for (const file of caseFiles) {
     for (const measure of file.case?.measures ?? []) {
-      if (!measure.endsAt || !measure.startsAt) continue;
-      deadlines.push({ caseId: file.case!.caseId, caseNumber: file.case!.caseNumber, transferId: "", kind: "measure-ends", startedAt: measure.startsAt, dueAt: measure.endsAt, rule: pb.measureTypeToJSON(measure.type) });
+      // A measure without a set end runs to its statutory limit; a lifted one has no deadline.
+      const dueAt = measureDueAt(measure);
+      if (!dueAt || !measure.startsAt) continue;
+      deadlines.push({ caseId: file.case!.caseId, caseNumber: file.case!.caseNumber, transferId: "", kind: "measure-ends", startedAt: measure.startsAt, dueAt, rule: pb.measureTypeToJSON(measure.type) });
     }
   }
   return deadlines.sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime());

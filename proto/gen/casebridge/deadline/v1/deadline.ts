@@ -163,12 +163,18 @@ export interface Alert {
   /** Roles of the agency who get it (unit-leader; police-legal once escalated). */
   roles: string[];
   escalated: boolean;
-  acknowledgedBy: string;
-  acknowledgedAt?: Date | undefined;
+  /** Who has seen it and acts on it, each for themselves (the officer in charge and each leader). */
+  acknowledgements: Acknowledgement[];
+}
+
+/** Acknowledgement is one user's "I have seen it and act on it". */
+export interface Acknowledgement {
+  user: string;
+  at?: Date | undefined;
 }
 
 export interface ListAlertsRequest {
-  /** Only alerts nobody acknowledged yet. */
+  /** Only alerts the caller has not acknowledged yet. */
   unacknowledgedOnly: boolean;
   /** 1..200; 0 means 50. */
   pageSize: number;
@@ -177,7 +183,7 @@ export interface ListAlertsRequest {
 
 export interface ListAlertsResponse {
   alerts: Alert[];
-  /** Unacknowledged alerts the caller gets (the unread count). */
+  /** Alerts the caller gets and has not acknowledged (the caller's unread count). */
   unacknowledged: number;
   nextPageToken: string;
 }
@@ -450,8 +456,7 @@ function createBaseAlert(): Alert {
     recipients: [],
     roles: [],
     escalated: false,
-    acknowledgedBy: "",
-    acknowledgedAt: undefined,
+    acknowledgements: [],
   };
 }
 
@@ -475,11 +480,8 @@ export const Alert: MessageFns<Alert> = {
     if (message.escalated !== false) {
       writer.uint32(48).bool(message.escalated);
     }
-    if (message.acknowledgedBy !== "") {
-      writer.uint32(58).string(message.acknowledgedBy);
-    }
-    if (message.acknowledgedAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.acknowledgedAt), writer.uint32(66).fork()).join();
+    for (const v of message.acknowledgements) {
+      Acknowledgement.encode(v!, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -545,20 +547,12 @@ export const Alert: MessageFns<Alert> = {
             message.escalated = reader.bool();
             continue;
           }
-          case 7: {
-            if (tag !== 58) {
+          case 9: {
+            if (tag !== 74) {
               break;
             }
 
-            message.acknowledgedBy = reader.string();
-            continue;
-          }
-          case 8: {
-            if (tag !== 66) {
-              break;
-            }
-
-            message.acknowledgedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.acknowledgements.push(Acknowledgement.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -591,16 +585,9 @@ export const Alert: MessageFns<Alert> = {
         : [],
       roles: globalThis.Array.isArray(object?.roles) ? object.roles.map((e: any) => globalThis.String(e)) : [],
       escalated: isSet(object.escalated) ? globalThis.Boolean(object.escalated) : false,
-      acknowledgedBy: isSet(object.acknowledgedBy)
-        ? globalThis.String(object.acknowledgedBy)
-        : isSet(object.acknowledged_by)
-        ? globalThis.String(object.acknowledged_by)
-        : "",
-      acknowledgedAt: isSet(object.acknowledgedAt)
-        ? fromJsonTimestamp(object.acknowledgedAt)
-        : isSet(object.acknowledged_at)
-        ? fromJsonTimestamp(object.acknowledged_at)
-        : undefined,
+      acknowledgements: globalThis.Array.isArray(object?.acknowledgements)
+        ? object.acknowledgements.map((e: any) => Acknowledgement.fromJSON(e))
+        : [],
     };
   },
 
@@ -624,11 +611,8 @@ export const Alert: MessageFns<Alert> = {
     if (message.escalated !== false) {
       obj.escalated = message.escalated;
     }
-    if (message.acknowledgedBy !== "") {
-      obj.acknowledgedBy = message.acknowledgedBy;
-    }
-    if (message.acknowledgedAt !== undefined) {
-      obj.acknowledgedAt = message.acknowledgedAt.toISOString();
+    if (message.acknowledgements?.length) {
+      obj.acknowledgements = message.acknowledgements.map((e) => Acknowledgement.toJSON(e));
     }
     return obj;
   },
@@ -646,8 +630,92 @@ export const Alert: MessageFns<Alert> = {
     message.recipients = object.recipients?.map((e) => e) || [];
     message.roles = object.roles?.map((e) => e) || [];
     message.escalated = object.escalated ?? false;
-    message.acknowledgedBy = object.acknowledgedBy ?? "";
-    message.acknowledgedAt = object.acknowledgedAt ?? undefined;
+    message.acknowledgements = object.acknowledgements?.map((e) => Acknowledgement.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseAcknowledgement(): Acknowledgement {
+  return { user: "", at: undefined };
+}
+
+export const Acknowledgement: MessageFns<Acknowledgement> = {
+  encode(message: Acknowledgement, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.user !== "") {
+      writer.uint32(10).string(message.user);
+    }
+    if (message.at !== undefined) {
+      Timestamp.encode(toTimestamp(message.at), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Acknowledgement {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAcknowledgement();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.user = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.at = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Acknowledgement {
+    return {
+      user: isSet(object.user) ? globalThis.String(object.user) : "",
+      at: isSet(object.at) ? fromJsonTimestamp(object.at) : undefined,
+    };
+  },
+
+  toJSON(message: Acknowledgement): unknown {
+    const obj: any = {};
+    if (message.user !== "") {
+      obj.user = message.user;
+    }
+    if (message.at !== undefined) {
+      obj.at = message.at.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Acknowledgement>, I>>(base?: I): Acknowledgement {
+    return Acknowledgement.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Acknowledgement>, I>>(object: I): Acknowledgement {
+    const message = createBaseAcknowledgement();
+    message.user = object.user ?? "";
+    message.at = object.at ?? undefined;
     return message;
   },
 };
@@ -1025,7 +1093,7 @@ export const AlertServiceDefinition = {
       responseStream: false,
       options: {},
     },
-    /** AcknowledgeAlert records that the caller has seen an alert and acts on it. */
+    /** AcknowledgeAlert records that the caller has seen an alert and acts on it (once per user). */
     acknowledgeAlert: {
       name: "AcknowledgeAlert",
       requestType: AcknowledgeAlertRequest as typeof AcknowledgeAlertRequest,
@@ -1050,7 +1118,7 @@ export const AlertServiceService = {
     responseSerialize: (value: ListAlertsResponse): Buffer => Buffer.from(ListAlertsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListAlertsResponse => ListAlertsResponse.decode(value),
   },
-  /** AcknowledgeAlert records that the caller has seen an alert and acts on it. */
+  /** AcknowledgeAlert records that the caller has seen an alert and acts on it (once per user). */
   acknowledgeAlert: {
     path: "/casebridge.deadline.v1.AlertService/AcknowledgeAlert" as const,
     requestStream: false as const,
@@ -1067,7 +1135,7 @@ export const AlertServiceService = {
 export interface AlertServiceServer extends UntypedServiceImplementation {
   /** ListAlerts lists the alerts the caller gets, newest first. */
   listAlerts: handleUnaryCall<ListAlertsRequest, ListAlertsResponse>;
-  /** AcknowledgeAlert records that the caller has seen an alert and acts on it. */
+  /** AcknowledgeAlert records that the caller has seen an alert and acts on it (once per user). */
   acknowledgeAlert: handleUnaryCall<AcknowledgeAlertRequest, AcknowledgeAlertResponse>;
 }
 
@@ -1088,7 +1156,7 @@ export interface AlertServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListAlertsResponse) => void,
   ): ClientUnaryCall;
-  /** AcknowledgeAlert records that the caller has seen an alert and acts on it. */
+  /** AcknowledgeAlert records that the caller has seen an alert and acts on it (once per user). */
   acknowledgeAlert(
     request: AcknowledgeAlertRequest,
     callback: (error: ServiceError | null, response: AcknowledgeAlertResponse) => void,
