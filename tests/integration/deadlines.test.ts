@@ -8,12 +8,14 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { aggregateBucket, aggregateKey, bearerMetadata, type CaseBridgeError, decodeRecord, natsClient, startService, type RunningService } from "@casebridge/kit";
 import { common, deadline as dpb, transfer as pb } from "@casebridge/proto";
 import { spec as policeSpec } from "@casebridge/police/spec";
+import { spec as prosecutionSpec } from "@casebridge/prosecution/spec";
 import { authIssuer, eventually, freePort, infra, startNats, tokenFor } from "./support";
 
 const { AlertLevel: Level } = dpb;
 const run = randomUUID().slice(0, 8);
-// Short test rules: criminal detention ends after 8 s with a warning 4 s before.
-const RULES = JSON.stringify({ DEADLINE_KIND_CRIMINAL_DETENTION: { limit: "8s", warnBefore: ["4s"] } });
+// Short test rules: criminal detention, fast-track review and supplementary investigation end after 8 s, with a warning 4 s before.
+const SHORT = { limit: "8s", warnBefore: ["4s"] };
+const RULES = JSON.stringify({ DEADLINE_KIND_CRIMINAL_DETENTION: SHORT, DEADLINE_KIND_PROSECUTION_REVIEW_FAST_TRACK: SHORT, DEADLINE_KIND_SUPPLEMENTARY_INVESTIGATION: SHORT });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Statutory deadlines as server-side schedules (ADR-51) on a nats-server of this test's own, so that it can be restarted. */
@@ -24,22 +26,24 @@ describe("statutory deadlines: durable timers, alerts, acknowledgement, escalati
   let natsServer: ChildProcess;
   let nc: NatsConnection;
   let police: RunningService | undefined;
+  let prosecution: RunningService | undefined;
   const tokens = new Map<string, string>();
   const as = (user: string) => ({ metadata: bearerMetadata(tokens.get(user)!), timeoutMs: 20_000 });
   const cases = () => natsClient(nc, "police", pb.CaseFileServiceDefinition, 20_000);
-  const alerts = () => natsClient(nc, "police", dpb.AlertServiceDefinition, 20_000);
+  const alerts = (agency = "police") => natsClient(nc, agency, dpb.AlertServiceDefinition, 20_000);
 
+  const envOf = (agency: string) => ({
+    NATS_URL: natsUrl,
+    MONGO_URL: infra.mongoUrl,
+    MONGO_DB: `it_deadlines_${agency}_${run}`,
+    LOG_LEVEL: "silent",
+    PKI_DIR: infra.pkiDir,
+    GRPC_PORT: "0",
+    AUTH_ISSUER: authIssuer,
+    DEADLINE_RULES: RULES,
+  });
   const startPolice = async () => {
-    police = await startService(policeSpec, {
-      NATS_URL: natsUrl,
-      MONGO_URL: infra.mongoUrl,
-      MONGO_DB: `it_deadlines_police_${run}`,
-      LOG_LEVEL: "silent",
-      PKI_DIR: infra.pkiDir,
-      GRPC_PORT: "0",
-      AUTH_ISSUER: authIssuer,
-      DEADLINE_RULES: RULES,
-    });
+    police = await startService(policeSpec, envOf("police"));
   };
 
   /** Opens a case whose suspect is detained from now; returns its id once the relay has set its timers. */
@@ -72,14 +76,14 @@ describe("statutory deadlines: durable timers, alerts, acknowledgement, escalati
     });
   }
 
-  async function alertsOf(user: string, caseId: string): Promise<dpb.Alert[]> {
-    const { alerts: list } = await alerts().listAlerts({ unacknowledgedOnly: false, pageSize: 200, pageToken: "" }, as(user));
+  async function alertsOf(user: string, caseId: string, agency = "police"): Promise<dpb.Alert[]> {
+    const { alerts: list } = await alerts(agency).listAlerts({ unacknowledgedOnly: false, pageSize: 200, pageToken: "" }, as(user));
     return list.filter((a) => a.timer?.caseId === caseId).sort((a, b) => a.timer!.fireAt!.getTime() - b.timer!.fireAt!.getTime());
   }
 
-  async function waitForAlerts(caseId: string, count: number, user = "leader.qian"): Promise<dpb.Alert[]> {
+  async function waitForAlerts(caseId: string, count: number, user = "leader.qian", agency = "police"): Promise<dpb.Alert[]> {
     return eventually(async () => {
-      const found = await alertsOf(user, caseId);
+      const found = await alertsOf(user, caseId, agency);
       if (found.length < count) throw new Error(`${found.length} of ${count} alerts so far`);
       return found;
     }, 40_000, 250);
@@ -100,9 +104,11 @@ describe("statutory deadlines: durable timers, alerts, acknowledgement, escalati
     natsServer = await startNats(natsPort, storeDir);
     nc = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     await startPolice();
+    prosecution = await startService(prosecutionSpec, envOf("prosecution"));
   }, 60_000);
 
   afterAll(async () => {
+    await prosecution?.stop();
     await police?.stop();
     await nc?.close();
     natsServer?.kill("SIGTERM");
@@ -170,6 +176,30 @@ describe("statutory deadlines: durable timers, alerts, acknowledgement, escalati
     expect(await alertsOf("leader.qian", released)).toHaveLength(0);
     const { caseFile } = await cases().getCase({ caseId: released }, as("officer.wang"));
     expect(caseFile!.case!.measures[0]!.releasedAt).toBeInstanceOf(Date);
+  }, 60_000);
+
+  it("runs the prosecution review from receipt at the prosecution; a return ends it and starts supplementary investigation at the police", async () => {
+    const caseId = `dl-${randomUUID()}`;
+    await cases().openCase(
+      {
+        case: pb.Case.fromPartial({ caseId, caseNumber: `320582-2026-${caseId.slice(-5)}`, kind: pb.CaseKind.CASE_KIND_CRIMINAL, offence: "盗窃", fastTrack: true, parties: [{ partyId: "p1", role: common.PartyRole.PARTY_ROLE_SUSPECT, name: "钱某" }] }),
+        documents: [{ documentId: "recommendation-1", title: "起诉意见书", documentType: "recommendation", mediaType: "application/pdf", content: Buffer.from(caseId) }],
+      },
+      as("officer.wang"),
+    );
+    await cases().approveCase({ caseId }, as("legal.li"));
+    const transfers = (agency: string) => natsClient(nc, agency, pb.TransferServiceDefinition, 20_000);
+    const { transfer } = await transfers("police").submitTransfer({ caseId, recipient: common.Agency.AGENCY_PROSECUTION, purpose: pb.TransferPurpose.TRANSFER_PURPOSE_PROSECUTION_REVIEW, transferId: "" }, as("legal.li"));
+    // The fast-track review (10 days; 8 s here) warns the prosecutors 4 s after receipt.
+    const [reviewWarning] = await waitForAlerts(caseId, 1, "prosecutor.zhao", "prosecution");
+    expect(reviewWarning).toMatchObject({ roles: ["prosecutor"], recipients: [], timer: { kind: dpb.DeadlineKind.DEADLINE_KIND_PROSECUTION_REVIEW_FAST_TRACK, level: Level.ALERT_LEVEL_WARNING, transferId: transfer!.transferId, partyName: "钱某" } });
+    expectOnTime(reviewWarning!);
+    // Returned for supplementary investigation before the review's limit: that limit never alerts; the police's month starts.
+    await transfers("prosecution").returnTransfer({ transferId: transfer!.transferId, reason: pb.ReturnReason.RETURN_REASON_SUPPLEMENTARY_INVESTIGATION, note: "补充侦查：调取监控" }, as("prosecutor.zhao"));
+    const [supplementaryWarning, supplementaryLimit] = await waitForAlerts(caseId, 2, "legal.li");
+    expect(supplementaryWarning).toMatchObject({ roles: ["police-legal", "unit-leader"], timer: { kind: dpb.DeadlineKind.DEADLINE_KIND_SUPPLEMENTARY_INVESTIGATION, level: Level.ALERT_LEVEL_WARNING } });
+    expect(supplementaryLimit).toMatchObject({ escalated: false, timer: { level: Level.ALERT_LEVEL_EXPIRED } });
+    expect((await alertsOf("prosecutor.zhao", caseId, "prosecution")).map((a) => a.timer!.level)).toEqual([Level.ALERT_LEVEL_WARNING]);
   }, 60_000);
 
   it("refuses bad changes and foreign callers with clear errors", async () => {

@@ -15,7 +15,7 @@ const SENDERS: User[] = ["legal.li", "prosecutor.zhao", "judge.sun", "lawyer.wu"
 const DECIDERS: User[] = [...SENDERS, "clerk.zhou"];
 // Police unit leaders read the police cases and get the unit's deadline alerts.
 const READERS: User[] = [...STAFF, "leader.qian"];
-const POLICE_ALERTS: User[] = ["officer.wang", "legal.li", "leader.qian"];
+const ALERTED: User[] = ["officer.wang", "legal.li", "leader.qian", "prosecutor.zhao", "judge.sun", "clerk.zhou"];
 const EXPECTED_ACCESS: Record<string, readonly User[]> = {
   whoAmI: USERS,
   listServices: ["admin.he"],
@@ -38,8 +38,8 @@ const EXPECTED_ACCESS: Record<string, readonly User[]> = {
   recordJudgment: ["judge.sun"],
   listDeadlines: READERS,
   changeMeasure: ["officer.wang", "legal.li"],
-  listAlerts: POLICE_ALERTS,
-  acknowledgeAlert: POLICE_ALERTS,
+  listAlerts: ALERTED,
+  acknowledgeAlert: ALERTED,
   verifyAuditLog: SENDERS,
   streamChanges: READERS,
 };

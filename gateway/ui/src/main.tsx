@@ -17,8 +17,8 @@ type View = { kind: "tab"; tab: Tab } | { kind: "transfer"; id: string; back: Ta
 type Tab = "approvals" | "newCase" | "sent" | "inbox" | "alerts" | "deadlines" | "audit" | "system";
 
 const POLICE_ROLES = ["police-officer", "police-legal"];
-/** Who gets statutory deadline alerts (the notification centre): police staff and unit leaders. */
-const ALERT_ROLES = [...POLICE_ROLES, "unit-leader"];
+/** Who gets statutory deadline alerts (the notification centre): police staff and unit leaders, prosecutors, judges and clerks. */
+const ALERT_ROLES = [...POLICE_ROLES, "unit-leader", "prosecutor", "judge", "court-clerk"];
 const SENDERS = ["police-legal", "prosecutor", "judge", "duty-lawyer", "mediator", "notary"];
 const DECIDERS = ["police-legal", "prosecutor", "judge", "court-clerk", "duty-lawyer", "mediator", "notary"];
 const AUDITORS = ["police-legal", "prosecutor", "judge", "duty-lawyer", "mediator", "notary"];
@@ -31,7 +31,7 @@ function tabsOf(me: Me): Tab[] {
   const tabs: Tab[] = [];
   if (has(me, POLICE_ROLES)) tabs.push("approvals", "newCase", "sent", "alerts");
   else if (has(me, ["unit-leader"])) tabs.push("alerts");
-  else if (has(me, DECIDERS)) tabs.push("inbox", "sent");
+  else if (has(me, DECIDERS)) tabs.push("inbox", "sent", ...(has(me, ALERT_ROLES) ? (["alerts"] as Tab[]) : []));
   if (tabs.length > 0) tabs.push("deadlines");
   if (has(me, AUDITORS)) tabs.push("audit");
   return tabs;
@@ -677,9 +677,11 @@ function Alerts({ tx, me, tick }: { tx: T; me: Me; tick: number }) {
                 <td>
                   {tx.t("due")} {tx.date(a.timer?.dueAt)} <span class="muted">({tx.remaining(a.timer?.dueAt)})</span>
                 </td>
-                <td class="muted">
-                  {tx.t("officerInCharge")} {a.timer?.officer}
-                </td>
+                {a.timer?.officer && (
+                  <td class="muted">
+                    {tx.t("officerInCharge")} {a.timer.officer}
+                  </td>
+                )}
                 <td>
                   {acks.length > 0 && (
                     <span class="muted" data-testid="acknowledged">

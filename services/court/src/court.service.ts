@@ -22,7 +22,7 @@ export function createCourtHandlers(engine: TransferEngine, auth: TokenVerifier,
       if (!request.outcome.trim()) throw new InvalidArgumentError("the outcome is required", [{ field: "outcome", description: "must not be empty" }]);
       const transfer = await accepted(request.transferId);
       const [judgment] = await engine.sealDocuments([request.judgment], "judgment");
-      await engine.announce(actor, transfer.transferId, "judgment", request.outcome, judgment);
+      await engine.announce(actor, transfer.transferId, "judgment", request.outcome, judgment, true);
       return { judgment };
     },
   };

@@ -1,16 +1,16 @@
-import { AGENCY_ROLES, serve, transferSetup, type ServiceSpec } from "@casebridge/kit";
+import { AGENCY_ROLES, serve, transferWithDeadlinesSetup, type ServiceSpec } from "@casebridge/kit";
 import { common, transfer as pb } from "@casebridge/proto";
 import { createCourtHandlers } from "./court.service";
 
 
-// The court receives indictments, registers them, and sends the sealed judgment back down the path.
+// The court receives indictments, registers them, and sends the sealed judgment back down the path, within the trial limit (deadline alerts).
 /** The court service: what main.ts runs and what tests start in-process. */
 export const spec: ServiceSpec = {
   name: "court",
   agency: common.Agency.AGENCY_COURT,
   defaultGrpcPort: 50053,
   setup: (deps) =>
-    transferSetup(deps, {
+    transferWithDeadlinesSetup(deps, {
       agency: common.Agency.AGENCY_COURT,
       requireApproval: false,
       roles: AGENCY_ROLES.court,

@@ -21,7 +21,7 @@ export function createProsecutionHandlers(engine: TransferEngine, auth: TokenVer
         parentTransferId: review.transferId,
         path: [...review.path, review.sender],
       });
-      await engine.announce(actor, review.transferId, "indicted", `indictment sent to court as transfer ${transfer.transferId}`, indictment);
+      await engine.announce(actor, review.transferId, "indicted", `indictment sent to court as transfer ${transfer.transferId}`, indictment, true);
       return { transfer };
     },
   };

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "pino";
-import { deadline as dpb, runtime as rpb, type transfer as tpb } from "@casebridge/proto";
+import { type common, deadline as dpb, runtime as rpb, type transfer as tpb } from "@casebridge/proto";
 import type { Actor } from "../actor";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../errors";
 import { consumeEvents, ensureConsumer, type RunningConsumer } from "../jetstream";
@@ -10,7 +10,7 @@ import { auditOutboxItem } from "../runtime/outbox-items";
 import type { DurableRuntime } from "../runtime/durable-runtime";
 import { TIMER_STREAM, timerFiredSubject, timerScheduleSubject } from "../runtime/timers";
 import type { ViewCollection } from "../runtime/view-collection";
-import { alertIdOf, alertRoles, isAcknowledgedBy, isAudience, isCurrent, plannedTimers, timerChanges, type DeadlineRules, type PlannedTimer } from "./domain";
+import { alertIdOf, alertRoles, isAcknowledgedBy, isAudience, isCurrent, measureTimers, timerChanges, transferTimers, type DeadlineRules, type PlannedTimer } from "./domain";
 
 const ALERT_CODEC: AggregateCodec<dpb.Alert> = { encode: (a) => dpb.Alert.encode(a).finish(), decode: (b) => dpb.Alert.decode(b) };
 
@@ -31,8 +31,10 @@ export interface DeadlineAlertsDeps {
   readonly agency: string;
   readonly runtime: DurableRuntime;
   readonly js: JetStreamClient;
-  /** The agency's case files (the system of record the timers are checked against). */
+  readonly agencyEnum: common.Agency;
+  /** The agency's case files and transfers (the system of record the timers are checked against). */
   readonly cases: AggregateStore<tpb.CaseFile>;
+  readonly transfers: AggregateStore<tpb.Transfer>;
   readonly rules: DeadlineRules;
   readonly logger: Logger;
   /** Live views hear of each alert fired or acknowledged. */
@@ -63,9 +65,23 @@ export class DeadlineAlerts {
     return `timers-${this.deps.agency}`;
   }
 
-  /** The outbox items that set, move or cancel the timers when a case goes from `before` to `after` (committed with that change). */
-  timerItems(before: tpb.CaseFile | undefined, after: tpb.CaseFile): OutboxItem[] {
-    const { set, cancel } = timerChanges(before ? plannedTimers(before, this.deps.rules) : [], plannedTimers(after, this.deps.rules));
+  /** Commits the timers of every case file and transfer with each of their changes: set, moved or cancelled in the same write. */
+  watch(): void {
+    this.deps.cases.onChange((before, after) => this.timerItems(before ? this.ofCase(before) : [], this.ofCase(after)));
+    this.deps.transfers.onChange((before, after) => this.timerItems(before ? this.ofTransfer(before) : [], this.ofTransfer(after)));
+  }
+
+  private ofCase(file: tpb.CaseFile): PlannedTimer[] {
+    return measureTimers(file, this.deps.rules);
+  }
+
+  private ofTransfer(transfer: tpb.Transfer): PlannedTimer[] {
+    return transferTimers(transfer, this.deps.agencyEnum, this.deps.rules);
+  }
+
+  /** The outbox items that set, move or cancel timers when a record's timers go from `before` to `after`. */
+  timerItems(before: readonly PlannedTimer[], after: readonly PlannedTimer[]): OutboxItem[] {
+    const { set, cancel } = timerChanges(before, after);
     return [
       ...set.map((timer) =>
         rpb.OutboxItem.fromPartial({
@@ -110,19 +126,18 @@ export class DeadlineAlerts {
 
   /** A fired timer: an alert, once, if it still stands against the case as it is now. */
   async fired(timer: PlannedTimer): Promise<void> {
-    const file = await this.deps.cases.get(timer.caseId);
-    if (!isCurrent(timer, file?.value, this.deps.rules)) {
-      this.deps.logger.info({ timer: timer.timerId, caseId: timer.caseId }, "a timer fired that the case no longer has (moved or cancelled); no alert");
+    const now = await this.timersNow(timer);
+    if (!isCurrent(timer, now)) {
+      this.deps.logger.info({ timer: timer.timerId, caseId: timer.caseId, transferId: timer.transferId }, "a timer fired that its case or transfer no longer has (moved or cancelled); no alert");
       return;
     }
-    const escalated = timer.level === dpb.AlertLevel.ALERT_LEVEL_EXPIRED && (await this.warningUnacknowledged(timer, file!.value));
-    const now = this.clock();
+    const escalated = timer.level === dpb.AlertLevel.ALERT_LEVEL_EXPIRED && timer.escalationRoles.length > 0 && (await this.warningUnacknowledged(timer, now));
     const alert: dpb.Alert = {
       alertId: alertIdOf(timer),
       timer,
-      firedAt: now,
+      firedAt: this.clock(),
       recipients: timer.officer ? [timer.officer] : [],
-      roles: alertRoles(escalated),
+      roles: alertRoles(timer, escalated),
       escalated,
       acknowledgements: [],
     };
@@ -130,8 +145,18 @@ export class DeadlineAlerts {
     await this.alerts.insert(alert.alertId, { value: alert, outbox: [this.auditItem("system", escalated ? "deadline.escalated" : "deadline.alerted", alert)] });
   }
 
-  private async warningUnacknowledged(expired: PlannedTimer, file: tpb.CaseFile): Promise<boolean> {
-    const warnings = plannedTimers(file, this.deps.rules).filter((t) => t.measureId === expired.measureId && t.level === dpb.AlertLevel.ALERT_LEVEL_WARNING);
+  /** The timers the fired one's case or transfer has now. */
+  private async timersNow(timer: PlannedTimer): Promise<PlannedTimer[]> {
+    if (timer.transferId) {
+      const transfer = await this.deps.transfers.get(timer.transferId);
+      return transfer ? this.ofTransfer(transfer.value) : [];
+    }
+    const file = await this.deps.cases.get(timer.caseId);
+    return file ? this.ofCase(file.value) : [];
+  }
+
+  private async warningUnacknowledged(expired: PlannedTimer, now: readonly PlannedTimer[]): Promise<boolean> {
+    const warnings = now.filter((t) => t.kind === expired.kind && t.measureId === expired.measureId && t.transferId === expired.transferId && t.level === dpb.AlertLevel.ALERT_LEVEL_WARNING);
     for (const warning of warnings) {
       const alert = await this.alerts.get(alertIdOf(warning));
       if (!alert || alert.value.acknowledgements.length === 0) return true;

@@ -3,12 +3,13 @@ import type { TokenVerifier } from "../actor";
 import type { CallContext, ContractHandlers } from "../contract";
 import { serve } from "../contract";
 import { sealAgencyOf } from "../seal";
-import type { ServiceDeps, ServiceSetup } from "../service";
+import { composeSetups, type ServiceDeps, type ServiceSetup } from "../service";
+import { transferSetup, type TransferServiceSetup, type TransferSetupOptions } from "../transfer/transfer-setup";
 import type { TransferRoles } from "../transfer/roles";
 import type { TransferEngine } from "../transfer/transfer-engine";
 import { DeadlineAlerts } from "./deadline-alerts";
 
-/** How an agency service watches statutory deadlines: on the case files of its transfer engine. */
+/** How an agency service watches statutory deadlines: on the case files and transfers of its transfer engine. */
 export interface DeadlineSetupOptions {
   readonly engine: TransferEngine;
   readonly roles: TransferRoles;
@@ -19,14 +20,16 @@ export async function deadlineSetup(deps: ServiceDeps, options: DeadlineSetupOpt
   const { engine } = options;
   const alerts = new DeadlineAlerts({
     agency: sealAgencyOf(engine.agency)!,
+    agencyEnum: engine.agency,
     runtime: deps.runtime,
     js: deps.js,
     cases: engine.caseFiles.cases,
+    transfers: engine.transfers,
     rules: deps.config.deadlineRules,
     logger: deps.logger.child({ component: "deadlines" }),
     changed: (alert) => engine.notify({ alertId: alert.alertId, caseId: alert.timer?.caseId ?? "" }),
   });
-  engine.caseFiles.changeItems = (before, after) => alerts.timerItems(before, after);
+  alerts.watch();
   await alerts.ensure();
   return {
     alerts,
@@ -43,4 +46,11 @@ export function createAlertHandlers(alerts: DeadlineAlerts, auth: TokenVerifier,
     listAlerts: async (request, ctx) => alerts.list(await requireActor(ctx), request),
     acknowledgeAlert: async (request, ctx) => ({ alert: await alerts.acknowledge(await requireActor(ctx), request.alertId) }),
   };
+}
+
+/** The ServiceSetup of an agency that moves cases and watches their statutory deadlines: the transfer workflow with the deadline module on it. */
+export async function transferWithDeadlinesSetup(deps: ServiceDeps, options: TransferSetupOptions): Promise<TransferServiceSetup & { readonly alerts: DeadlineAlerts }> {
+  const transfer = await transferSetup(deps, options);
+  const deadlines = await deadlineSetup(deps, { engine: transfer.engine, roles: options.roles });
+  return { ...composeSetups(transfer, deadlines), engine: transfer.engine, alerts: deadlines.alerts };
 }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { deadline as dpb, transfer as tpb } from "@casebridge/proto";
+import { common, deadline as dpb, transfer as tpb } from "@casebridge/proto";
 
 const { DeadlineKind: Kind, AlertLevel: Level } = dpb;
 const HOUR = 3_600_000;
@@ -29,7 +29,27 @@ export const STATUTORY_RULES: Readonly<Record<string, DeadlineRule>> = {
   DEADLINE_KIND_BAIL: { limitMs: 12 * MONTH, warnBeforeMs: [15 * DAY] },
   // 刑事诉讼法第七十九条: 监视居住最长不得超过 6 个月. Warn 10 days before.
   DEADLINE_KIND_RESIDENTIAL_SURVEILLANCE: { limitMs: 6 * MONTH, warnBeforeMs: [10 * DAY] },
+  // 刑事诉讼法第一百七十二条: 审查起诉一个月内作出决定. Warn 3 days before.
+  DEADLINE_KIND_PROSECUTION_REVIEW: { limitMs: MONTH, warnBeforeMs: [3 * DAY] },
+  // 刑事诉讼法第一百七十二条: 适用速裁程序的十日以内 (可能判处一年以上有期徒刑的十五日). Warn 2 days before.
+  DEADLINE_KIND_PROSECUTION_REVIEW_FAST_TRACK: { limitMs: 10 * DAY, warnBeforeMs: [2 * DAY] },
+  // 刑事诉讼法第一百七十五条: 补充侦查在一个月以内完毕. Warn 3 days before.
+  DEADLINE_KIND_SUPPLEMENTARY_INVESTIGATION: { limitMs: MONTH, warnBeforeMs: [3 * DAY] },
+  // 刑事诉讼法第二百零八条: 公诉案件二个月以内宣判. Warn 7 days before.
+  DEADLINE_KIND_TRIAL: { limitMs: 2 * MONTH, warnBeforeMs: [7 * DAY] },
+  // 刑事诉讼法第二百二十五条: 速裁案件十日以内审结 (可能判处一年以上的十五日). Warn 2 days before.
+  DEADLINE_KIND_TRIAL_FAST_TRACK: { limitMs: 10 * DAY, warnBeforeMs: [2 * DAY] },
 };
+
+/** Who gets the alerts of a transfer's time limit at each agency, and who gets them once escalated. */
+export const TRANSFER_DEADLINE_AUDIENCE: Readonly<Partial<Record<common.Agency, { roles: string[]; escalation: string[] }>>> = {
+  [common.Agency.AGENCY_POLICE]: { roles: ["police-legal", "unit-leader"], escalation: [] },
+  [common.Agency.AGENCY_PROSECUTION]: { roles: ["prosecutor"], escalation: [] },
+  [common.Agency.AGENCY_COURT]: { roles: ["judge", "court-clerk"], escalation: [] },
+};
+
+/** Who gets the alerts of a coercive measure: the unit leaders, and the legal unit once escalated (the officer in charge by name). */
+export const MEASURE_DEADLINE_AUDIENCE = { roles: ["unit-leader"], escalation: ["police-legal"] };
 
 /** The deadline a coercive measure runs under. */
 export function deadlineKindOf(measure: tpb.MeasureType): dpb.DeadlineKind {
@@ -107,7 +127,7 @@ export type PlannedTimer = dpb.DeadlineTimer;
  * point and one at the limit (its set end, else its start plus the rule's limit). A point already
  * past is kept (it fires at once): nobody may miss a deadline because it was entered late.
  */
-export function plannedTimers(file: tpb.CaseFile, rules: DeadlineRules): PlannedTimer[] {
+export function measureTimers(file: tpb.CaseFile, rules: DeadlineRules): PlannedTimer[] {
   const kase = file.case;
   if (!kase) return [];
   const timers: PlannedTimer[] = [];
@@ -117,27 +137,66 @@ export function plannedTimers(file: tpb.CaseFile, rules: DeadlineRules): Planned
     if (!rule || measure.releasedAt || !measure.startsAt) continue;
     const dueAt = measureDueAt(measure, rules)!;
     const party = kase.parties.find((p) => p.partyId === measure.partyId)?.name ?? "";
-    const timer = (level: dpb.AlertLevel, point: string, fireAt: Date): PlannedTimer => ({
-      timerId: timerIdOf(kase.caseId, measure.measureId, point),
-      caseId: kase.caseId,
-      caseNumber: kase.caseNumber,
-      kind,
-      level,
-      measureId: measure.measureId,
-      partyName: party,
-      dueAt,
-      fireAt,
-      officer: file.openedBy,
-    });
-    rule.warnBeforeMs.forEach((before, i) => timers.push(timer(Level.ALERT_LEVEL_WARNING, `warning-${i}`, new Date(dueAt.getTime() - before))));
-    timers.push(timer(Level.ALERT_LEVEL_EXPIRED, "limit", dueAt));
+    const base = { caseId: kase.caseId, caseNumber: kase.caseNumber, kind, measureId: measure.measureId, transferId: "", partyName: party, officer: file.openedBy };
+    timers.push(...pointsOf(base, `${kase.caseId}\n${measure.measureId}`, rule, dueAt, MEASURE_DEADLINE_AUDIENCE));
   }
   return timers;
 }
 
-/** A timer id safe as a NATS subject token: the same case, measure and point always give the same id. */
-export function timerIdOf(caseId: string, measureId: string, point: string): string {
-  return createHash("sha256").update(`${caseId}\n${measureId}\n${point}`).digest("hex").slice(0, 32);
+/** A warning timer per warning point and one at the limit. */
+function pointsOf(
+  base: Pick<PlannedTimer, "caseId" | "caseNumber" | "kind" | "measureId" | "transferId" | "partyName" | "officer">,
+  subject: string,
+  rule: DeadlineRule,
+  dueAt: Date,
+  audience: { roles: string[]; escalation: string[] },
+): PlannedTimer[] {
+  const timer = (level: dpb.AlertLevel, point: string, fireAt: Date): PlannedTimer => ({
+    ...base,
+    timerId: timerIdOf(subject, point),
+    level,
+    dueAt,
+    fireAt,
+    roles: audience.roles,
+    escalationRoles: audience.escalation,
+  });
+  return [...rule.warnBeforeMs.map((before, i) => timer(Level.ALERT_LEVEL_WARNING, `warning-${i}`, new Date(dueAt.getTime() - before))), timer(Level.ALERT_LEVEL_EXPIRED, "limit", dueAt)];
+}
+
+/**
+ * The timers of a transfer's statutory limit at `agency`: supplementary investigation at the sender
+ * of a case returned for it (from the return); prosecution review or trial at the receiver while the
+ * transfer is received or accepted and no step has concluded it (indictment, judgment), counted from
+ * receipt, 10 days on the fast track. Limits end with the state that made them: a resubmission,
+ * a withdrawal, a return.
+ */
+export function transferTimers(transfer: tpb.Transfer, agency: common.Agency, rules: DeadlineRules): PlannedTimer[] {
+  const kase = transfer.case;
+  const audience = TRANSFER_DEADLINE_AUDIENCE[agency];
+  if (!kase || !audience) return [];
+  const suspect = kase.parties.find((p) => p.role === common.PartyRole.PARTY_ROLE_SUSPECT)?.name ?? "";
+  const base = { caseId: kase.caseId, caseNumber: kase.caseNumber, measureId: "", transferId: transfer.transferId, partyName: suspect, officer: "" };
+  const limit = (kind: dpb.DeadlineKind, startedAt: Date | undefined): PlannedTimer[] => {
+    const rule = rules[dpb.deadlineKindToJSON(kind)];
+    if (!rule || !startedAt) return [];
+    return pointsOf({ ...base, kind }, `${transfer.transferId}\n${dpb.deadlineKindToJSON(kind)}`, rule, new Date(startedAt.getTime() + rule.limitMs), audience);
+  };
+  const returned = transfer.state === tpb.TransferState.TRANSFER_STATE_RETURNED && transfer.returnReason === tpb.ReturnReason.RETURN_REASON_SUPPLEMENTARY_INVESTIGATION;
+  if (transfer.sender === agency) return returned ? limit(Kind.DEADLINE_KIND_SUPPLEMENTARY_INVESTIGATION, transfer.updatedAt) : [];
+  const running = (transfer.state === tpb.TransferState.TRANSFER_STATE_RECEIVED || transfer.state === tpb.TransferState.TRANSFER_STATE_ACCEPTED) && !transfer.concludedBy;
+  if (transfer.recipient !== agency || !running) return [];
+  if (transfer.purpose === tpb.TransferPurpose.TRANSFER_PURPOSE_PROSECUTION_REVIEW) {
+    return limit(kase.fastTrack ? Kind.DEADLINE_KIND_PROSECUTION_REVIEW_FAST_TRACK : Kind.DEADLINE_KIND_PROSECUTION_REVIEW, transfer.receivedAt);
+  }
+  if (transfer.purpose === tpb.TransferPurpose.TRANSFER_PURPOSE_INDICTMENT) {
+    return limit(kase.fastTrack ? Kind.DEADLINE_KIND_TRIAL_FAST_TRACK : Kind.DEADLINE_KIND_TRIAL, transfer.receivedAt);
+  }
+  return [];
+}
+
+/** A timer id safe as a NATS subject token: the same deadline and point always give the same id. */
+export function timerIdOf(subject: string, point: string): string {
+  return createHash("sha256").update(`${subject}\n${point}`).digest("hex").slice(0, 32);
 }
 
 /** What to do to the timers when a case goes from `before` to `after`: set the new and moved ones, cancel the ones gone. */
@@ -156,17 +215,16 @@ export function alertIdOf(timer: PlannedTimer): string {
 }
 
 /**
- * Whether a fired timer still stands against the case as it is now (the system of record): a
+ * Whether a fired timer is among the timers the case or transfer has now (the system of record): a
  * schedule replaced or cancelled a moment too late must not alert.
  */
-export function isCurrent(fired: PlannedTimer, file: tpb.CaseFile | undefined, rules: DeadlineRules): boolean {
-  if (!file) return false;
-  return plannedTimers(file, rules).some((t) => t.timerId === fired.timerId && t.fireAt?.getTime() === fired.fireAt?.getTime());
+export function isCurrent(fired: PlannedTimer, now: readonly PlannedTimer[]): boolean {
+  return now.some((t) => t.timerId === fired.timerId && t.fireAt?.getTime() === fired.fireAt?.getTime());
 }
 
-/** Roles that get an alert: unit leaders always, the legal unit once it is escalated (a warning nobody acknowledged by the limit). */
-export function alertRoles(escalated: boolean): string[] {
-  return escalated ? ["unit-leader", "police-legal"] : ["unit-leader"];
+/** Roles that get an alert: the timer's audience, and its escalation roles once escalated (a warning nobody acknowledged by the limit). */
+export function alertRoles(timer: PlannedTimer, escalated: boolean): string[] {
+  return escalated ? [...timer.roles, ...timer.escalationRoles] : [...timer.roles];
 }
 
 /** Whether `user` with `roles` gets `alert`. */

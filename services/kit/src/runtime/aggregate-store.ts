@@ -66,6 +66,8 @@ export function decodeRecord(bytes: Uint8Array): rpb.AggregateRecord {
  * and any number of replicas can write at once: a loser reads again and decides again.
  */
 export class AggregateStore<T> {
+  private readonly changeHooks: Array<(before: T | undefined, after: T) => OutboxItem[]> = [];
+
   constructor(
     private readonly kv: KV,
     /** The key prefix, e.g. "transfer". */
@@ -73,6 +75,18 @@ export class AggregateStore<T> {
     private readonly codec: AggregateCodec<T>,
     private readonly clock: () => Date = () => new Date(),
   ) {}
+
+  /**
+   * Adds what another module commits with every change of this kind of aggregate (e.g. the
+   * deadline timers a case or a transfer runs under): `derive` sees the value before and after.
+   */
+  onChange(derive: (before: T | undefined, after: T) => OutboxItem[]): void {
+    this.changeHooks.push(derive);
+  }
+
+  private derived(before: T | undefined, after: T): OutboxItem[] {
+    return this.changeHooks.flatMap((derive) => derive(before, after));
+  }
 
   /** The aggregate with this id, if any. */
   async get(id: string): Promise<Stored<T> | undefined> {
@@ -84,7 +98,8 @@ export class AggregateStore<T> {
   /** Stores a new aggregate; false when one with this id exists already. */
   async insert(id: string, change: Change<T>, appliedEventId?: string): Promise<boolean> {
     try {
-      await this.kv.create(aggregateKey(this.kind, id), encodeRecord(this.record(change.value, [...change.outbox], appliedEventId ? [appliedEventId] : [])));
+      const outbox = [...change.outbox, ...this.derived(undefined, change.value)];
+      await this.kv.create(aggregateKey(this.kind, id), encodeRecord(this.record(change.value, outbox, appliedEventId ? [appliedEventId] : [])));
       return true;
     } catch (error) {
       if (isRevisionConflict(error)) return false;
@@ -105,7 +120,7 @@ export class AggregateStore<T> {
       const change = decide(current);
       if (!change) return undefined;
       const applied = appliedEventId ? [...current.applied, appliedEventId] : [...current.applied];
-      const outbox = [...current.outbox, ...change.outbox];
+      const outbox = [...current.outbox, ...change.outbox, ...this.derived(current.value, change.value)];
       try {
         const revision = await this.kv.update(aggregateKey(this.kind, id), encodeRecord(this.record(change.value, outbox, applied)), current.revision);
         return { id, value: change.value, revision, applied, outbox };

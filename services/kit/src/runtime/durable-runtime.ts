@@ -80,7 +80,7 @@ export class DurableRuntime {
   store<T>(kind: string, codec: AggregateCodec<T>, onPublished?: (value: T) => T | undefined): AggregateStore<T> {
     if (this.kinds.has(kind)) throw new Error(`aggregate kind ${kind} is registered twice`);
     const store = new AggregateStore<T>(this.kv, kind, codec, this.deps.clock);
-    this.kinds.set(kind, { store: store, onPublished: onPublished as RelayedKind["onPublished"] });
+    this.kinds.set(kind, { store: store as unknown as AggregateStore<unknown>, onPublished: onPublished as RelayedKind["onPublished"] });
     return store;
   }
 

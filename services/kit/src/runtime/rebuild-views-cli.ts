@@ -47,7 +47,7 @@ export async function runRebuildViewsCli(argv: string[], env: NodeJS.ProcessEnv,
     connection = await mongoose.createConnection(mongoUrl, { dbName, serverSelectionTimeoutMS: 5000 }).asPromise();
     const runtime = await DurableRuntime.open({ agency, nc, js: jetstream(nc), mongo: connection, logger: pino({ level: "silent" }) });
     registerTransferViews(runtime, agencyEnumOf(agency));
-    if (agency === "police") registerAlertView(runtime);
+    if (agency === "police" || agency === "prosecution" || agency === "court") registerAlertView(runtime);
     const started = Date.now();
     const replayed = await runtime.projector.rebuild((done) => out(`… ${done} messages replayed`));
     out(`views of ${dbName} rebuilt from JetStream: ${replayed} messages replayed in ${((Date.now() - started) / 1000).toFixed(1)} s`);

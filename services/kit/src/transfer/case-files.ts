@@ -26,13 +26,11 @@ export function registerCaseView(runtime: DurableRuntime, changed?: (file: pb.Ca
 /**
  * An agency's case files: opened with their documents sealed, approved by the legal unit, given
  * more documents, their coercive measures extended or lifted; each change with its timeline entry
- * and audit record, and what other modules commit with it (`changeItems`: the deadline timers).
+ * and audit record (other modules add what they commit with it through `cases.onChange`).
  */
 export class CaseFiles {
   readonly cases: AggregateStore<pb.CaseFile>;
   readonly caseView: ViewCollection;
-  /** What other modules commit with a change of a case file (e.g. the deadline timers); set by their setup. */
-  changeItems: ((before: pb.CaseFile | undefined, after: pb.CaseFile) => OutboxItem[]) | undefined;
 
   constructor(
     runtime: DurableRuntime,
@@ -58,7 +56,6 @@ export class CaseFiles {
       outbox: [
         timelineOutboxItem(entry),
         this.caseAuditItem(actor.user, "case.opened", file),
-        ...(this.changeItems?.(undefined, file) ?? []),
       ],
     });
     if (!inserted) throw new FailedPreconditionError(`case ${opened.caseId} exists already`);
@@ -113,7 +110,7 @@ export class CaseFiles {
       const entry = pb.TimelineEntry.fromPartial({ entryId: randomUUID(), caseId: request.caseId, at: this.clock(), agency: this.agency, actor: actor.user, action, detail: request.reason });
       return {
         value: next,
-        outbox: [timelineOutboxItem(entry), this.caseAuditItem(actor.user, `case.${action}`, { ...next, documents: [] }), ...(this.changeItems?.(value, next) ?? [])],
+        outbox: [timelineOutboxItem(entry), this.caseAuditItem(actor.user, `case.${action}`, { ...next, documents: [] })],
       };
     });
     if (!stored) throw new NotFoundError(`no case ${request.caseId}`);

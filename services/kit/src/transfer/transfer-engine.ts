@@ -225,6 +225,8 @@ export class TransferEngine {
       createdAt: now,
       updatedAt: now,
       statusSequence: 0,
+      concludedBy: "",
+      receivedAt: undefined,
     };
     await this.transfers.insert(transferId, { value: transfer, outbox: this.submissionItems(transfer, outgoing.actor, "submitted") });
     return transfer;
@@ -300,12 +302,12 @@ export class TransferEngine {
     return stored.value;
   }
 
-  /** Tells the sender and every earlier agency of a received transfer about a step (e.g. a judgment). */
-  async announce(actor: Actor, transferId: string, action: string, detail: string, document?: pb.BundleDocument): Promise<void> {
+  /** Tells the sender and every earlier agency of a received transfer about a step (e.g. a judgment); `concludes`: the step ends this agency's time limit on it. */
+  async announce(actor: Actor, transferId: string, action: string, detail: string, document?: pb.BundleDocument, concludes = false): Promise<void> {
     await this.transfers.mutate(transferId, ({ value }) => {
       const entry = this.entry(value, actor.user, action, { detail, document, counterpart: value.sender });
       return {
-        value: { ...value, updatedAt: this.clock() },
+        value: { ...value, updatedAt: this.clock(), concludedBy: concludes ? action : value.concludedBy },
         outbox: [
           timelineOutboxItem(entry),
           ...[value.sender, ...value.path].map((to) => this.eventItem(to, { ...this.eventBase(value, actor.user, to), progress: entry })),
@@ -405,6 +407,8 @@ export class TransferEngine {
         returnReason: pb.ReturnReason.RETURN_REASON_UNSPECIFIED,
         returnNote: "",
         updatedAt: now,
+        receivedAt: now,
+        concludedBy: "",
       };
       return {
         value: next,

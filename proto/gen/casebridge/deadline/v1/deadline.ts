@@ -33,6 +33,16 @@ export enum DeadlineKind {
   DEADLINE_KIND_BAIL = 4,
   /** DEADLINE_KIND_RESIDENTIAL_SURVEILLANCE - 监视居住: at most 6 months. */
   DEADLINE_KIND_RESIDENTIAL_SURVEILLANCE = 5,
+  /** DEADLINE_KIND_PROSECUTION_REVIEW - 审查起诉: 1 month from receipt. */
+  DEADLINE_KIND_PROSECUTION_REVIEW = 6,
+  /** DEADLINE_KIND_PROSECUTION_REVIEW_FAST_TRACK - 速裁审查起诉: 10 days from receipt (15 if the sentence may exceed 1 year). */
+  DEADLINE_KIND_PROSECUTION_REVIEW_FAST_TRACK = 7,
+  /** DEADLINE_KIND_SUPPLEMENTARY_INVESTIGATION - 退回补充侦查: 1 month from the return. */
+  DEADLINE_KIND_SUPPLEMENTARY_INVESTIGATION = 8,
+  /** DEADLINE_KIND_TRIAL - 公诉案件审理: 2 months from receipt. */
+  DEADLINE_KIND_TRIAL = 9,
+  /** DEADLINE_KIND_TRIAL_FAST_TRACK - 速裁审理: 10 days from receipt (15 if the sentence may exceed 1 year). */
+  DEADLINE_KIND_TRIAL_FAST_TRACK = 10,
   UNRECOGNIZED = -1,
 }
 
@@ -56,6 +66,21 @@ export function deadlineKindFromJSON(object: any): DeadlineKind {
     case 5:
     case "DEADLINE_KIND_RESIDENTIAL_SURVEILLANCE":
       return DeadlineKind.DEADLINE_KIND_RESIDENTIAL_SURVEILLANCE;
+    case 6:
+    case "DEADLINE_KIND_PROSECUTION_REVIEW":
+      return DeadlineKind.DEADLINE_KIND_PROSECUTION_REVIEW;
+    case 7:
+    case "DEADLINE_KIND_PROSECUTION_REVIEW_FAST_TRACK":
+      return DeadlineKind.DEADLINE_KIND_PROSECUTION_REVIEW_FAST_TRACK;
+    case 8:
+    case "DEADLINE_KIND_SUPPLEMENTARY_INVESTIGATION":
+      return DeadlineKind.DEADLINE_KIND_SUPPLEMENTARY_INVESTIGATION;
+    case 9:
+    case "DEADLINE_KIND_TRIAL":
+      return DeadlineKind.DEADLINE_KIND_TRIAL;
+    case 10:
+    case "DEADLINE_KIND_TRIAL_FAST_TRACK":
+      return DeadlineKind.DEADLINE_KIND_TRIAL_FAST_TRACK;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -77,6 +102,16 @@ export function deadlineKindToJSON(object: DeadlineKind): string {
       return "DEADLINE_KIND_BAIL";
     case DeadlineKind.DEADLINE_KIND_RESIDENTIAL_SURVEILLANCE:
       return "DEADLINE_KIND_RESIDENTIAL_SURVEILLANCE";
+    case DeadlineKind.DEADLINE_KIND_PROSECUTION_REVIEW:
+      return "DEADLINE_KIND_PROSECUTION_REVIEW";
+    case DeadlineKind.DEADLINE_KIND_PROSECUTION_REVIEW_FAST_TRACK:
+      return "DEADLINE_KIND_PROSECUTION_REVIEW_FAST_TRACK";
+    case DeadlineKind.DEADLINE_KIND_SUPPLEMENTARY_INVESTIGATION:
+      return "DEADLINE_KIND_SUPPLEMENTARY_INVESTIGATION";
+    case DeadlineKind.DEADLINE_KIND_TRIAL:
+      return "DEADLINE_KIND_TRIAL";
+    case DeadlineKind.DEADLINE_KIND_TRIAL_FAST_TRACK:
+      return "DEADLINE_KIND_TRIAL_FAST_TRACK";
     case DeadlineKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -144,8 +179,14 @@ export interface DeadlineTimer {
   fireAt?:
     | Date
     | undefined;
-  /** The officer in charge (the user who opened the case). */
+  /** The officer in charge (the user who opened the case); empty for a transfer's limit. */
   officer: string;
+  /** The transfer whose limit it is (prosecution review, supplementary investigation, trial); empty for a measure. */
+  transferId: string;
+  /** Roles of the agency who get the alert. */
+  roles: string[];
+  /** Roles added when a limit is reached with its warning unacknowledged. */
+  escalationRoles: string[];
 }
 
 /**
@@ -160,7 +201,7 @@ export interface Alert {
     | undefined;
   /** Users who get it by name (the officer in charge). */
   recipients: string[];
-  /** Roles of the agency who get it (unit-leader; police-legal once escalated). */
+  /** Roles of the agency who get it (e.g. unit-leader; police-legal too once escalated). */
   roles: string[];
   escalated: boolean;
   /** Who has seen it and acts on it, each for themselves (the officer in charge and each leader). */
@@ -208,6 +249,9 @@ function createBaseDeadlineTimer(): DeadlineTimer {
     dueAt: undefined,
     fireAt: undefined,
     officer: "",
+    transferId: "",
+    roles: [],
+    escalationRoles: [],
   };
 }
 
@@ -242,6 +286,15 @@ export const DeadlineTimer: MessageFns<DeadlineTimer> = {
     }
     if (message.officer !== "") {
       writer.uint32(82).string(message.officer);
+    }
+    if (message.transferId !== "") {
+      writer.uint32(90).string(message.transferId);
+    }
+    for (const v of message.roles) {
+      writer.uint32(98).string(v!);
+    }
+    for (const v of message.escalationRoles) {
+      writer.uint32(106).string(v!);
     }
     return writer;
   },
@@ -339,6 +392,30 @@ export const DeadlineTimer: MessageFns<DeadlineTimer> = {
             message.officer = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.transferId = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.roles.push(reader.string());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.escalationRoles.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -391,6 +468,19 @@ export const DeadlineTimer: MessageFns<DeadlineTimer> = {
         ? fromJsonTimestamp(object.fire_at)
         : undefined,
       officer: isSet(object.officer) ? globalThis.String(object.officer) : "",
+      transferId: isSet(object.transferId)
+        ? globalThis.String(object.transferId)
+        : isSet(object.transfer_id)
+        ? globalThis.String(object.transfer_id)
+        : "",
+      roles: globalThis.Array.isArray(object?.roles)
+        ? object.roles.map((e: any) => globalThis.String(e))
+        : [],
+      escalationRoles: globalThis.Array.isArray(object?.escalationRoles)
+        ? object.escalationRoles.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.escalation_roles)
+        ? object.escalation_roles.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -426,6 +516,15 @@ export const DeadlineTimer: MessageFns<DeadlineTimer> = {
     if (message.officer !== "") {
       obj.officer = message.officer;
     }
+    if (message.transferId !== "") {
+      obj.transferId = message.transferId;
+    }
+    if (message.roles?.length) {
+      obj.roles = message.roles;
+    }
+    if (message.escalationRoles?.length) {
+      obj.escalationRoles = message.escalationRoles;
+    }
     return obj;
   },
 
@@ -444,6 +543,9 @@ export const DeadlineTimer: MessageFns<DeadlineTimer> = {
     message.dueAt = object.dueAt ?? undefined;
     message.fireAt = object.fireAt ?? undefined;
     message.officer = object.officer ?? "";
+    message.transferId = object.transferId ?? "";
+    message.roles = object.roles?.map((e) => e) || [];
+    message.escalationRoles = object.escalationRoles?.map((e) => e) || [];
     return message;
   },
 };

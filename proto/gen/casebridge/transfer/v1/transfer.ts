@@ -470,6 +470,10 @@ export interface Transfer {
     | undefined;
   /** Counts the receiver's status reports; the sender ignores one older than it has applied. */
   statusSequence: number;
+  /** The step at this agency that ended its time limit on the transfer ("indicted", "judgment"); empty while it runs. */
+  concludedBy: string;
+  /** When this agency last received a submission of it (statutory limits count from receipt). */
+  receivedAt?: Date | undefined;
 }
 
 /** TimelineEntry is one step of a case at one agency. */
@@ -1470,6 +1474,8 @@ function createBaseTransfer(): Transfer {
     createdAt: undefined,
     updatedAt: undefined,
     statusSequence: 0,
+    concludedBy: "",
+    receivedAt: undefined,
   };
 }
 
@@ -1529,6 +1535,12 @@ export const Transfer: MessageFns<Transfer> = {
     }
     if (message.statusSequence !== 0) {
       writer.uint32(136).uint32(message.statusSequence);
+    }
+    if (message.concludedBy !== "") {
+      writer.uint32(146).string(message.concludedBy);
+    }
+    if (message.receivedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.receivedAt), writer.uint32(154).fork()).join();
     }
     return writer;
   },
@@ -1692,6 +1704,22 @@ export const Transfer: MessageFns<Transfer> = {
             message.statusSequence = reader.uint32();
             continue;
           }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.concludedBy = reader.string();
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.receivedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1757,6 +1785,16 @@ export const Transfer: MessageFns<Transfer> = {
         : isSet(object.status_sequence)
         ? globalThis.Number(object.status_sequence)
         : 0,
+      concludedBy: isSet(object.concludedBy)
+        ? globalThis.String(object.concludedBy)
+        : isSet(object.concluded_by)
+        ? globalThis.String(object.concluded_by)
+        : "",
+      receivedAt: isSet(object.receivedAt)
+        ? fromJsonTimestamp(object.receivedAt)
+        : isSet(object.received_at)
+        ? fromJsonTimestamp(object.received_at)
+        : undefined,
     };
   },
 
@@ -1813,6 +1851,12 @@ export const Transfer: MessageFns<Transfer> = {
     if (message.statusSequence !== 0) {
       obj.statusSequence = Math.round(message.statusSequence);
     }
+    if (message.concludedBy !== "") {
+      obj.concludedBy = message.concludedBy;
+    }
+    if (message.receivedAt !== undefined) {
+      obj.receivedAt = message.receivedAt.toISOString();
+    }
     return obj;
   },
 
@@ -1842,6 +1886,8 @@ export const Transfer: MessageFns<Transfer> = {
     message.createdAt = object.createdAt ?? undefined;
     message.updatedAt = object.updatedAt ?? undefined;
     message.statusSequence = object.statusSequence ?? 0;
+    message.concludedBy = object.concludedBy ?? "";
+    message.receivedAt = object.receivedAt ?? undefined;
     return message;
   },
 };
