@@ -22,6 +22,8 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     const parser = parserProblem(err);
     if (parser) return sendProblem(res, parser.status, parser.title, parser.detail, req.originalUrl);
+    // Express decodes path parameters; a malformed percent-encoding (e.g. %FF) is the caller's error.
+    if (err instanceof URIError) return sendProblem(res, 400, "INVALID_ARGUMENT", "the path is not valid percent-encoded UTF-8", req.originalUrl);
     const e = asCaseBridgeError(err);
     const status = httpStatusOf(e);
     if (status >= 500) logger.error({ err: e.cause ?? e, path: req.path }, "request failed");

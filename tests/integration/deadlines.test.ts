@@ -204,10 +204,20 @@ describe("statutory deadlines: durable timers, alerts, acknowledgement, escalati
 
   it("refuses bad changes and foreign callers with clear errors", async () => {
     const caseId = await openDetentionCase();
-    const refused = (promise: Promise<unknown>) => promise.then(() => undefined, (error: CaseBridgeError) => ({ code: error.code, message: error.message, violations: error.violations.map((v) => v.field) }));
+    const refused = (promise: Promise<unknown>) => promise.then(() => undefined, (error: CaseBridgeError) => ({ code: error.code, message: error.message, violations: error.violations.map((v) => v.field), descriptions: error.violations.map((v) => v.description) }));
     expect(await refused(cases().changeMeasure({ caseId, measureId: "m1", endsAt: undefined, release: true, reason: " " }, as("officer.wang")))).toMatchObject({ code: common.ErrorCode.ERROR_CODE_INVALID_ARGUMENT, violations: ["reason"] });
     expect(await refused(cases().changeMeasure({ caseId, measureId: "m1", endsAt: new Date(), release: true, reason: "x" }, as("officer.wang")))).toMatchObject({ code: common.ErrorCode.ERROR_CODE_INVALID_ARGUMENT, violations: ["ends_at"] });
     expect(await refused(cases().changeMeasure({ caseId, measureId: "m1", endsAt: new Date(0), release: false, reason: "x" }, as("officer.wang")))).toMatchObject({ code: common.ErrorCode.ERROR_CODE_INVALID_ARGUMENT, violations: ["ends_at"] });
+    // Detention may not be extended past 37 days in all (刑事诉讼法第九十一条), nor to an end already past.
+    expect(await refused(cases().changeMeasure({ caseId, measureId: "m1", endsAt: new Date(Date.now() + 38 * 86_400_000), release: false, reason: "x" }, as("officer.wang")))).toMatchObject({
+      code: common.ErrorCode.ERROR_CODE_INVALID_ARGUMENT,
+      violations: ["ends_at"],
+      descriptions: ["may not go past the statutory maximum of 37 days from the measure's start"],
+    });
+    expect(await refused(cases().changeMeasure({ caseId, measureId: "m1", endsAt: new Date(Date.now() - 1), release: false, reason: "x" }, as("officer.wang")))).toMatchObject({ code: common.ErrorCode.ERROR_CODE_INVALID_ARGUMENT, violations: ["ends_at"] });
+    expect(await refused(cases().changeMeasure({ caseId, measureId: "m1", endsAt: undefined, release: true, reason: "理".repeat(1001) }, as("officer.wang")))).toMatchObject({ code: common.ErrorCode.ERROR_CODE_INVALID_ARGUMENT, violations: ["reason"] });
+    const { caseFile: unchanged } = await cases().getCase({ caseId }, as("officer.wang"));
+    expect(unchanged!.case!.measures[0]).toMatchObject({ endsAt: undefined, releasedAt: undefined });
     expect(await refused(cases().changeMeasure({ caseId, measureId: "m9", endsAt: undefined, release: true, reason: "x" }, as("officer.wang")))).toMatchObject({ code: common.ErrorCode.ERROR_CODE_NOT_FOUND });
     await cases().changeMeasure({ caseId, measureId: "m1", endsAt: undefined, release: true, reason: "释放" }, as("officer.wang"));
     expect(await refused(cases().changeMeasure({ caseId, measureId: "m1", endsAt: undefined, release: true, reason: "释放" }, as("officer.wang")))).toMatchObject({ code: common.ErrorCode.ERROR_CODE_FAILED_PRECONDITION });

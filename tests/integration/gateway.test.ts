@@ -162,6 +162,9 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
       expect(wrongType.status).toBe(415);
       const notJson = await fetch(`${base}/api/v1/cases`, { method: "POST", headers: { ...bearer("officer.wang"), "content-type": "application/json" }, body: "{nope" });
       expect([notJson.status, ((await notJson.json()) as { detail: string }).detail]).toEqual([400, "the body is not valid JSON"]);
+      // A path that is not valid percent-encoded UTF-8 is the caller's error, not the server's.
+      const badPath = await fetch(`${base}/api/v1/cases/%FF%FE`, { headers: bearer("officer.wang") });
+      expect([badPath.status, badPath.headers.get("content-type"), ((await badPath.json()) as { title: string }).title]).toEqual([400, "application/problem+json; charset=utf-8", "INVALID_ARGUMENT"]);
       const badPage = await documented("listTransfers", "legal.li", "/api/v1/transfers?box=BOX_INBOX&pageSize=999");
       expect(badPage.status).toBe(400);
     });

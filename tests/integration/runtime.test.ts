@@ -172,7 +172,7 @@ describe("durable runtime: two instances of police and prosecution at once", () 
     const jsm = await jetstreamManager(nc);
     // The projector has caught up when its consumers have nothing pending or unacknowledged.
     await eventually(async () => {
-      for (const [stream, consumer] of [["KV_cb_prosecution", "views-prosecution"], [LEDGER_STREAM, "timeline-prosecution"], [auditStream("prosecution"), "audit-prosecution"]] as const) {
+      for (const [stream, consumer] of [["KV_cb_prosecution", "views-prosecution-transfer"], ["KV_cb_prosecution", "views-prosecution-case"], ["KV_cb_prosecution", "views-prosecution-alert"], [LEDGER_STREAM, "timeline-prosecution"], [auditStream("prosecution"), "audit-prosecution"]] as const) {
         const info = await jsm.consumers.info(stream, consumer);
         if (info.num_pending > 0 || info.num_ack_pending > 0) throw new Error(`${consumer}: ${info.num_pending} pending, ${info.num_ack_pending} unacknowledged`);
       }
@@ -181,7 +181,7 @@ describe("durable runtime: two instances of police and prosecution at once", () 
     try {
       const dump = async () =>
         Object.fromEntries(
-          await Promise.all(["transfer_view", "case_view", "timeline", "audit"].map(async (name) => [name, await connection.collection(name).find({}).sort({ _id: 1 }).toArray()] as const)),
+          await Promise.all(["transfer_view", "case_view", "alert_view", "timeline", "audit"].map(async (name) => [name, await connection.collection(name).find({}).sort({ _id: 1 }).toArray()] as const)),
         );
       const before = await dump();
       expect(before.transfer_view!.length).toBeGreaterThanOrEqual(28);

@@ -336,7 +336,12 @@ describe("case transfer police → prosecution → court", () => {
         }, 20_000);
         expect(transfers).toHaveLength(1);
         received.add(transfers[0]!.transferId);
-        const timeline = await clients.prosecutionTransfers.getCaseTimeline({ caseId }, as(prosecutor));
+        // The timeline is a read model too, with a projector of its own (its pin may be moving to the new instance).
+        const timeline = await eventually(async () => {
+          const found = await clients.prosecutionTransfers.getCaseTimeline({ caseId }, as(prosecutor));
+          if (!found.entries.some((e) => e.action === "received")) throw new Error(`case ${caseId} has no received entry in the timeline view yet`);
+          return found;
+        }, 20_000);
         expect(timeline.entries.filter((e) => e.action === "received")).toHaveLength(1);
       }
       expect([...received].sort()).toEqual([...transferIds].sort());

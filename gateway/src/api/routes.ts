@@ -337,7 +337,7 @@ export function apiRoutes(schemas: ProtoSchemas, live: LiveUpdates, systemStatus
       method: "get",
       path: "/api/v1/alerts",
       operationId: "listAlerts",
-      summary: "Statutory deadline alerts the caller gets (measures: officer in charge, unit leaders, the legal unit once escalated; review, supplementary investigation, trial: the agency's case handlers), newest first, with the caller's unread count",
+      summary: "List the statutory deadline alerts the caller gets, newest first, with the caller's unread count (measures: officer in charge, unit leaders, the legal unit once escalated; review, supplementary investigation, trial: the agency's case handlers)",
       tag: "alerts",
       access: grants("alerts", ["police", "prosecution", "court"]),
       query: {
@@ -352,7 +352,7 @@ export function apiRoutes(schemas: ProtoSchemas, live: LiveUpdates, systemStatus
       method: "post",
       path: "/api/v1/alerts/{alertId}/acknowledgement",
       operationId: "acknowledgeAlert",
-      summary: "Record that the caller has seen a deadline alert and acts on it",
+      summary: "Acknowledge a deadline alert: the caller has seen it and acts on it",
       tag: "alerts",
       access: grants("alerts", ["police", "prosecution", "court"]),
       params: { alertId: ID },

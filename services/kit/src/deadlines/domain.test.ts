@@ -1,5 +1,5 @@
 import { common, deadline as dpb, transfer as tpb } from "@casebridge/proto";
-import { alertIdOf, isAudience, isCurrent, measureTimers, parseDeadlineRules, STATUTORY_RULES, timerChanges, transferTimers, type DeadlineRules } from "./domain";
+import { alertIdOf, isAudience, isCurrent, measureEndViolation, measureTimers, parseDeadlineRules, STATUTORY_RULES, timerChanges, transferTimers, type DeadlineRules } from "./domain";
 
 const start = new Date("2026-11-23T08:00:00Z");
 const HOUR = 3_600_000;
@@ -54,9 +54,20 @@ describe("statutory deadline timers", () => {
     expect(alertIdOf({ ...fired })).toBe(alertIdOf(fired));
   });
 
+  it("keeps a measure's new end in the future and within its statutory maximum", () => {
+    const detention = tpb.CoerciveMeasure.fromPartial({ measureId: "m1", type: tpb.MeasureType.MEASURE_TYPE_CRIMINAL_DETENTION, startsAt: start });
+    const now = new Date(start.getTime() + HOUR);
+    expect(measureEndViolation(detention, new Date(start.getTime() + 30 * 24 * HOUR), now)).toBeUndefined();
+    expect(measureEndViolation(detention, new Date(start.getTime() + 38 * 24 * HOUR), now)).toBe("may not go past the statutory maximum of 37 days from the measure's start");
+    expect(measureEndViolation(detention, new Date(start.getTime() + HOUR / 2), now)).toBe("must be in the future (release a measure that has ended)");
+    expect(measureEndViolation(detention, start, now)).toBe("must be after the measure's start");
+    const questioning = { ...detention, type: tpb.MeasureType.MEASURE_TYPE_CONTINUED_QUESTIONING };
+    expect(measureEndViolation(questioning, new Date(start.getTime() + 49 * HOUR), now)).toBe("may not go past the statutory maximum of 48 hours from the measure's start");
+  });
+
   it("parses rule overrides and names every problem", () => {
     const parsed = parseDeadlineRules('{"DEADLINE_KIND_CRIMINAL_DETENTION": {"limit": "8s", "warnBefore": ["4s"]}}') as { rules: DeadlineRules };
-    expect(parsed.rules.DEADLINE_KIND_CRIMINAL_DETENTION).toEqual({ limitMs: 8000, warnBeforeMs: [4000] });
+    expect(parsed.rules.DEADLINE_KIND_CRIMINAL_DETENTION).toEqual({ limitMs: 8000, maxMs: 37 * 24 * HOUR, warnBeforeMs: [4000] });
     expect(parsed.rules.DEADLINE_KIND_BAIL).toBe(STATUTORY_RULES.DEADLINE_KIND_BAIL);
     expect(parseDeadlineRules("")).toEqual({ rules: STATUTORY_RULES });
     expect(parseDeadlineRules("{")).toEqual({ problems: ["DEADLINE_RULES is not JSON"] });

@@ -10,6 +10,8 @@ const MONTH = 30 * DAY;
 export interface DeadlineRule {
   /** How long the measure may run when no end is set on it. */
   readonly limitMs: number;
+  /** The longest any approved extension may make it (the end set on a measure may not go past its start plus this). */
+  readonly maxMs?: number;
   /** Warning points, as time before the limit (configurable per rule). */
   readonly warnBeforeMs: readonly number[];
 }
@@ -20,15 +22,16 @@ export interface DeadlineRule {
  */
 export const STATUTORY_RULES: Readonly<Record<string, DeadlineRule>> = {
   // 人民警察法第九条: 继续盘问 24 小时, 经批准可延长至 48 小时. Warn 2 h before.
-  DEADLINE_KIND_CONTINUED_QUESTIONING: { limitMs: 24 * HOUR, warnBeforeMs: [2 * HOUR] },
-  // 刑事诉讼法第九十一条: 拘留后 3 日内提请批准逮捕, 可延长 1 至 4 日, 流窜/多次/结伙作案的可延长至 30 日. Warn 12 h before.
-  DEADLINE_KIND_CRIMINAL_DETENTION: { limitMs: 3 * DAY, warnBeforeMs: [12 * HOUR] },
-  // 刑事诉讼法第一百五十六条: 逮捕后的侦查羁押期限不得超过 2 个月. Warn 7 days before.
-  DEADLINE_KIND_INVESTIGATION_CUSTODY: { limitMs: 2 * MONTH, warnBeforeMs: [7 * DAY] },
+  DEADLINE_KIND_CONTINUED_QUESTIONING: { limitMs: 24 * HOUR, maxMs: 48 * HOUR, warnBeforeMs: [2 * HOUR] },
+  // 刑事诉讼法第九十一条: 拘留后 3 日内提请批准逮捕, 可延长 1 至 4 日, 流窜/多次/结伙作案的可延长至 30 日;
+  // 检察院 7 日内决定: at most 37 days in all. Warn 12 h before.
+  DEADLINE_KIND_CRIMINAL_DETENTION: { limitMs: 3 * DAY, maxMs: 37 * DAY, warnBeforeMs: [12 * HOUR] },
+  // 刑事诉讼法第一百五十六条: 逮捕后的侦查羁押期限不得超过 2 个月 (第一百五十六至一百五十九条的延长: at most 7 months). Warn 7 days before.
+  DEADLINE_KIND_INVESTIGATION_CUSTODY: { limitMs: 2 * MONTH, maxMs: 7 * MONTH, warnBeforeMs: [7 * DAY] },
   // 刑事诉讼法第七十九条: 取保候审最长不得超过 12 个月. Warn 15 days before.
-  DEADLINE_KIND_BAIL: { limitMs: 12 * MONTH, warnBeforeMs: [15 * DAY] },
+  DEADLINE_KIND_BAIL: { limitMs: 12 * MONTH, maxMs: 12 * MONTH, warnBeforeMs: [15 * DAY] },
   // 刑事诉讼法第七十九条: 监视居住最长不得超过 6 个月. Warn 10 days before.
-  DEADLINE_KIND_RESIDENTIAL_SURVEILLANCE: { limitMs: 6 * MONTH, warnBeforeMs: [10 * DAY] },
+  DEADLINE_KIND_RESIDENTIAL_SURVEILLANCE: { limitMs: 6 * MONTH, maxMs: 6 * MONTH, warnBeforeMs: [10 * DAY] },
   // 刑事诉讼法第一百七十二条: 审查起诉一个月内作出决定. Warn 3 days before.
   DEADLINE_KIND_PROSECUTION_REVIEW: { limitMs: MONTH, warnBeforeMs: [3 * DAY] },
   // 刑事诉讼法第一百七十二条: 适用速裁程序的十日以内 (可能判处一年以上有期徒刑的十五日). Warn 2 days before.
@@ -76,6 +79,24 @@ export function measureDueAt(measure: tpb.CoerciveMeasure, rules: DeadlineRules 
   return measure.endsAt ?? new Date(measure.startsAt.getTime() + rule.limitMs);
 }
 
+/**
+ * What is wrong with `endsAt` as a measure's new end: it must be in the future (a measure that has
+ * ended is released instead) and within the statutory maximum from the measure's start.
+ */
+export function measureEndViolation(measure: tpb.CoerciveMeasure, endsAt: Date, now: Date, rules: DeadlineRules = STATUTORY_RULES): string | undefined {
+  if (measure.startsAt && endsAt <= measure.startsAt) return "must be after the measure's start";
+  if (endsAt <= now) return "must be in the future (release a measure that has ended)";
+  const rule = rules[dpb.deadlineKindToJSON(deadlineKindOf(measure.type))];
+  if (rule?.maxMs && measure.startsAt && endsAt.getTime() > measure.startsAt.getTime() + rule.maxMs) {
+    return `may not go past the statutory maximum of ${formatDuration(rule.maxMs)} from the measure's start`;
+  }
+  return undefined;
+}
+
+function formatDuration(ms: number): string {
+  return ms % DAY === 0 && ms >= 3 * DAY ? `${ms / DAY} days` : `${Math.round(ms / HOUR)} hours`;
+}
+
 /** The rules in force: the statutory ones with overrides (e.g. short rules in tests), by kind name. */
 export type DeadlineRules = Readonly<Record<string, DeadlineRule>>;
 
@@ -106,7 +127,7 @@ export function parseDeadlineRules(json: string): { rules: DeadlineRules } | { p
     if (warnings.some((w) => w === undefined || w <= 0 || (limitMs !== undefined && w >= limitMs))) {
       problems.push(`DEADLINE_RULES.${kind}.warnBefore must be a list of durations shorter than the limit`);
     }
-    if (problems.length === 0) rules[kind] = { limitMs: limitMs!, warnBeforeMs: warnings as number[] };
+    if (problems.length === 0) rules[kind] = { limitMs: limitMs!, maxMs: Math.max(limitMs!, STATUTORY_RULES[kind]!.maxMs ?? limitMs!), warnBeforeMs: warnings as number[] };
   }
   return problems.length > 0 ? { problems } : { rules };
 }

@@ -31,6 +31,8 @@ export interface ProjectorSources {
 
 /** Messages taken from the stream at most per batch. */
 const BATCH = 512;
+/** How long the server waits for the projector's ack (kept alive while a batch waits or is written). */
+const ACK_WAIT_MS = 30_000;
 /** A pinned projector that stops pulling for this long is replaced by another instance's. */
 const PIN_TIMEOUT_MS = 5_000;
 const PRIORITY_GROUP = "views";
@@ -51,14 +53,24 @@ export class Projector {
     private readonly logger: Logger,
   ) {}
 
-  private get names(): { views: string; timeline: string; audit: string } {
-    return { views: `views-${this.sources.agency}`, timeline: `timeline-${this.sources.agency}`, audit: `audit-${this.sources.agency}` };
+  private get names(): { timeline: string; audit: string } {
+    return { timeline: `timeline-${this.sources.agency}`, audit: `audit-${this.sources.agency}` };
+  }
+
+  /** One consumer per kind of aggregate, so that one view (deadline alerts) never waits behind another's backlog. */
+  private viewConsumer(kind: string): { durable: string; filter: string } {
+    return { durable: `views-${this.sources.agency}-${kind}`, filter: `$KV.${this.sources.bucket}.${kind}.>` };
   }
 
   /** Creates the projector's durable consumers and the views' indexes (idempotent). */
   async ensure(jsm: JetStreamManager): Promise<void> {
-    const pinned = { priority_policy: "pinned_client" as const, priority_groups: [PRIORITY_GROUP], priority_timeout: PIN_TIMEOUT_MS * 1_000_000, max_ack_pending: BATCH * 4, ack_wait: 10_000_000_000 };
-    await ensureConsumer(jsm, `KV_${this.sources.bucket}`, { durable_name: this.names.views, filter_subject: `$KV.${this.sources.bucket}.>`, deliver_policy: DeliverPolicy.LastPerSubject, ...pinned });
+    const pinned = { priority_policy: "pinned_client" as const, priority_groups: [PRIORITY_GROUP], priority_timeout: PIN_TIMEOUT_MS * 1_000_000, max_ack_pending: BATCH * 2, ack_wait: ACK_WAIT_MS * 1_000_000 };
+    for (const projection of this.sources.projections) {
+      const { durable, filter } = this.viewConsumer(projection.kind);
+      await ensureConsumer(jsm, `KV_${this.sources.bucket}`, { durable_name: durable, filter_subject: filter, deliver_policy: DeliverPolicy.LastPerSubject, ...pinned });
+    }
+    // The single consumer of all kinds that earlier versions used.
+    await jsm.consumers.delete(`KV_${this.sources.bucket}`, `views-${this.sources.agency}`).catch(() => undefined);
     await ensureConsumer(jsm, LEDGER_STREAM, { durable_name: this.names.timeline, filter_subject: timelineSubject(this.sources.agency), deliver_policy: DeliverPolicy.All, ...pinned });
     await ensureConsumer(jsm, auditStream(this.sources.agency), { durable_name: this.names.audit, deliver_policy: DeliverPolicy.All, ...pinned });
     await Promise.all([...this.sources.projections.map((p) => p.view.ensureIndexes()), this.sources.timeline.ensureIndexes(), this.sources.audit.ensureIndexes()]);
@@ -66,7 +78,9 @@ export class Projector {
 
   /** Starts projecting new history as it is committed. */
   async start(): Promise<void> {
-    this.running.push(await this.follow(`KV_${this.sources.bucket}`, this.names.views, (batch) => this.projectAggregates(batch)));
+    for (const projection of this.sources.projections) {
+      this.running.push(await this.follow(`KV_${this.sources.bucket}`, this.viewConsumer(projection.kind).durable, (batch) => this.projectAggregates(batch)));
+    }
     this.running.push(await this.follow(LEDGER_STREAM, this.names.timeline, (batch) => this.projectTimeline(batch)));
     this.running.push(await this.follow(auditStream(this.sources.agency), this.names.audit, (batch) => this.projectAudit(batch)));
   }
@@ -90,7 +104,9 @@ export class Projector {
       replayed += batch.length;
       if (replayed % (BATCH * 8) < batch.length) progress?.(replayed);
     };
-    await this.replay(`KV_${this.sources.bucket}`, `$KV.${this.sources.bucket}.>`, DeliverPolicy.LastPerSubject, counted((batch) => this.projectAggregates(batch)));
+    for (const projection of this.sources.projections) {
+      await this.replay(`KV_${this.sources.bucket}`, this.viewConsumer(projection.kind).filter, DeliverPolicy.LastPerSubject, counted((batch) => this.projectAggregates(batch)));
+    }
     await this.replay(LEDGER_STREAM, timelineSubject(this.sources.agency), DeliverPolicy.All, counted((batch) => this.projectTimeline(batch)));
     await this.replay(auditStream(this.sources.agency), auditSubject(this.sources.agency), DeliverPolicy.All, counted((batch) => this.projectAudit(batch)));
     return replayed;
@@ -116,8 +132,13 @@ export class Projector {
     const consumer = await this.js.consumers.get(stream, durable);
     const messages = await consumer.consume({ max_messages: BATCH, group: PRIORITY_GROUP });
     const queue: JsMsg[] = [];
+    let inProgress: JsMsg[] = [];
     let wake: (() => void) | undefined;
     let open = true;
+    // Messages waiting or being written stay ours: a slow read store must not make them redeliver.
+    const heartbeat = setInterval(() => {
+      for (const m of [...inProgress, ...queue]) m.working();
+    }, ACK_WAIT_MS / 3);
     const reader = (async () => {
       for await (const m of messages) {
         queue.push(m);
@@ -134,14 +155,18 @@ export class Projector {
           continue;
         }
         const batch = queue.splice(0, BATCH);
+        inProgress = batch;
         try {
           await project(batch);
           for (const m of batch) m.ack();
         } catch (error) {
           this.logger.warn({ err: error, stream, consumer: durable, messages: batch.length }, "projection failed; will retry");
           for (const m of batch) m.nak(1000);
+        } finally {
+          inProgress = [];
         }
       }
+      clearInterval(heartbeat);
     })();
     return {
       stop: async () => {

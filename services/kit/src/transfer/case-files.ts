@@ -7,7 +7,11 @@ import type { DurableRuntime } from "../runtime/durable-runtime";
 import { auditOutboxItem, timelineOutboxItem } from "../runtime/outbox-items";
 import { newestFirst } from "../runtime/paging";
 import type { ViewCollection } from "../runtime/view-collection";
+import { measureEndViolation, STATUTORY_RULES, type DeadlineRules } from "../deadlines/domain";
 import { caseViolations, documentViolations } from "./domain";
+
+/** The longest reason a change of a measure may give. */
+const MAX_REASON_CHARS = 1000;
 
 /** How case files are stored. */
 export const CASE_FILE_CODEC: AggregateCodec<pb.CaseFile> = { encode: (c) => pb.CaseFile.encode(c).finish(), decode: (b) => pb.CaseFile.decode(b) };
@@ -39,6 +43,8 @@ export class CaseFiles {
     private readonly seal: (inputs: readonly pb.DocumentInput[]) => Promise<pb.BundleDocument[]>,
     private readonly clock: () => Date,
     changed?: (file: pb.CaseFile) => void,
+    /** The deadline rules in force (the statutory maxima of extensions). */
+    private readonly rules: DeadlineRules = STATUTORY_RULES,
   ) {
     this.cases = runtime.store("case", CASE_FILE_CODEC);
     this.caseView = registerCaseView(runtime, changed);
@@ -101,9 +107,8 @@ export class CaseFiles {
       const measure = value.case?.measures.find((m) => m.measureId === request.measureId);
       if (!measure) throw new NotFoundError(`case ${request.caseId} has no measure ${request.measureId}`);
       if (measure.releasedAt) throw new FailedPreconditionError(`measure ${request.measureId} was lifted already`);
-      if (request.endsAt && measure.startsAt && request.endsAt <= measure.startsAt) {
-        throw new InvalidArgumentError("invalid measure change", [{ field: "ends_at", description: "must be after the measure's start" }]);
-      }
+      const endViolation = request.endsAt ? measureEndViolation(measure, request.endsAt, this.clock(), this.rules) : undefined;
+      if (endViolation) throw new InvalidArgumentError("invalid measure change", [{ field: "ends_at", description: endViolation }]);
       const changed: pb.CoerciveMeasure = request.release ? { ...measure, releasedAt: this.clock() } : { ...measure, endsAt: request.endsAt ?? measure.endsAt };
       const next: pb.CaseFile = { ...value, case: { ...value.case!, measures: value.case!.measures.map((m) => (m.measureId === measure.measureId ? changed : m)) } };
       const action = request.release ? "measure-released" : "measure-extended";
@@ -146,6 +151,7 @@ function measureChangeViolations(request: pb.ChangeMeasureRequest): common.Field
   if (!request.caseId.trim()) violations.push({ field: "case_id", description: "must not be empty" });
   if (!request.measureId.trim()) violations.push({ field: "measure_id", description: "must not be empty" });
   if (!request.reason.trim()) violations.push({ field: "reason", description: "must say why (e.g. the approval of the extension)" });
+  if (request.reason.length > MAX_REASON_CHARS) violations.push({ field: "reason", description: `at most ${MAX_REASON_CHARS} characters` });
   if (request.release === Boolean(request.endsAt)) violations.push({ field: "ends_at", description: "give either a new end or release, not both or neither" });
   return violations;
 }

@@ -15,6 +15,7 @@ import type { TimelineRepository } from "../runtime/timeline.repository";
 import { auditOutboxItem, timelineOutboxItem } from "../runtime/outbox-items";
 import { newestFirst } from "../runtime/paging";
 import type { ViewCollection } from "../runtime/view-collection";
+import type { DeadlineRules } from "../deadlines/domain";
 import { CaseFiles, registerCaseView } from "./case-files";
 import { DocumentIntegrityError, DocumentStore } from "./document-store";
 import {
@@ -89,6 +90,8 @@ export interface TransferEngineDeps {
   readonly clock?: () => Date;
   /** Inbound events processed at the same time; default 32. */
   readonly concurrency?: number;
+  /** The statutory deadline rules in force (the maxima of measure extensions). */
+  readonly deadlineRules?: DeadlineRules;
 }
 
 /** A new outgoing transfer: the case, its documents, where it goes and why. */
@@ -132,7 +135,7 @@ export class TransferEngine {
       fields: (t) => transferViewFields(t, deps.agency),
       changed: (t) => this.notify({ transferId: t.transferId, caseId: t.case?.caseId ?? "", state: t.state }),
     });
-    this.caseFiles = new CaseFiles(runtime, deps.agency, (inputs) => this.sealDocuments(inputs), this.clock, (c) => this.notify({ caseId: c.case?.caseId ?? "" }));
+    this.caseFiles = new CaseFiles(runtime, deps.agency, (inputs) => this.sealDocuments(inputs), this.clock, (c) => this.notify({ caseId: c.case?.caseId ?? "" }), deps.deadlineRules);
     this.timeline = runtime.timeline;
     this.audit = runtime.audit;
   }

@@ -31,6 +31,7 @@ export async function transferSetup(deps: ServiceDeps, options: TransferSetupOpt
     js: deps.js,
     seals: deps.seals,
     logger: deps.logger.child({ component: "transfer" }),
+    deadlineRules: deps.config.deadlineRules,
   });
   return {
     engine,
