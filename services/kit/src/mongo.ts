@@ -44,8 +44,3 @@ export function bytesOf(value: unknown): Buffer {
   throw new Error("stored value is not binary");
 }
 
-/** True when the server is FerretDB (its buildInfo names a FerretDB version), whose v1 cannot compare-and-set atomically. */
-export async function isFerretDb(connection: mongoose.Connection): Promise<boolean> {
-  const info = (await connection.db!.admin().command({ buildInfo: 1 })) as { ferretdbVersion?: string };
-  return typeof info.ferretdbVersion === "string";
-}

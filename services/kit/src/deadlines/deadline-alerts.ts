@@ -173,7 +173,7 @@ export class DeadlineAlerts {
     const audience = { $or: [{ recipients: actor.user }, { roles: { $in: [...actor.roles] } }] };
     const unacknowledged = { ...audience, acknowledgedBy: { $nin: [actor.user] } };
     const rows = await this.view.find(request.unacknowledgedOnly ? unacknowledged : audience, { firedAt: -1, _id: -1 }, offset + pageSize + 1);
-    const unread = request.unacknowledgedOnly ? rows.length : (await this.view.find(unacknowledged, { firedAt: -1 }, 1000)).length;
+    const unread = request.unacknowledgedOnly ? rows.length : await this.view.count(unacknowledged, 1000);
     const page = rows.slice(offset, offset + pageSize);
     return {
       alerts: page.map((row) => dpb.Alert.decode(row.pb)),

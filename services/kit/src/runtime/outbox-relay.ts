@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import { runtime as rpb } from "@casebridge/proto";
 import { consumeEvents, ensureConsumer, publishEvent, type DeliveredEvent, type RunningConsumer } from "../jetstream";
 import { KeyedLock } from "../keyed-lock";
-import { decodeRecord, parseAggregateKey, type AggregateStore, type OutboxItem } from "./aggregate-store";
+import { parseAggregateKey, type AggregateStore, type OutboxItem } from "./aggregate-store";
 import { auditSubject, ledgerMessageId, timelineSubject } from "./ledger";
 import { TIMER_STREAM } from "./timers";
 
@@ -79,11 +79,11 @@ export class OutboxRelay {
     const { kind, id } = parseAggregateKey(key);
     const relayed = this.kinds.get(kind);
     if (!relayed) return;
-    if (decodeRecord(event.data).outbox.length === 0) return;
+    const delivered = relayed.store.decode(id, event.streamSequence, event.data);
+    if (delivered.outbox.length === 0) return;
     await this.order.run(key, async () => {
       // Usually the delivered revision is the newest; if not, the newest holds every item not
       // carried out yet (this revision's too), and the removal below finds out and reads it.
-      const delivered = relayed.store.decode(id, event.streamSequence, event.data);
       await this.publishAll(delivered.outbox);
       const published = delivered.outbox.some((item) => item.marksPublished) ? relayed.onPublished : undefined;
       await relayed.store.removeDone(id, delivered.outbox.map((item) => item.id), published, delivered);

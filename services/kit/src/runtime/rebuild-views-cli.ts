@@ -7,7 +7,8 @@ import { runCliMain } from "../cli-main";
 import { redactUrl } from "../mongo";
 import { agencyEnumOf, parseSealAgency, SEAL_AGENCIES } from "../seal/pki";
 import { registerAlertView } from "../deadlines/deadline-alerts";
-import { registerTransferViews } from "../transfer/transfer-engine";
+import { registerCaseView } from "../transfer/case-files";
+import { registerTransferView } from "../transfer/transfer-engine";
 import { DurableRuntime } from "./durable-runtime";
 
 const USAGE = `Usage: npm run rebuild-views -- <service> [--nats <url>] [--mongo <url>] [--db <database>]
@@ -46,7 +47,8 @@ export async function runRebuildViewsCli(argv: string[], env: NodeJS.ProcessEnv,
     nc = await connect({ servers: natsUrl, name: `rebuild-views-${agency}`, timeout: 5000 });
     connection = await mongoose.createConnection(mongoUrl, { dbName, serverSelectionTimeoutMS: 5000 }).asPromise();
     const runtime = await DurableRuntime.open({ agency, nc, js: jetstream(nc), mongo: connection, logger: pino({ level: "silent" }) });
-    registerTransferViews(runtime, agencyEnumOf(agency));
+    registerTransferView(runtime, agencyEnumOf(agency));
+    registerCaseView(runtime);
     if (agency === "police" || agency === "prosecution" || agency === "court") registerAlertView(runtime);
     const started = Date.now();
     const replayed = await runtime.projector.rebuild((done) => out(`… ${done} messages replayed`));

@@ -86,6 +86,11 @@ export class ViewCollection {
     return docs.map((doc) => ({ id: doc._id, pb: bytesOf(doc.pb), fields: doc }));
   }
 
+  /** How many rows match `filter`, up to `limit`. */
+  async count(filter: mongo.Filter<ViewDocument>, limit: number): Promise<number> {
+    return this.collection.countDocuments(filter, { limit });
+  }
+
   /** Every row, ordered by id, without the MongoDB-only fields (for comparing a view with its rebuild). */
   async dump(): Promise<Array<Record<string, unknown>>> {
     return this.collection.find({}).sort({ _id: 1 }).toArray();

@@ -16,7 +16,7 @@ import { auditOutboxItem, timelineOutboxItem } from "../runtime/outbox-items";
 import { newestFirst } from "../runtime/paging";
 import type { ViewCollection } from "../runtime/view-collection";
 import type { DeadlineRules } from "../deadlines/domain";
-import { CaseFiles, registerCaseView } from "./case-files";
+import { CaseFiles } from "./case-files";
 import { DocumentIntegrityError, DocumentStore } from "./document-store";
 import {
   assertDecidable,
@@ -51,31 +51,18 @@ export function transferSubject(agency: common.Agency): string {
 
 const TRANSFER_CODEC: AggregateCodec<pb.Transfer> = { encode: (t) => pb.Transfer.encode(t).finish(), decode: (b) => pb.Transfer.decode(b) };
 
-const TRANSFER_VIEW_INDEXES: Array<Record<string, 1 | -1>> = [{ box: 1, updatedAt: -1 }, { caseId: 1 }];
-
-/** The fields the inbox/outbox list queries and sorts on. */
-function transferViewFields(t: pb.Transfer, agency: common.Agency): Record<string, unknown> {
-  return { box: t.sender === agency ? "outbox" : "inbox", state: t.state, caseId: t.case?.caseId ?? "", updatedAt: t.updatedAt ?? new Date(0) };
-}
-
 /**
- * Registers the transfer workflow's read models with a runtime's projector: the inbox/outbox list of
- * transfers and the list of case files; `changed` hears of each new projected value (live views).
+ * Registers the inbox/outbox list of transfers with a runtime's projector; `changed` hears of each
+ * new projected value (live views).
  */
-export function registerTransferViews(
-  runtime: DurableRuntime,
-  agency: common.Agency,
-  changed?: (notice: Pick<pb.ChangeNotice, "transferId" | "caseId" | "state">) => void,
-): { transferView: ViewCollection; caseView: ViewCollection } {
-  const transferView = runtime.view({
+export function registerTransferView(runtime: DurableRuntime, agency: common.Agency, changed?: (transfer: pb.Transfer) => void): ViewCollection {
+  return runtime.view({
     kind: "transfer",
     codec: TRANSFER_CODEC,
-    indexes: TRANSFER_VIEW_INDEXES,
-    fields: (t) => transferViewFields(t, agency),
-    changed: changed && ((t) => changed({ transferId: t.transferId, caseId: t.case?.caseId ?? "", state: t.state })),
+    indexes: [{ box: 1, updatedAt: -1 }, { caseId: 1 }],
+    fields: (t) => ({ box: t.sender === agency ? "outbox" : "inbox", state: t.state, caseId: t.case?.caseId ?? "", updatedAt: t.updatedAt ?? new Date(0) }),
+    changed,
   });
-  const caseView = registerCaseView(runtime, changed && ((c) => changed({ transferId: "", caseId: c.case?.caseId ?? "", state: State.TRANSFER_STATE_UNSPECIFIED })));
-  return { transferView, caseView };
 }
 
 /** What the engine of one agency service needs. */
@@ -128,13 +115,7 @@ export class TransferEngine {
     this.clock = deps.clock ?? (() => new Date());
     const { runtime } = deps;
     this.transfers = runtime.store("transfer", TRANSFER_CODEC, deliveredState);
-    this.transferView = runtime.view({
-      kind: "transfer",
-      codec: TRANSFER_CODEC,
-      indexes: TRANSFER_VIEW_INDEXES,
-      fields: (t) => transferViewFields(t, deps.agency),
-      changed: (t) => this.notify({ transferId: t.transferId, caseId: t.case?.caseId ?? "", state: t.state }),
-    });
+    this.transferView = registerTransferView(runtime, deps.agency, (t) => this.notify({ transferId: t.transferId, caseId: t.case?.caseId ?? "", state: t.state }));
     this.caseFiles = new CaseFiles(runtime, deps.agency, (inputs) => this.sealDocuments(inputs), this.clock, (c) => this.notify({ caseId: c.case?.caseId ?? "" }), deps.deadlineRules);
     this.timeline = runtime.timeline;
     this.audit = runtime.audit;
