@@ -43,8 +43,9 @@ describe("web UI in Chromium, signed in through the real Keycloak login page", (
     await platform?.stop();
   });
 
-  async function signIn(user: string, locale: string): Promise<Page> {
-    const context = await browser.newContext({ locale, viewport: { width: 1280, height: 800 } });
+  /** Signs in through the Keycloak login page; `phone` is a 390 px touch screen. */
+  async function signIn(user: string, locale: string, phone = false): Promise<Page> {
+    const context = await browser.newContext({ locale, ...(phone ? { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true } : { viewport: { width: 1440, height: 900 } }) });
     const page = await context.newPage();
     await page.goto(base);
     await page.click("[data-testid=sign-in]");
@@ -114,8 +115,8 @@ describe("web UI in Chromium, signed in through the real Keycloak login page", (
     await legal.waitForSelector("#username"); // Keycloak asks again: its SSO session ended too
   }, 120_000);
 
-  it("shows a unit leader a statutory deadline alert live, and its acknowledgement", async () => {
-    const leader = await signIn("leader.qian", "zh-CN");
+  it("shows a unit leader on a phone a statutory deadline alert live, and its acknowledgement; the officer in charge still has it unread", async () => {
+    const leader = await signIn("leader.qian", "zh-CN", true);
     await leader.waitForSelector("[data-testid=alerts-bell]");
     const unread = async () => Number(await leader.textContent("[data-testid=alerts-count]"));
     const before = await unread();
@@ -160,5 +161,15 @@ describe("web UI in Chromium, signed in through the real Keycloak login page", (
       if ((await unread()) >= count) throw new Error("the bell still counts the acknowledged alert");
     }, 20_000, 250);
     await shot(leader, "unit-leader-alert-acknowledged");
+    // The phone page does not scroll sideways.
+    expect(await leader.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+
+    // Each recipient acknowledges for themselves: the officer in charge (desktop) still has it to acknowledge.
+    const officerPage = await signIn("officer.wang", "zh-CN");
+    await officerPage.click("[data-testid=alerts-bell]");
+    await officerPage.waitForSelector(row);
+    expect(await officerPage.textContent(`${row} [data-testid=acknowledged]`)).toContain("leader.qian");
+    expect(await officerPage.isVisible(`${row} [data-testid=acknowledge]`)).toBe(true);
+    await shot(officerPage, "officer-alert-after-leader");
   }, 120_000);
 });
