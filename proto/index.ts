@@ -8,6 +8,7 @@ export * as timestamp from "./gen/google/protobuf/timestamp";
 export * as transfer from "./gen/casebridge/transfer/v1/transfer";
 export * as runtime from "./gen/casebridge/runtime/v1/runtime";
 export * as deadline from "./gen/casebridge/deadline/v1/deadline";
+export * as trust from "./gen/casebridge/trust/v1/trust";
 
 /** The file descriptor set of every contract (`buf build` output), for reflection such as the gateway's JSON schemas. */
 export function descriptorSet(): Uint8Array {
