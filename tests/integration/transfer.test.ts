@@ -1,10 +1,10 @@
 import { generateKeyPairSync, randomUUID, sign } from "node:crypto";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstream } from "@nats-io/jetstream";
 import mongoose from "mongoose";
 import {
   AuditLog,
   bearerMetadata,
+  caseSha256,
   CaseBridgeError,
   createPki,
   credentialOf,
@@ -12,11 +12,9 @@ import {
   keyOf,
   loadSealCredential,
   natsClient,
-  publishEvent,
   runAuditCli,
   Sealer,
   startService,
-  transferSubject,
   type RunningService,
   type ServiceSpec,
 } from "@casebridge/kit";
@@ -24,6 +22,7 @@ import { common, seal as sealPb, transfer as pb } from "@casebridge/proto";
 import { spec as courtSpec } from "@casebridge/court/spec";
 import { spec as policeSpec } from "@casebridge/police/spec";
 import { spec as prosecutionSpec } from "@casebridge/prosecution/spec";
+import { publishRaw, wrap } from "./hostile";
 import { authIssuer, eventually, infra, resetRuntimeStreams, spawnNode, tokenFor, type Spawned } from "./support";
 
 const { Agency } = common;
@@ -199,7 +198,15 @@ describe("case transfer police → prosecution → court", () => {
       await clients.prosecutionTransfers.returnTransfer({ transferId, reason: ReturnReason.RETURN_REASON_SUPPLEMENTARY_INVESTIGATION, note: `round ${round}: witness statement missing` }, as(prosecutor));
       const returned = await stateAt(clients.policeTransfers, legal, transferId, State.TRANSFER_STATE_RETURNED);
       expect(returned).toMatchObject({ supplementaryReturns: round, returnReason: ReturnReason.RETURN_REASON_SUPPLEMENTARY_INVESTIGATION, returnNote: `round ${round}: witness statement missing` });
-      await clients.policeCases.addDocuments({ caseId, documents: [document(`statement-${round}`, "询问笔录", `witness statement ${round}`)] }, as(officer));
+      const added = await clients.policeCases.addDocuments({ caseId, documents: [document(`statement-${round}`, "询问笔录", `witness statement ${round}`)] }, as(officer));
+      // A document added after the approval voids it: the legal unit approves exactly what leaves.
+      expect(added.caseFile).toMatchObject({ approved: false, approvedDigest: "" });
+      await expect(clients.policeTransfers.submitTransfer({ caseId: "", recipient: 0, purpose: 0, transferId }, as(legal))).rejects.toMatchObject({
+        code: common.ErrorCode.ERROR_CODE_FAILED_PRECONDITION,
+        message: expect.stringContaining("approval of its current content") as string,
+      });
+      const approved = await clients.policeCases.approveCase({ caseId }, as(legal));
+      expect(approved.caseFile?.approvedDigest).toMatch(/^[0-9a-f]{64}$/);
       const { transfer: again } = await clients.policeTransfers.submitTransfer({ caseId: "", recipient: 0, purpose: 0, transferId }, as(legal));
       expect(again).toMatchObject({ submission: round + 1, state: State.TRANSFER_STATE_SUBMITTED });
     }
@@ -246,7 +253,20 @@ describe("case transfer police → prosecution → court", () => {
       const sent = tamper ? tamper(original) : original;
       const docSeal = await sealers.document.seal(original);
       const ref = { documentId: "recommendation-1", title: "起诉意见书", documentType: "recommendation", mediaType: "text/plain", sizeBytes: original.length, sha256: keyOf(original) };
-      const manifest: sealPb.BundleManifest = { bundleId: `${transferId}:b`, caseId: `case-${transferId}`, sender: Agency.AGENCY_POLICE, recipient: Agency.AGENCY_PROSECUTION, createdAt: new Date(), documents: [ref] };
+      const kase = newCase(`case-${transferId}`);
+      const manifest: sealPb.BundleManifest = {
+        bundleId: `${transferId}:b`,
+        caseId: kase.caseId,
+        sender: Agency.AGENCY_POLICE,
+        recipient: Agency.AGENCY_PROSECUTION,
+        createdAt: new Date(),
+        documents: [ref],
+        transferId,
+        purpose: "TRANSFER_PURPOSE_PROSECUTION_REVIEW",
+        caseNumber: kase.caseNumber,
+        caseSha256: caseSha256(kase),
+        submission: 1,
+      };
       const manifestBytes = Buffer.from(sealPb.BundleManifest.encode(manifest).finish());
       const [contentKey, sealKey, manifestKey, manifestSealKey] = await Promise.all([
         documents.put(sent),
@@ -256,7 +276,7 @@ describe("case transfer police → prosecution → court", () => {
       ]);
       const transfer = pb.Transfer.fromPartial({
         transferId,
-        case: newCase(`case-${transferId}`),
+        case: kase,
         sender: Agency.AGENCY_POLICE,
         recipient: Agency.AGENCY_PROSECUTION,
         purpose: pb.TransferPurpose.TRANSFER_PURPOSE_PROSECUTION_REVIEW,
@@ -267,8 +287,10 @@ describe("case transfer police → prosecution → court", () => {
       return { eventId: randomUUID(), transferId, from: Agency.AGENCY_POLICE, to: Agency.AGENCY_PROSECUTION, at: new Date(), actor: "legal.li", submitted: transfer };
     }
 
+    /** Publishes the event signed with the genuine police key: a faulty sender, not a forger (trust.test.ts has those). */
     async function publish(event: pb.TransferEvent, msgId = event.eventId): Promise<void> {
-      await publishEvent(jetstream(nc), transferSubject(Agency.AGENCY_PROSECUTION), pb.TransferEvent.encode(event).finish(), msgId);
+      const police = new Sealer(await loadSealCredential(infra.pkiDir, "police"));
+      await publishRaw(nc, Agency.AGENCY_PROSECUTION, await wrap(event, { sealer: police }), msgId);
     }
 
     it("rejects a tampered document and a forged seal at prosecution, with the report on the timeline", async () => {

@@ -9,6 +9,8 @@ export interface Actor {
   readonly user: string;
   readonly roles: readonly string[];
   readonly agency: common.Agency;
+  /** The user belongs to the platform operator (agency claim "platform"), not to an agency. */
+  readonly platform?: boolean;
 }
 
 /** Metadata that presents a user's access token to a service (gRPC metadata or NATS header). */
@@ -87,6 +89,7 @@ export class TokenVerifier {
       user: claims.preferred_username ?? claims.sub ?? "",
       roles: claims.realm_access?.roles ?? [],
       agency: agency ? agencyEnumOf(agency) : common.Agency.AGENCY_UNSPECIFIED,
+      platform: claims.agency === "platform",
     };
   }
 
@@ -102,6 +105,14 @@ export class TokenVerifier {
   async requireActor(ctx: CallContext, agency: common.Agency, roles: readonly string[]): Promise<Actor> {
     const actor = await this.actorOf(ctx);
     if (actor.agency !== agency) throw new PermissionDeniedError(`${actor.user} does not belong to this agency`);
+    if (!roles.some((role) => actor.roles.includes(role))) throw new PermissionDeniedError(`${actor.user} needs one of the roles ${roles.join(", ")}`);
+    return actor;
+  }
+
+  /** The caller, who must be a platform operator holding one of `roles`; throws PermissionDeniedError otherwise. */
+  async requirePlatformActor(ctx: CallContext, roles: readonly string[]): Promise<Actor> {
+    const actor = await this.actorOf(ctx);
+    if (!actor.platform) throw new PermissionDeniedError(`${actor.user} is not a platform operator`);
     if (!roles.some((role) => actor.roles.includes(role))) throw new PermissionDeniedError(`${actor.user} needs one of the roles ${roles.join(", ")}`);
     return actor;
   }

@@ -19,3 +19,4 @@ export * from "./deadlines";
 export * from "./transfer";
 export * from "./keyed-lock";
 export * from "./dev-token";
+export * from "./trust";

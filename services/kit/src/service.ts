@@ -17,6 +17,7 @@ import { createSystemHandlers } from "./system.service";
 import { StartupError } from "./startup-error";
 import { PkiFilesError, sealAgencyOf, startServiceSeals, type SealAgency, type ServiceSeals } from "./seal";
 import { DurableRuntime } from "./runtime/durable-runtime";
+import { sealerEnvelopeSigner } from "./trust/envelope";
 
 /** What a service is: its name, agency and default gRPC port, and what it runs besides SystemService. */
 export interface ServiceSpec {
@@ -127,7 +128,7 @@ export async function startService(spec: ServiceSpec, env: Env, logDestination?:
   const js = jetstream(nats.nc);
   let runtime: DurableRuntime;
   try {
-    runtime = await DurableRuntime.open({ agency: sealAgencyOfService(spec), nc: nats.nc, js, mongo, logger: logger.child({ component: "runtime" }), replicas: config.jetstreamReplicas });
+    runtime = await DurableRuntime.open({ agency: sealAgencyOfService(spec), nc: nats.nc, js, mongo, logger: logger.child({ component: "runtime" }), replicas: config.jetstreamReplicas, envelopes: sealerEnvelopeSigner(seals.seals.sealer) });
   } catch (err) {
     seals.watch.stop();
     await Promise.all([nats.nc.close(), mongo.close()]);

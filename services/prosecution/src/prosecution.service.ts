@@ -20,6 +20,7 @@ export function createProsecutionHandlers(engine: TransferEngine, auth: TokenVer
         purpose: pb.TransferPurpose.TRANSFER_PURPOSE_INDICTMENT,
         parentTransferId: review.transferId,
         path: [...review.path, review.sender],
+        pathTransferIds: [...review.pathTransferIds, review.transferId],
       });
       await engine.announce(actor, review.transferId, "indicted", `indictment sent to court as transfer ${transfer.transferId}`, indictment, true);
       return { transfer };

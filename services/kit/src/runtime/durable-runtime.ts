@@ -12,6 +12,7 @@ import { Projector, type AggregateProjection } from "./projector";
 import { ensureTimerStream } from "./timers";
 import { TimelineRepository } from "./timeline.repository";
 import { ViewCollection } from "./view-collection";
+import type { EnvelopeSigner } from "../trust/envelope";
 
 /** What the runtime of one agency service needs. */
 export interface RuntimeDeps {
@@ -24,6 +25,8 @@ export interface RuntimeDeps {
   readonly clock?: () => Date;
   /** Replicas of the bucket and streams it creates (default 1). */
   readonly replicas?: number;
+  /** Signs every cross-agency event the relay publishes (absent only in tools that never relay). */
+  readonly envelopes?: EnvelopeSigner;
 }
 
 /** Revisions of each aggregate JetStream keeps (the newest holds everything; older ones help operators look back). */
@@ -56,7 +59,7 @@ export class DurableRuntime {
   ) {
     this.timeline = new TimelineRepository(deps.mongo);
     this.audit = new AuditLog(deps.mongo);
-    this.relay = new OutboxRelay(deps.js, deps.agency, aggregateBucket(deps.agency), this.kinds, deps.logger.child({ component: "outbox-relay" }));
+    this.relay = new OutboxRelay(deps.js, deps.agency, aggregateBucket(deps.agency), this.kinds, deps.logger.child({ component: "outbox-relay" }), deps.envelopes);
     this.projector = new Projector(
       deps.js,
       { agency: deps.agency, bucket: aggregateBucket(deps.agency), projections: this.projections, timeline: this.timeline, audit: this.audit },

@@ -1,6 +1,7 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { runtime as rpb } from "@casebridge/proto";
+import type { EnvelopeSigner } from "../trust/envelope";
 import { consumeEvents, ensureConsumer, publishEvent, type DeliveredEvent, type RunningConsumer } from "../jetstream";
 import { KeyedLock } from "../keyed-lock";
 import { parseAggregateKey, type AggregateStore, type OutboxItem } from "./aggregate-store";
@@ -39,6 +40,7 @@ export class OutboxRelay {
     private readonly bucket: string,
     private readonly kinds: ReadonlyMap<string, RelayedKind>,
     private readonly logger: Logger,
+    private readonly signer: EnvelopeSigner | undefined,
     private readonly concurrency = 64,
   ) {}
 
@@ -105,7 +107,9 @@ export class OutboxRelay {
   private async carryOut(item: OutboxItem): Promise<void> {
     switch (item.kind) {
       case rpb.OutboxKind.OUTBOX_KIND_EVENT:
-        await publishEvent(this.js, item.subject, item.data, item.id);
+        // Every cross-agency event leaves signed: the item holds the EnvelopeContent, the agency's key signs it here.
+        if (!this.signer) throw new Error("this runtime has no envelope signer and cannot send events");
+        await publishEvent(this.js, item.subject, await this.signer.sign(item.data), item.id);
         return;
       case rpb.OutboxKind.OUTBOX_KIND_TIMELINE:
         await publishEvent(this.js, timelineSubject(this.agency), item.data, ledgerMessageId(this.agency, item.id));

@@ -22,6 +22,12 @@ export interface BundleHeader {
   readonly sender: common.Agency;
   readonly recipient: common.Agency;
   readonly createdAt: Date;
+  /** What the manifest binds besides its documents (a transfer's bundle sets them all). */
+  readonly transferId?: string;
+  readonly purpose?: string;
+  readonly caseNumber?: string;
+  readonly caseSha256?: string;
+  readonly submission?: number;
 }
 
 /** A manifest and the sender's seal over its bytes, as they travel. */
@@ -50,7 +56,7 @@ export function buildManifest(header: BundleHeader, documents: readonly BundleDo
   }
   if (documents.length === 0) violations.push({ field: "documents", description: "a bundle needs at least one document" });
   if (violations.length > 0) throw new InvalidArgumentError("invalid bundle", violations);
-  return {
+  return sealPb.BundleManifest.fromPartial({
     ...header,
     documents: documents.map((document) => ({
       documentId: document.documentId,
@@ -60,7 +66,7 @@ export function buildManifest(header: BundleHeader, documents: readonly BundleDo
       sizeBytes: document.content.length,
       sha256: createHash("sha256").update(document.content).digest("hex"),
     })),
-  };
+  });
 }
 
 /** Encodes the manifest and seals it with the sender's sealer, which must belong to the sender agency. */

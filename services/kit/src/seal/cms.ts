@@ -119,6 +119,11 @@ export class Sealer {
     return this.assemble(attributes, signature);
   }
 
+  /** Signs `data` with the seal key: a compact detached signature (no CMS), with the signer certificate's DER. */
+  async signDetached(data: Uint8Array): Promise<{ signature: Buffer; certificate: Buffer }> {
+    return { signature: await this.credential.key.sign(Buffer.from(data)), certificate: this.signer.der };
+  }
+
   /** The signed attributes for `document` signed now: the template with the time and digest filled in. */
   private signedAttributes(document: Uint8Array): Buffer {
     const digest = hash(this.suite.digest, document, "buffer");

@@ -1,5 +1,6 @@
 import { hash, timingSafeEqual, verify as verifySignature } from "node:crypto";
 import { common, seal as sealPb } from "@casebridge/proto";
+import { suiteOf } from "./algorithms";
 import { parseCertificate, type CertificateInfo } from "./certificate";
 import { parseSeal, SealAlgorithmError, SealFormatError, type ParsedSeal } from "./cms";
 import { decodeMadeSeal, isMadeBy, MadeSealError, type MadeSealInfo } from "./made-seal";
@@ -157,6 +158,62 @@ export class SealVerifier {
     return report(Status.VERIFICATION_STATUS_VALID, Failure.VERIFICATION_FAILURE_UNSPECIFIED, "valid", context);
   }
 
+  /**
+   * Verifies a compact detached signature (a signed envelope's): the certificate's chain to a trusted
+   * root, its validity at `signingTime`, revocation now, the signature over `data`, and that the
+   * certificate belongs to `expectation.agency`. Never throws for bad input: the report says why.
+   */
+  verifySignature(data: Uint8Array, signature: Uint8Array, certificateDer: Uint8Array, signingTime: Date, expectation: SealExpectation = {}): sealPb.SealVerification {
+    const chain = this.chainOfCertificate(Buffer.from(certificateDer));
+    const context: Partial<sealPb.SealVerification> = { signingTime, signer: chain.signer ? signerOf(chain.signer) : undefined, algorithm: chain.signer?.keyAlgorithm ?? "" };
+    const fail = (failure: sealPb.VerificationFailure, message: string): sealPb.SealVerification => invalid(failure, message, context);
+    if (!chain.signer) return fail(chain.failure!, chain.message!);
+    const signer = chain.signer;
+    let holds = false;
+    try {
+      holds = signer.keyAlgorithm !== undefined && verifySignature(suiteOf(signer.keyAlgorithm).digest, data, signer.publicKey, signature);
+    } catch {
+      holds = false;
+    }
+    if (!holds) return fail(Failure.VERIFICATION_FAILURE_BAD_SIGNATURE, "the signature does not verify with the signer's key");
+    if (!chain.chain) return fail(chain.failure!, chain.message!);
+    const now = this.clock();
+    if (signingTime.getTime() > now.getTime() + this.maxClockSkewMs) {
+      return fail(Failure.VERIFICATION_FAILURE_SIGNING_TIME_IN_FUTURE, `signing time ${signingTime.toISOString()} is in the future`);
+    }
+    for (const certificate of chain.chain) {
+      if (signingTime < certificate.notBefore) return fail(Failure.VERIFICATION_FAILURE_CERTIFICATE_NOT_YET_VALID, `${certificate.subject} was not yet valid at signing time`);
+      if (signingTime > certificate.notAfter) return fail(Failure.VERIFICATION_FAILURE_CERTIFICATE_EXPIRED, `${certificate.subject} had expired at signing time`);
+    }
+    for (let i = 0; i < chain.chain.length - 1; i++) {
+      const status = this.options.revocations.statusOf(chain.chain[i]!, chain.chain[i + 1]!, now);
+      if (status.state === "revoked") return fail(Failure.VERIFICATION_FAILURE_CERTIFICATE_REVOKED, `${chain.chain[i]!.subject} was revoked at ${status.revokedAt.toISOString()}`);
+      if (status.state === "unknown") return report(Status.VERIFICATION_STATUS_INDETERMINATE, Failure.VERIFICATION_FAILURE_REVOCATION_UNKNOWN, status.why, context);
+    }
+    const agency = parseSealAgency(signer.organizationalUnit ?? "");
+    if (!agency) return fail(Failure.VERIFICATION_FAILURE_SEAL_NOT_ALLOWED, `${signer.subject} is not an agency's certificate`);
+    if (expectation.agency !== undefined && agencyEnumOf(agency) !== expectation.agency) {
+      return fail(Failure.VERIFICATION_FAILURE_WRONG_AGENCY, `the signer is ${agency}, expected ${common.agencyToJSON(expectation.agency)}`);
+    }
+    return report(Status.VERIFICATION_STATUS_VALID, Failure.VERIFICATION_FAILURE_UNSPECIFIED, "valid", context);
+  }
+
+  private chainOfCertificate(der: Buffer): ChainResult {
+    const key = cacheKey(der);
+    let result = this.chains.get(key);
+    if (!result || !result.key.equals(der)) {
+      let signer: CertificateInfo;
+      try {
+        signer = parseCertificate(der);
+      } catch (error) {
+        return { key: der, failure: Failure.VERIFICATION_FAILURE_MALFORMED, message: `malformed certificate: ${(error as Error).message}` };
+      }
+      result = { key: Buffer.from(der), ...this.pathToRoot(signer, [signer]) };
+      remember(this.chains, key, result);
+    }
+    return result;
+  }
+
   private signatureHolds(parsed: ParsedSeal, signer: CertificateInfo): boolean {
     try {
       return verifySignature(parsed.suite.digest, parsed.signedAttributes, signer.publicKey, parsed.signature);
@@ -206,6 +263,11 @@ export class SealVerifier {
     if (!signer) {
       return { failure: Failure.VERIFICATION_FAILURE_SIGNER_CERTIFICATE_MISMATCH, message: "no certificate in the seal matches the signer identifier" };
     }
+    return this.pathToRoot(signer, certificates);
+  }
+
+  /** A path from a signing certificate to a trusted root through `certificates` and the known intermediates. */
+  private pathToRoot(signer: CertificateInfo, certificates: readonly CertificateInfo[]): Omit<ChainResult, "key"> {
     const untrusted = (message: string): Omit<ChainResult, "key"> => ({ signer, failure: Failure.VERIFICATION_FAILURE_UNTRUSTED_CHAIN, message });
     if (signer.isCa || !(signer.keyUsage.has("digitalSignature") || signer.keyUsage.has("nonRepudiation"))) {
       return untrusted(`${signer.subject} is not a signing certificate`);

@@ -9,6 +9,7 @@ import { newestFirst } from "../runtime/paging";
 import type { ViewCollection } from "../runtime/view-collection";
 import { measureEndViolation, STATUTORY_RULES, type DeadlineRules } from "../deadlines/domain";
 import { caseViolations, documentViolations } from "./domain";
+import { approvalHolds, caseFileDigest } from "../trust/binding";
 
 /** The longest reason a change of a measure may give. */
 const MAX_REASON_CHARS = 1000;
@@ -55,7 +56,7 @@ export class CaseFiles {
     const violations = [...caseViolations(kase), ...documentViolations(inputs, "documents")];
     if (violations.length > 0) throw new InvalidArgumentError("invalid case", violations);
     const opened: pb.Case = { ...kase!, issuer: { agency: this.agency, unitId: kase!.issuer?.unitId ?? "", name: kase!.issuer?.name ?? "" }, openedAt: kase!.openedAt ?? this.clock() };
-    const file: pb.CaseFile = { case: opened, documents: await this.seal(inputs), approved: false, approvedBy: "", openedBy: actor.user };
+    const file: pb.CaseFile = { case: opened, documents: await this.seal(inputs), approved: false, approvedBy: "", openedBy: actor.user, approvedDigest: "" };
     const entry = pb.TimelineEntry.fromPartial({ entryId: randomUUID(), caseId: opened.caseId, at: this.clock(), agency: this.agency, actor: actor.user, action: "opened", detail: opened.caseNumber });
     const inserted = await this.cases.insert(opened.caseId, {
       value: file,
@@ -71,9 +72,10 @@ export class CaseFiles {
   /** Records the legal unit's approval of a case. */
   async approveCase(actor: Actor, caseId: string): Promise<pb.CaseFile> {
     const stored = await this.cases.mutate(caseId, ({ value }) => {
-      if (value.approved) throw new FailedPreconditionError(`case ${caseId} is approved already`);
-      const next = { ...value, approved: true, approvedBy: actor.user };
-      const entry = pb.TimelineEntry.fromPartial({ entryId: randomUUID(), caseId, at: this.clock(), agency: this.agency, actor: actor.user, action: "approved" });
+      if (approvalHolds(value)) throw new FailedPreconditionError(`case ${caseId} is approved already`);
+      const approvedDigest = caseFileDigest(value);
+      const next = { ...value, approved: true, approvedBy: actor.user, approvedDigest };
+      const entry = pb.TimelineEntry.fromPartial({ entryId: randomUUID(), caseId, at: this.clock(), agency: this.agency, actor: actor.user, action: "approved", detail: `content digest ${approvedDigest}` });
       return { value: next, outbox: [timelineOutboxItem(entry), this.caseAuditItem(actor.user, "case.approved", next)] };
     });
     if (!stored) throw new NotFoundError(`no case ${caseId}`);
@@ -91,7 +93,7 @@ export class CaseFiles {
     const added = await this.seal(inputs);
     const stored = await this.cases.mutate(caseId, ({ value }) => {
       const next = { ...value, documents: [...value.documents, ...added] };
-      return { value: next, outbox: [this.caseAuditItem(actor.user, "case.documents-added", { ...next, documents: added })] };
+      return this.withApprovalCheck(actor.user, next, [this.caseAuditItem(actor.user, "case.documents-added", { ...next, documents: added })]);
     });
     return stored!.value;
   }
@@ -113,10 +115,7 @@ export class CaseFiles {
       const next: pb.CaseFile = { ...value, case: { ...value.case!, measures: value.case!.measures.map((m) => (m.measureId === measure.measureId ? changed : m)) } };
       const action = request.release ? "measure-released" : "measure-extended";
       const entry = pb.TimelineEntry.fromPartial({ entryId: randomUUID(), caseId: request.caseId, at: this.clock(), agency: this.agency, actor: actor.user, action, detail: request.reason });
-      return {
-        value: next,
-        outbox: [timelineOutboxItem(entry), this.caseAuditItem(actor.user, `case.${action}`, { ...next, documents: [] })],
-      };
+      return this.withApprovalCheck(actor.user, next, [timelineOutboxItem(entry), this.caseAuditItem(actor.user, `case.${action}`, { ...next, documents: [] })]);
     });
     if (!stored) throw new NotFoundError(`no case ${request.caseId}`);
     return stored.value;
@@ -138,6 +137,15 @@ export class CaseFiles {
     if (request.approval === pb.Approval.APPROVAL_APPROVED) filter.approved = true;
     const { values, nextPageToken } = await newestFirst(this.caseView, filter, request.pageSize, request.pageToken);
     return { caseFiles: values.map((bytes) => pb.CaseFile.decode(bytes)), nextPageToken };
+  }
+
+  /** A change of an approved case's content voids the approval (recorded): the legal unit approves exactly what leaves. */
+  private withApprovalCheck(actor: string, next: pb.CaseFile, outbox: OutboxItem[]): { value: pb.CaseFile; outbox: OutboxItem[] } {
+    if (!next.approved || approvalHolds(next)) return { value: next, outbox };
+    const voided = { ...next, approved: false, approvedBy: "", approvedDigest: "" };
+    const caseId = next.case?.caseId ?? "";
+    const entry = pb.TimelineEntry.fromPartial({ entryId: randomUUID(), caseId, at: this.clock(), agency: this.agency, actor, action: "approval-voided", detail: "the case changed after approval; the legal unit must approve it again" });
+    return { value: voided, outbox: [...outbox, timelineOutboxItem(entry), this.caseAuditItem(actor, "case.approval-voided", voided)] };
   }
 
   private caseAuditItem(actor: string, action: string, file: pb.CaseFile): OutboxItem {

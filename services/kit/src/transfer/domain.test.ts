@@ -41,11 +41,13 @@ describe("transfer rules", () => {
   });
 
   it("applies a status report only when it is newer and about the current submission", () => {
-    const held = transfer({ state: State.TRANSFER_STATE_DELIVERED, submission: 2, statusSequence: 3 });
-    const returned: pb.StatusChange = { state: State.TRANSFER_STATE_RETURNED, submission: 2, sequence: 5, returnReason: Reason.RETURN_REASON_SUPPLEMENTARY_INVESTIGATION, returnNote: "x", verification: undefined };
+    const held = transfer({ state: State.TRANSFER_STATE_DELIVERED, submission: 2, statusSequence: 3, bundle: { bundleId: "b2", manifestKey: "", manifestSealKey: "", documents: [] } });
+    const returned: pb.StatusChange = { state: State.TRANSFER_STATE_RETURNED, submission: 2, sequence: 5, returnReason: Reason.RETURN_REASON_SUPPLEMENTARY_INVESTIGATION, returnNote: "x", verification: undefined, bundleId: "b2" };
     expect(isCurrentStatus(held, returned)).toBe(true);
     expect(isCurrentStatus(held, { ...returned, sequence: 3 })).toBe(false);
     expect(isCurrentStatus(held, { ...returned, submission: 1 })).toBe(false);
+    // A receipt for another bundle (an older one, or one never sent) is not about this submission.
+    expect(isCurrentStatus(held, { ...returned, bundleId: "b1" })).toBe(false);
     expect(isCurrentStatus({ ...held, state: State.TRANSFER_STATE_WITHDRAWN }, returned)).toBe(false);
     const after = applyStatusChange(held, returned, new Date());
     expect(after).toMatchObject({ state: State.TRANSFER_STATE_RETURNED, statusSequence: 5, supplementaryReturns: 1 });

@@ -58,7 +58,7 @@ export function stateAfterVerification(verification: sealPb.BundleVerification):
 /** Whether a status report from the receiver is newer than what the sender holds and concerns its current submission. */
 export function isCurrentStatus(transfer: pb.Transfer, status: pb.StatusChange): boolean {
   if (transfer.state === State.TRANSFER_STATE_WITHDRAWN) return false;
-  return status.submission === transfer.submission && status.sequence > transfer.statusSequence;
+  return status.submission === transfer.submission && status.bundleId === (transfer.bundle?.bundleId ?? "") && status.sequence > transfer.statusSequence;
 }
 
 /** The sender's transfer after a current status report of the receiver. */

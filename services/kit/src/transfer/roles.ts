@@ -49,3 +49,9 @@ export const CASE_ROLES = {
   /** Record the judgment. */
   recordJudgment: JUDGE,
 } as const;
+
+/** Roles of the platform operator (agency "platform"), who watches every agency's security incidents. */
+export const PLATFORM_ROLES = {
+  /** List the security incidents of every agency. */
+  incidents: ["platform-admin"],
+} as const;

@@ -2,11 +2,15 @@ import { randomUUID } from "node:crypto";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { type common, runtime as rpb, seal as sealPb, transfer as pb } from "@casebridge/proto";
+import { type common, seal as sealPb, transfer as pb, trust as tpb } from "@casebridge/proto";
 import type { Actor } from "../actor";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from "../errors";
 import { consumeEvents, ensureConsumer, ensureStream, publishEvent, type RunningConsumer } from "../jetstream";
 import { sealAgencyOf, verifyBundle, type ReceivedDocument, type ServiceSeals } from "../seal";
+import { bindingMismatches, caseSha256 } from "../trust/binding";
+import { envelopeOutboxItem, incidentIdOf, isRefusal, openEnvelope, refusal, type OpenedEnvelope } from "../trust/envelope";
+import { IncidentRegister, INCIDENT_NOTICE_TYPE } from "../trust/incidents";
+import { assertLegalRoute, legalRoute, reachableDownstream, routeRefusal } from "../trust/routes";
 import type { AggregateCodec, AggregateStore, Change, OutboxItem, Stored } from "../runtime/aggregate-store";
 import type { AuditLog } from "../runtime/audit-log";
 import type { DurableRuntime } from "../runtime/durable-runtime";
@@ -30,6 +34,10 @@ import {
 } from "./domain";
 
 const { TransferState: State } = pb;
+const { IncidentReason: Reason } = tpb;
+
+/** The protobuf type name of a transfer event inside a signed envelope. */
+export const TRANSFER_EVENT_TYPE = "casebridge.transfer.v1.TransferEvent";
 
 /** Core NATS subject of an agency's ChangeNotices. */
 export function changeSubject(agency: common.Agency): string {
@@ -90,6 +98,8 @@ export interface OutgoingTransfer {
   readonly purpose: pb.TransferPurpose;
   readonly parentTransferId?: string;
   readonly path?: readonly common.Agency[];
+  /** The transfer id each agency of `path` knows the case by. */
+  readonly pathTransferIds?: readonly string[];
 }
 
 /**
@@ -105,6 +115,8 @@ export class TransferEngine {
   readonly transferView: ViewCollection;
   readonly timeline: TimelineRepository;
   readonly audit: AuditLog;
+  /** Inbound envelopes refused (forged, replayed elsewhere, misrouted) and notices of such from other agencies. */
+  readonly incidents: IncidentRegister;
   private consumer: RunningConsumer | undefined;
   private readonly clock: () => Date;
 
@@ -119,6 +131,7 @@ export class TransferEngine {
     this.caseFiles = new CaseFiles(runtime, deps.agency, (inputs) => this.sealDocuments(inputs), this.clock, (c) => this.notify({ caseId: c.case?.caseId ?? "" }), deps.deadlineRules);
     this.timeline = runtime.timeline;
     this.audit = runtime.audit;
+    this.incidents = new IncidentRegister({ agency: deps.agency, runtime, inboxOf: transferSubject, logger: deps.logger.child({ component: "incidents" }), clock: this.clock });
   }
 
   /** Opens the stores, the stream and this agency's durable consumer. */
@@ -189,6 +202,7 @@ export class TransferEngine {
     if (outgoing.purpose === pb.TransferPurpose.TRANSFER_PURPOSE_UNSPECIFIED) {
       throw new InvalidArgumentError("invalid purpose", [{ field: "purpose", description: "is required" }]);
     }
+    assertLegalRoute(this.deps.agency, outgoing.recipient, outgoing.purpose);
     const now = this.clock();
     const transferId = randomUUID();
     const transfer: pb.Transfer = {
@@ -200,7 +214,7 @@ export class TransferEngine {
       state: State.TRANSFER_STATE_SUBMITTED,
       submission: 1,
       supplementaryReturns: 0,
-      bundle: await this.sealBundle(transferId, outgoing.kase, outgoing.recipient, outgoing.documents, now),
+      bundle: undefined,
       verification: undefined,
       returnReason: pb.ReturnReason.RETURN_REASON_UNSPECIFIED,
       returnNote: "",
@@ -211,20 +225,27 @@ export class TransferEngine {
       statusSequence: 0,
       concludedBy: "",
       receivedAt: undefined,
+      pathTransferIds: [...(outgoing.pathTransferIds ?? [])],
+      receiptKeys: [],
+      usedBundleIds: [],
     };
+    transfer.bundle = await this.sealBundle(transfer, outgoing.documents, now);
     await this.transfers.insert(transferId, { value: transfer, outbox: this.submissionItems(transfer, outgoing.actor, "submitted") });
     return transfer;
   }
 
   /** Resubmits a returned or rejected transfer with the given documents. */
-  async resubmit(actor: Actor, transferId: string, documents: readonly pb.BundleDocument[]): Promise<pb.Transfer> {
+  async resubmit(actor: Actor, transferId: string, documents: readonly pb.BundleDocument[], kase?: pb.Case): Promise<pb.Transfer> {
     const current = await this.outgoing(transferId);
     assertResubmittable(current.value);
     const now = this.clock();
-    const bundle = await this.sealBundle(transferId, current.value.case!, current.value.recipient, documents, now);
+    const submission = current.value.submission + 1;
+    const updatedCase = kase ?? current.value.case!;
+    const bundle = await this.sealBundle({ ...current.value, case: updatedCase, submission }, documents, now);
     const stored = await this.transfers.mutate(transferId, ({ value }) => {
       assertResubmittable(value);
-      const next = { ...value, bundle, state: State.TRANSFER_STATE_SUBMITTED, submission: value.submission + 1, verification: undefined, updatedAt: now };
+      if (value.submission + 1 !== submission) throw new FailedPreconditionError(`transfer ${transferId} was resubmitted meanwhile`);
+      const next = { ...value, case: updatedCase, bundle, state: State.TRANSFER_STATE_SUBMITTED, submission, verification: undefined, updatedAt: now };
       return { value: next, outbox: this.submissionItems(next, actor, "resubmitted") };
     });
     return stored!.value;
@@ -294,7 +315,7 @@ export class TransferEngine {
         value: { ...value, updatedAt: this.clock(), concludedBy: concludes ? action : value.concludedBy },
         outbox: [
           timelineOutboxItem(entry),
-          ...[value.sender, ...value.path].map((to) => this.eventItem(to, { ...this.eventBase(value, actor.user, to), progress: entry })),
+          ...this.progressItems(value, actor.user, entry, true),
           this.auditItem(actor.user, `case.${action}`, value, document ? [document.contentKey] : []),
         ],
       };
@@ -355,33 +376,66 @@ export class TransferEngine {
 
   // --- inbound events ----------------------------------------------------------------------
 
-  /** Applies one inbound event once (a redelivery changes nothing); throws to have it redelivered later. */
-  async applyEvent(data: Uint8Array, eventId: string): Promise<void> {
+  /**
+   * Applies one inbound signed envelope once (a redelivery or replay changes nothing); throws to have
+   * it redelivered later. Before anything is applied: the signature, the certificate's chain and
+   * revocation, its agency against `from`, `to` against this agency, and the sender against the
+   * counterpart the transfer records. A refused envelope is recorded as a security incident.
+   */
+  async applyEvent(data: Uint8Array, _messageId: string): Promise<void> {
+    const opened = openEnvelope(this.deps.seals.verifier, data, this.deps.agency);
+    if (isRefusal(opened)) {
+      await this.incidents.record(opened, incidentIdOf(data), claimedKindOf(data));
+      return;
+    }
+    const { content } = opened;
+    if (content.payloadType === INCIDENT_NOTICE_TYPE) return this.incidents.applyNotice(opened);
+    const refuse = (reason: tpb.IncidentReason, detail: string, kind = "event") =>
+      this.incidents.record(refusal(reason, detail, { claimedFrom: content.from, subjectId: content.subjectId, payloadType: content.payloadType, signer: opened.signer }), incidentIdOf(data), kind);
+    if (content.payloadType !== TRANSFER_EVENT_TYPE) return void (await refuse(Reason.INCIDENT_REASON_MALFORMED, `unknown payload type ${content.payloadType}`));
     let event: pb.TransferEvent;
     try {
-      event = pb.TransferEvent.decode(data);
+      event = pb.TransferEvent.decode(content.payload);
     } catch (error) {
-      this.deps.logger.error({ err: error, eventId }, "undecodable transfer event dropped");
-      return;
+      return void (await refuse(Reason.INCIDENT_REASON_MALFORMED, `undecodable transfer event: ${(error as Error).message}`));
     }
-    if (event.to !== this.deps.agency) {
-      this.deps.logger.error({ eventId, to: event.to }, "transfer event for another agency dropped");
-      return;
+    const kind = eventKindOf(event);
+    if (event.from !== content.from || event.to !== content.to || event.transferId !== content.subjectId || (event.submitted && event.submitted.transferId !== event.transferId)) {
+      return void (await refuse(Reason.INCIDENT_REASON_SUBJECT_MISMATCH, "the event names another sender, recipient or transfer than its signed envelope", kind));
     }
-    if (event.submitted) await this.receive(event, event.submitted, eventId);
-    else if (event.withdrawnReason !== undefined) await this.applyWithdrawal(event, eventId);
-    else if (event.status) await this.applyStatus(event, event.status, eventId);
-    else if (event.progress) await this.applyProgress(event.progress);
+    const problem = event.submitted
+      ? await this.receive(event, event.submitted, opened)
+      : event.withdrawnReason !== undefined
+        ? await this.applyWithdrawal(event, opened)
+        : event.status
+          ? await this.applyStatus(event, event.status, opened)
+          : event.progress
+            ? await this.applyProgress(event, event.progress, opened)
+            : { reason: Reason.INCIDENT_REASON_MALFORMED, detail: "the event carries no body" };
+    if (problem) await refuse(problem.reason, problem.detail, kind);
   }
 
-  private async receive(event: pb.TransferEvent, submitted: pb.Transfer, eventId: string): Promise<void> {
+  /** A submission: the sender must be the transfer's sender on a legal route; the bundle is verified and bound to the transfer. */
+  private async receive(event: pb.TransferEvent, submitted: pb.Transfer, opened: OpenedEnvelope): Promise<Problem | undefined> {
+    const envelopeId = opened.content.envelopeId;
+    if (submitted.sender !== event.from || submitted.recipient !== this.deps.agency) {
+      return { reason: Reason.INCIDENT_REASON_NOT_COUNTERPART, detail: "the submission names another sender or recipient than its envelope" };
+    }
+    if (!legalRoute(submitted.sender, submitted.recipient, submitted.purpose)) {
+      return { reason: Reason.INCIDENT_REASON_ROUTE_NOT_ALLOWED, detail: routeRefusal(submitted.sender, submitted.recipient, submitted.purpose) };
+    }
     const existing = await this.transfers.get(submitted.transferId);
-    if (existing?.applied.includes(eventId) || (existing && existing.value.submission >= submitted.submission)) return;
-    const verification = await this.verifySubmission(event, submitted);
+    if (existing && existing.value.sender !== event.from) {
+      return { reason: Reason.INCIDENT_REASON_NOT_COUNTERPART, detail: `transfer ${submitted.transferId} was sent by another agency` };
+    }
+    if (existing?.applied.includes(envelopeId) || (existing && existing.value.submission >= submitted.submission)) return undefined;
+    const usedBundleIds = existing ? [...existing.value.usedBundleIds, existing.value.bundle?.bundleId ?? ""].filter(Boolean) : [];
+    const verification = await this.verifySubmission(submitted, usedBundleIds);
     const state = stateAfterVerification(verification);
     const action = state === State.TRANSFER_STATE_RECEIVED ? "received" : "rejected";
     const now = this.clock();
     const build = (base: pb.Transfer | undefined): Change<pb.Transfer> => {
+      const seen = base ? [...new Set([...base.usedBundleIds, base.bundle?.bundleId ?? ""].filter(Boolean))] : [];
       const next: pb.Transfer = {
         ...submitted,
         state,
@@ -393,6 +447,8 @@ export class TransferEngine {
         updatedAt: now,
         receivedAt: now,
         concludedBy: "",
+        receiptKeys: base?.receiptKeys ?? [],
+        usedBundleIds: seen,
       };
       return {
         value: next,
@@ -403,13 +459,14 @@ export class TransferEngine {
       };
     };
     if (!existing) {
-      if (await this.transfers.insert(submitted.transferId, build(undefined), eventId)) return;
+      if (await this.transfers.insert(submitted.transferId, build(undefined), envelopeId)) return undefined;
     }
-    await this.transfers.mutate(submitted.transferId, ({ value }) => (value.submission >= submitted.submission ? undefined : build(value)), eventId);
+    await this.transfers.mutate(submitted.transferId, ({ value }) => (value.submission >= submitted.submission ? undefined : build(value)), envelopeId);
+    return undefined;
   }
 
-  /** Fetches the bundle from the document store and verifies the manifest seal and every document. */
-  private async verifySubmission(event: pb.TransferEvent, submitted: pb.Transfer): Promise<sealPb.BundleVerification> {
+  /** Fetches the bundle from the document store and verifies the manifest seal, every document, and the manifest's binding to the transfer. */
+  private async verifySubmission(submitted: pb.Transfer, usedBundleIds: readonly string[]): Promise<sealPb.BundleVerification> {
     const bundle = submitted.bundle;
     if (!bundle) return failedVerification("the submission carries no bundle");
     const objects = await this.documents.getMany([bundle.manifestKey, bundle.manifestSealKey, ...bundle.documents.flatMap((d) => [d.contentKey, d.sealKey])]);
@@ -423,12 +480,14 @@ export class TransferEngine {
     }
     const verification = verifyBundle(this.deps.seals.verifier, { manifest, manifestSeal }, documents);
     const sealed = verification.manifest;
-    if (verification.status === sealPb.VerificationStatus.VERIFICATION_STATUS_VALID && sealed) {
-      const misrouted =
-        sealed.recipient !== this.deps.agency || sealed.sender !== event.from || sealed.caseId !== submitted.case?.caseId || sealed.bundleId !== bundle.bundleId;
-      if (misrouted) return { ...verification, status: sealPb.VerificationStatus.VERIFICATION_STATUS_INVALID, manifestSeal: { ...verification.manifestSeal!, status: sealPb.VerificationStatus.VERIFICATION_STATUS_INVALID, failure: sealPb.VerificationFailure.VERIFICATION_FAILURE_WRONG_AGENCY, message: "the sealed manifest names another sender, recipient, case or bundle" } };
-    }
-    return verification;
+    if (verification.status !== sealPb.VerificationStatus.VERIFICATION_STATUS_VALID || !sealed) return verification;
+    const mismatches = bindingMismatches(sealed, { transfer: submitted, usedBundleIds });
+    if (mismatches.length === 0) return verification;
+    return {
+      ...verification,
+      status: sealPb.VerificationStatus.VERIFICATION_STATUS_INVALID,
+      manifestSeal: { ...verification.manifestSeal!, status: sealPb.VerificationStatus.VERIFICATION_STATUS_INVALID, failure: mismatches[0]!.failure, message: mismatches.map((m) => m.message).join("; ") },
+    };
   }
 
   /** An object of the document store, or null when it is missing or does not hash to its key. */
@@ -441,66 +500,122 @@ export class TransferEngine {
     }
   }
 
-  private async applyWithdrawal(event: pb.TransferEvent, eventId: string): Promise<void> {
+  /** A withdrawal: only the transfer's sender may take it back. */
+  private async applyWithdrawal(event: pb.TransferEvent, opened: OpenedEnvelope): Promise<Problem | undefined> {
+    const existing = await this.transfers.get(event.transferId);
+    if (!existing || existing.value.recipient !== this.deps.agency || existing.value.sender !== event.from) {
+      return { reason: Reason.INCIDENT_REASON_NOT_COUNTERPART, detail: existing ? "only the agency that sent the transfer may withdraw it" : `no transfer ${event.transferId} was received from this sender` };
+    }
+    const receiptKey = await this.keepReceipt(opened);
     await this.transfers.mutate(
       event.transferId,
       ({ value }) => {
         if (value.state === State.TRANSFER_STATE_ACCEPTED || value.state === State.TRANSFER_STATE_WITHDRAWN) return undefined;
-        const next = { ...value, state: State.TRANSFER_STATE_WITHDRAWN, updatedAt: this.clock() };
+        const next = { ...value, state: State.TRANSFER_STATE_WITHDRAWN, updatedAt: this.clock(), receiptKeys: [...value.receiptKeys, receiptKey] };
         return {
           value: next,
           outbox: [
-            this.timelineItem(next, event.actor, "withdrawn", { detail: event.withdrawnReason ?? "", agency: event.from, counterpart: this.deps.agency }),
+            this.timelineItem(next, event.actor, "withdrawn", { detail: event.withdrawnReason ?? "", agency: event.from, counterpart: this.deps.agency, receiptKey, receiptSigner: opened.signer }),
             this.auditItem(event.actor, "transfer.withdrawn-by-sender", next),
           ],
         };
       },
-      eventId,
+      opened.content.envelopeId,
     );
+    return undefined;
   }
 
-  private async applyStatus(event: pb.TransferEvent, status: pb.StatusChange, eventId: string): Promise<void> {
+  /**
+   * A status report: only the transfer's recipient may send one; applied in order, once (a replay or
+   * a stale report changes nothing and adds no timeline entry). The signed envelope is kept as a receipt.
+   */
+  private async applyStatus(event: pb.TransferEvent, status: pb.StatusChange, opened: OpenedEnvelope): Promise<Problem | undefined> {
+    const existing = await this.transfers.get(event.transferId);
+    if (!existing || existing.value.sender !== this.deps.agency || existing.value.recipient !== event.from) {
+      return { reason: Reason.INCIDENT_REASON_NOT_COUNTERPART, detail: existing ? "only the agency the transfer was sent to may report its status" : `this agency sent no transfer ${event.transferId}` };
+    }
+    if (!isCurrentStatus(existing.value, status)) return undefined;
+    const receiptKey = await this.keepReceipt(opened);
     await this.transfers.mutate(
       event.transferId,
       ({ value }) => {
+        if (!isCurrentStatus(value, status)) return undefined;
+        const next = { ...applyStatusChange(value, status, this.clock()), receiptKeys: [...value.receiptKeys, receiptKey] };
         const entry = this.timelineItem(value, event.actor, actionOf(status.state), {
           agency: event.from,
           counterpart: this.deps.agency,
           verification: status.verification?.status,
           returnReason: status.returnReason,
           detail: status.returnNote || (status.verification ? describeFailures(status.verification) : ""),
+          receiptKey,
+          receiptSigner: opened.signer,
         });
-        if (!isCurrentStatus(value, status)) return { value, outbox: [entry] };
-        const next = applyStatusChange(value, status, this.clock());
-        return { value: next, outbox: [entry, this.auditItem(event.actor, `transfer.${actionOf(status.state)}-by-recipient`, next)] };
+        return { value: next, outbox: [entry, this.auditItem(event.actor, `transfer.${actionOf(status.state)}-by-recipient`, next, [receiptKey])] };
       },
-      eventId,
+      opened.content.envelopeId,
     );
+    return undefined;
   }
 
-  private async applyProgress(entry: pb.TimelineEntry): Promise<void> {
+  /**
+   * A step further down the case's path (registered, judgment, ...): accepted from the agency this
+   * one sent the transfer to, or from an agency the case may lawfully have reached after it.
+   */
+  private async applyProgress(event: pb.TransferEvent, entry: pb.TimelineEntry, opened: OpenedEnvelope): Promise<Problem | undefined> {
+    const existing = await this.transfers.get(event.transferId);
+    const mine = existing?.value.sender === this.deps.agency ? existing.value : undefined;
+    const fromCounterpart = mine?.recipient === event.from;
+    const fromDownstream = mine !== undefined && mine.state === State.TRANSFER_STATE_ACCEPTED && reachableDownstream(mine.recipient, event.from);
+    if (!mine || !(fromCounterpart || fromDownstream)) {
+      return { reason: Reason.INCIDENT_REASON_NOT_COUNTERPART, detail: mine ? `${sealAgencyOf(event.from) ?? "this sender"} holds no case of transfer ${event.transferId}` : `this agency sent no transfer ${event.transferId}` };
+    }
+    if (entry.agency !== event.from || entry.caseId !== mine.case?.caseId) {
+      return { reason: Reason.INCIDENT_REASON_SUBJECT_MISMATCH, detail: "the step names another agency or case than the transfer" };
+    }
     let verification = entry.verification;
     if (entry.document) {
       const [content, seal] = await Promise.all([this.fetch(entry.document.contentKey), this.fetch(entry.document.sealKey)]);
       verification = content && seal ? this.deps.seals.verifier.verify(content, seal, { agency: entry.agency }).status : sealPb.VerificationStatus.VERIFICATION_STATUS_INVALID;
     }
-    const seen = { ...entry, verification };
+    const receiptKey = await this.keepReceipt(opened);
+    const seen = { ...entry, verification, receiptKey, receiptSigner: opened.signer };
     const agency = sealAgencyOf(this.deps.agency)!;
     await publishEvent(this.deps.js, timelineSubject(agency), pb.TimelineEntry.encode(seen).finish(), ledgerMessageId(agency, seen.entryId));
+    return undefined;
+  }
+
+  /** Stores a verified signed envelope in the document store (content-addressed): the receipt kept as evidence. */
+  private async keepReceipt(opened: OpenedEnvelope): Promise<string> {
+    return this.documents.put(opened.raw);
+  }
+
+  /** The signed receipts (status envelopes) kept on a transfer, as stored: the evidence of what the counterpart said. */
+  async receipts(transfer: pb.Transfer): Promise<Array<{ key: string; envelope: Buffer }>> {
+    const found = await this.documents.getMany(transfer.receiptKeys);
+    return transfer.receiptKeys.flatMap((key) => {
+      const envelope = found.get(key);
+      return envelope ? [{ key, envelope }] : [];
+    });
   }
 
   // --- outbox items ------------------------------------------------------------------------
 
-  private async sealBundle(transferId: string, kase: pb.Case, recipient: common.Agency, documents: readonly pb.BundleDocument[], now: Date): Promise<pb.Bundle> {
+  /** Seals the manifest of one submission of `transfer`, binding the transfer, purpose, case number, case data and submission. */
+  private async sealBundle(transfer: pb.Transfer, documents: readonly pb.BundleDocument[], now: Date): Promise<pb.Bundle> {
     if (documents.length === 0) throw new FailedPreconditionError("the case has no documents to send");
-    const bundleId = `${transferId}:${randomUUID().slice(0, 8)}`;
+    const bundleId = `${transfer.transferId}:${randomUUID().slice(0, 8)}`;
     const manifest: sealPb.BundleManifest = {
       bundleId,
-      caseId: kase.caseId,
+      caseId: transfer.case?.caseId ?? "",
       sender: this.deps.agency,
-      recipient,
+      recipient: transfer.recipient,
       createdAt: now,
       documents: documents.map((document) => document.ref!),
+      transferId: transfer.transferId,
+      purpose: pb.transferPurposeToJSON(transfer.purpose),
+      caseNumber: transfer.case?.caseNumber ?? "",
+      caseSha256: caseSha256(transfer.case),
+      submission: transfer.submission,
     };
     const manifestBytes = Buffer.from(sealPb.BundleManifest.encode(manifest).finish());
     const manifestSeal = await this.deps.seals.sealer.seal(manifestBytes);
@@ -525,11 +640,12 @@ export class TransferEngine {
       returnReason: transfer.returnReason,
       returnNote: transfer.returnNote,
       sequence: transfer.statusSequence,
+      bundleId: transfer.bundle?.bundleId ?? "",
     };
     const entry = this.entry(transfer, actor, action, { ...extra, counterpart: transfer.sender });
     return [
       this.eventItem(transfer.sender, { ...this.eventBase(transfer, actor, transfer.sender), status }),
-      ...transfer.path.map((to) => this.eventItem(to, { ...this.eventBase(transfer, actor, to), progress: entry })),
+      ...this.progressItems(transfer, actor, entry, false),
       timelineOutboxItem(entry),
       this.auditItem(actor, `transfer.${action}`, transfer),
     ];
@@ -539,8 +655,32 @@ export class TransferEngine {
     return { eventId: randomUUID(), transferId: transfer.transferId, from: this.deps.agency, to, at: this.clock(), actor };
   }
 
+  /** A transfer event to `to`, as an outbox item the relay signs (a SignedEnvelope) when it publishes. */
   private eventItem(to: common.Agency, event: pb.TransferEvent): OutboxItem {
-    return rpb.OutboxItem.fromPartial({ id: event.eventId, kind: rpb.OutboxKind.OUTBOX_KIND_EVENT, subject: transferSubject(to), data: pb.TransferEvent.encode(event).finish() });
+    return envelopeOutboxItem({
+      id: event.eventId,
+      from: this.deps.agency,
+      to,
+      subject: transferSubject(to),
+      payloadType: TRANSFER_EVENT_TYPE,
+      subjectId: event.transferId,
+      at: event.at ?? this.clock(),
+      payload: pb.TransferEvent.encode(event).finish(),
+    });
+  }
+
+  /**
+   * A step of the case for the agencies before this one: to the sender (when `toSender`) about this
+   * transfer, and to each agency of the path about the transfer it sent (so it can check the step).
+   */
+  private progressItems(transfer: pb.Transfer, actor: string, entry: pb.TimelineEntry, toSender: boolean): OutboxItem[] {
+    const items: OutboxItem[] = [];
+    if (toSender) items.push(this.eventItem(transfer.sender, { ...this.eventBase(transfer, actor, transfer.sender), progress: entry }));
+    transfer.path.forEach((to, index) => {
+      const transferId = transfer.pathTransferIds[index] ?? transfer.transferId;
+      items.push(this.eventItem(to, { ...this.eventBase(transfer, actor, to), transferId, progress: entry }));
+    });
+    return items;
   }
 
   private entry(transfer: pb.Transfer, actor: string, action: string, extra: Partial<pb.TimelineEntry>): pb.TimelineEntry {
@@ -621,3 +761,29 @@ function failedVerification(message: string): sealPb.BundleVerification {
   };
 }
 
+
+/** Why an inbound event is refused (becomes a security incident). */
+interface Problem {
+  readonly reason: tpb.IncidentReason;
+  readonly detail: string;
+}
+
+/** What a transfer event claims to be: "submission", "status", "withdrawal" or "progress". */
+function eventKindOf(event: pb.TransferEvent): string {
+  if (event.submitted) return "submission";
+  if (event.status) return `status ${pb.transferStateToJSON(event.status.state).replace("TRANSFER_STATE_", "").toLowerCase()}`;
+  if (event.withdrawnReason !== undefined) return "withdrawal";
+  if (event.progress) return `progress ${event.progress.action}`;
+  return "event";
+}
+
+/** What a refused message claimed to be, as far as it can be read without trusting it. */
+function claimedKindOf(data: Uint8Array): string {
+  try {
+    const content = tpb.EnvelopeContent.decode(tpb.SignedEnvelope.decode(data).content);
+    if (content.payloadType === TRANSFER_EVENT_TYPE) return eventKindOf(pb.TransferEvent.decode(content.payload));
+    return content.payloadType || "unknown";
+  } catch {
+    return "unreadable";
+  }
+}

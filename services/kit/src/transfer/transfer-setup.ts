@@ -1,10 +1,10 @@
 import type { common } from "@casebridge/proto";
-import { transfer as pb } from "@casebridge/proto";
+import { transfer as pb, trust as tpb } from "@casebridge/proto";
 import type { TokenVerifier } from "../actor";
 import { serve, type ServedContract } from "../contract";
 import type { ServiceDeps, ServiceSetup } from "../service";
 import { TransferEngine } from "./transfer-engine";
-import type { TransferRoles } from "./roles";
+import { PLATFORM_ROLES, type TransferRoles } from "./roles";
 import { createCaseFileHandlers, createTransferHandlers } from "./transfer.handlers";
 
 /** How an agency service takes part in transfers. */
@@ -38,6 +38,12 @@ export async function transferSetup(deps: ServiceDeps, options: TransferSetupOpt
     contracts: [
       serve(pb.TransferServiceDefinition, createTransferHandlers(engine, deps.auth, options.agency, options.roles, { requireApproval: options.requireApproval })),
       serve(pb.CaseFileServiceDefinition, createCaseFileHandlers(engine, deps.auth, options.agency, options.roles)),
+      serve(tpb.IncidentServiceDefinition, {
+        listIncidents: async (request, ctx) => {
+          await deps.auth.requirePlatformActor(ctx, PLATFORM_ROLES.incidents);
+          return engine.incidents.list(request);
+        },
+      }),
       ...(options.extra?.(engine, deps.auth) ?? []),
     ],
     start: () => engine.start(),

@@ -1,8 +1,9 @@
-import { type common, type transfer as pb } from "@casebridge/proto";
+import type { common, transfer as pb } from "@casebridge/proto";
 import type { TokenVerifier } from "../actor";
 import type { CallContext, ContractHandlers } from "../contract";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../errors";
 import { dwellTimes } from "./domain";
+import { approvalHolds } from "../trust/binding";
 import type { TransferRoles } from "./roles";
 import type { TransferEngine } from "./transfer-engine";
 
@@ -23,15 +24,18 @@ export function createTransferHandlers(
   return {
     submitTransfer: async (request, ctx) => {
       const actor = await requireActor(ctx, roles.send);
+      const approved = (file: pb.CaseFile): pb.CaseFile => {
+        if (options.requireApproval && !approvalHolds(file)) {
+          throw new FailedPreconditionError(`case ${file.case?.caseId ?? ""} needs the legal unit's approval of its current content before it can leave`);
+        }
+        return file;
+      };
       if (request.transferId) {
         const current = await engine.outgoing(request.transferId);
-        const file = await engine.caseFiles.caseFile(current.value.case?.caseId ?? "");
-        return { transfer: await engine.resubmit(actor, request.transferId, file.documents) };
+        const file = approved(await engine.caseFiles.caseFile(current.value.case?.caseId ?? ""));
+        return { transfer: await engine.resubmit(actor, request.transferId, file.documents, file.case) };
       }
-      const file = await engine.caseFiles.caseFile(id(request.caseId, "case_id"));
-      if (options.requireApproval && !file.approved) {
-        throw new FailedPreconditionError(`case ${request.caseId} needs the legal unit's approval before it can leave`);
-      }
+      const file = approved(await engine.caseFiles.caseFile(id(request.caseId, "case_id")));
       return { transfer: await engine.send({ actor, kase: file.case!, documents: file.documents, recipient: request.recipient, purpose: request.purpose }) };
     },
     withdrawTransfer: async (request, ctx) => {

@@ -146,6 +146,13 @@ export enum VerificationFailure {
   VERIFICATION_FAILURE_SEAL_MISSING = 18,
   /** VERIFICATION_FAILURE_WRONG_AGENCY - The seal belongs to another agency than the one that was expected. */
   VERIFICATION_FAILURE_WRONG_AGENCY = 19,
+  /**
+   * VERIFICATION_FAILURE_BINDING_MISMATCH - The sealed manifest names another transfer, purpose, sender, recipient, case number, case data
+   * or submission than the transfer it came with.
+   */
+  VERIFICATION_FAILURE_BINDING_MISMATCH = 20,
+  /** VERIFICATION_FAILURE_BUNDLE_REUSED - The bundle id was used before (a replayed or re-sent bundle). */
+  VERIFICATION_FAILURE_BUNDLE_REUSED = 21,
   UNRECOGNIZED = -1,
 }
 
@@ -211,6 +218,12 @@ export function verificationFailureFromJSON(object: any): VerificationFailure {
     case 19:
     case "VERIFICATION_FAILURE_WRONG_AGENCY":
       return VerificationFailure.VERIFICATION_FAILURE_WRONG_AGENCY;
+    case 20:
+    case "VERIFICATION_FAILURE_BINDING_MISMATCH":
+      return VerificationFailure.VERIFICATION_FAILURE_BINDING_MISMATCH;
+    case 21:
+    case "VERIFICATION_FAILURE_BUNDLE_REUSED":
+      return VerificationFailure.VERIFICATION_FAILURE_BUNDLE_REUSED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -260,6 +273,10 @@ export function verificationFailureToJSON(object: VerificationFailure): string {
       return "VERIFICATION_FAILURE_SEAL_MISSING";
     case VerificationFailure.VERIFICATION_FAILURE_WRONG_AGENCY:
       return "VERIFICATION_FAILURE_WRONG_AGENCY";
+    case VerificationFailure.VERIFICATION_FAILURE_BINDING_MISMATCH:
+      return "VERIFICATION_FAILURE_BINDING_MISMATCH";
+    case VerificationFailure.VERIFICATION_FAILURE_BUNDLE_REUSED:
+      return "VERIFICATION_FAILURE_BUNDLE_REUSED";
     case VerificationFailure.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -357,6 +374,19 @@ export interface BundleManifest {
   recipient: Agency;
   createdAt?: Date | undefined;
   documents: DocumentRef[];
+  /** The transfer this bundle is for: the same bundle under another transfer id is refused. */
+  transferId: string;
+  /** Why it is sent: the casebridge.transfer.v1.TransferPurpose name, e.g. "TRANSFER_PURPOSE_INDICTMENT". */
+  purpose: string;
+  /** The sender's case number. */
+  caseNumber: string;
+  /**
+   * SHA-256 (hex) of the encoded casebridge.transfer.v1.Case that travels with the bundle (parties,
+   * suspects, offence, coercive measures): any edit of the case data is detected.
+   */
+  caseSha256: string;
+  /** The submission of the transfer this bundle is (1, 2, ...): a bundle is used once. */
+  submission: number;
 }
 
 /** DocumentVerification is the result for one document of a bundle. */
@@ -1232,7 +1262,19 @@ export const SealVerification: MessageFns<SealVerification> = {
 };
 
 function createBaseBundleManifest(): BundleManifest {
-  return { bundleId: "", caseId: "", sender: 0, recipient: 0, createdAt: undefined, documents: [] };
+  return {
+    bundleId: "",
+    caseId: "",
+    sender: 0,
+    recipient: 0,
+    createdAt: undefined,
+    documents: [],
+    transferId: "",
+    purpose: "",
+    caseNumber: "",
+    caseSha256: "",
+    submission: 0,
+  };
 }
 
 export const BundleManifest: MessageFns<BundleManifest> = {
@@ -1254,6 +1296,21 @@ export const BundleManifest: MessageFns<BundleManifest> = {
     }
     for (const v of message.documents) {
       DocumentRef.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.transferId !== "") {
+      writer.uint32(58).string(message.transferId);
+    }
+    if (message.purpose !== "") {
+      writer.uint32(66).string(message.purpose);
+    }
+    if (message.caseNumber !== "") {
+      writer.uint32(74).string(message.caseNumber);
+    }
+    if (message.caseSha256 !== "") {
+      writer.uint32(82).string(message.caseSha256);
+    }
+    if (message.submission !== 0) {
+      writer.uint32(88).uint32(message.submission);
     }
     return writer;
   },
@@ -1319,6 +1376,46 @@ export const BundleManifest: MessageFns<BundleManifest> = {
             message.documents.push(DocumentRef.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.transferId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.purpose = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.caseNumber = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.caseSha256 = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.submission = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1353,6 +1450,23 @@ export const BundleManifest: MessageFns<BundleManifest> = {
       documents: globalThis.Array.isArray(object?.documents)
         ? object.documents.map((e: any) => DocumentRef.fromJSON(e))
         : [],
+      transferId: isSet(object.transferId)
+        ? globalThis.String(object.transferId)
+        : isSet(object.transfer_id)
+        ? globalThis.String(object.transfer_id)
+        : "",
+      purpose: isSet(object.purpose) ? globalThis.String(object.purpose) : "",
+      caseNumber: isSet(object.caseNumber)
+        ? globalThis.String(object.caseNumber)
+        : isSet(object.case_number)
+        ? globalThis.String(object.case_number)
+        : "",
+      caseSha256: isSet(object.caseSha256)
+        ? globalThis.String(object.caseSha256)
+        : isSet(object.case_sha256)
+        ? globalThis.String(object.case_sha256)
+        : "",
+      submission: isSet(object.submission) ? globalThis.Number(object.submission) : 0,
     };
   },
 
@@ -1376,6 +1490,21 @@ export const BundleManifest: MessageFns<BundleManifest> = {
     if (message.documents?.length) {
       obj.documents = message.documents.map((e) => DocumentRef.toJSON(e));
     }
+    if (message.transferId !== "") {
+      obj.transferId = message.transferId;
+    }
+    if (message.purpose !== "") {
+      obj.purpose = message.purpose;
+    }
+    if (message.caseNumber !== "") {
+      obj.caseNumber = message.caseNumber;
+    }
+    if (message.caseSha256 !== "") {
+      obj.caseSha256 = message.caseSha256;
+    }
+    if (message.submission !== 0) {
+      obj.submission = Math.round(message.submission);
+    }
     return obj;
   },
 
@@ -1390,6 +1519,11 @@ export const BundleManifest: MessageFns<BundleManifest> = {
     message.recipient = object.recipient ?? 0;
     message.createdAt = object.createdAt ?? undefined;
     message.documents = object.documents?.map((e) => DocumentRef.fromPartial(e)) || [];
+    message.transferId = object.transferId ?? "";
+    message.purpose = object.purpose ?? "";
+    message.caseNumber = object.caseNumber ?? "";
+    message.caseSha256 = object.caseSha256 ?? "";
+    message.submission = object.submission ?? 0;
     return message;
   },
 };

@@ -473,7 +473,15 @@ export interface Transfer {
   /** The step at this agency that ended its time limit on the transfer ("indicted", "judgment"); empty while it runs. */
   concludedBy: string;
   /** When this agency last received a submission of it (statutory limits count from receipt). */
-  receivedAt?: Date | undefined;
+  receivedAt?:
+    | Date
+    | undefined;
+  /** The transfer id each agency of `path` knows the case by (its own outgoing transfer), in the same order. */
+  pathTransferIds: string[];
+  /** Document-store keys of the signed receipts (the receiver's status envelopes) the sender keeps as evidence, oldest first. */
+  receiptKeys: string[];
+  /** Bundle ids this agency has seen on the transfer, so that one is never accepted twice. */
+  usedBundleIds: string[];
 }
 
 /** TimelineEntry is one step of a case at one agency. */
@@ -493,7 +501,13 @@ export interface TimelineEntry {
   detail: string;
   returnReason: ReturnReason;
   /** A sealed document this step produced (e.g. the judgment), stored beside the events. */
-  document?: BundleDocument | undefined;
+  document?:
+    | BundleDocument
+    | undefined;
+  /** Document-store key of the signed envelope this step came in (a receipt: the counterpart's signature). */
+  receiptKey: string;
+  /** Subject of the certificate that signed it. */
+  receiptSigner: string;
 }
 
 /** TransferEvent travels on JetStream from one agency to another. */
@@ -529,6 +543,8 @@ export interface StatusChange {
   returnNote: string;
   /** The transfer's status_sequence at the receiver: events may arrive out of order. */
   sequence: number;
+  /** The bundle this status is about: with the receiver's signature, a receipt for exactly that bundle. */
+  bundleId: string;
 }
 
 export interface GetDocumentRequest {
@@ -685,6 +701,8 @@ export interface CaseFile {
   approvedBy: string;
   /** The officer in charge: the user who opened the case (statutory deadline alerts go to them). */
   openedBy: string;
+  /** SHA-256 (hex) of the case data and documents the legal unit approved; any change voids the approval. */
+  approvedDigest: string;
 }
 
 export interface OpenCaseRequest {
@@ -1476,6 +1494,9 @@ function createBaseTransfer(): Transfer {
     statusSequence: 0,
     concludedBy: "",
     receivedAt: undefined,
+    pathTransferIds: [],
+    receiptKeys: [],
+    usedBundleIds: [],
   };
 }
 
@@ -1541,6 +1562,15 @@ export const Transfer: MessageFns<Transfer> = {
     }
     if (message.receivedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.receivedAt), writer.uint32(154).fork()).join();
+    }
+    for (const v of message.pathTransferIds) {
+      writer.uint32(162).string(v!);
+    }
+    for (const v of message.receiptKeys) {
+      writer.uint32(170).string(v!);
+    }
+    for (const v of message.usedBundleIds) {
+      writer.uint32(178).string(v!);
     }
     return writer;
   },
@@ -1720,6 +1750,30 @@ export const Transfer: MessageFns<Transfer> = {
             message.receivedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.pathTransferIds.push(reader.string());
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.receiptKeys.push(reader.string());
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.usedBundleIds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1795,6 +1849,21 @@ export const Transfer: MessageFns<Transfer> = {
         : isSet(object.received_at)
         ? fromJsonTimestamp(object.received_at)
         : undefined,
+      pathTransferIds: globalThis.Array.isArray(object?.pathTransferIds)
+        ? object.pathTransferIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.path_transfer_ids)
+        ? object.path_transfer_ids.map((e: any) => globalThis.String(e))
+        : [],
+      receiptKeys: globalThis.Array.isArray(object?.receiptKeys)
+        ? object.receiptKeys.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.receipt_keys)
+        ? object.receipt_keys.map((e: any) => globalThis.String(e))
+        : [],
+      usedBundleIds: globalThis.Array.isArray(object?.usedBundleIds)
+        ? object.usedBundleIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.used_bundle_ids)
+        ? object.used_bundle_ids.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1857,6 +1926,15 @@ export const Transfer: MessageFns<Transfer> = {
     if (message.receivedAt !== undefined) {
       obj.receivedAt = message.receivedAt.toISOString();
     }
+    if (message.pathTransferIds?.length) {
+      obj.pathTransferIds = message.pathTransferIds;
+    }
+    if (message.receiptKeys?.length) {
+      obj.receiptKeys = message.receiptKeys;
+    }
+    if (message.usedBundleIds?.length) {
+      obj.usedBundleIds = message.usedBundleIds;
+    }
     return obj;
   },
 
@@ -1888,6 +1966,9 @@ export const Transfer: MessageFns<Transfer> = {
     message.statusSequence = object.statusSequence ?? 0;
     message.concludedBy = object.concludedBy ?? "";
     message.receivedAt = object.receivedAt ?? undefined;
+    message.pathTransferIds = object.pathTransferIds?.map((e) => e) || [];
+    message.receiptKeys = object.receiptKeys?.map((e) => e) || [];
+    message.usedBundleIds = object.usedBundleIds?.map((e) => e) || [];
     return message;
   },
 };
@@ -1906,6 +1987,8 @@ function createBaseTimelineEntry(): TimelineEntry {
     detail: "",
     returnReason: 0,
     document: undefined,
+    receiptKey: "",
+    receiptSigner: "",
   };
 }
 
@@ -1946,6 +2029,12 @@ export const TimelineEntry: MessageFns<TimelineEntry> = {
     }
     if (message.document !== undefined) {
       BundleDocument.encode(message.document, writer.uint32(98).fork()).join();
+    }
+    if (message.receiptKey !== "") {
+      writer.uint32(106).string(message.receiptKey);
+    }
+    if (message.receiptSigner !== "") {
+      writer.uint32(114).string(message.receiptSigner);
     }
     return writer;
   },
@@ -2059,6 +2148,22 @@ export const TimelineEntry: MessageFns<TimelineEntry> = {
             message.document = BundleDocument.decode(reader, reader.uint32());
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.receiptKey = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.receiptSigner = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2101,6 +2206,16 @@ export const TimelineEntry: MessageFns<TimelineEntry> = {
         ? returnReasonFromJSON(object.return_reason)
         : 0,
       document: isSet(object.document) ? BundleDocument.fromJSON(object.document) : undefined,
+      receiptKey: isSet(object.receiptKey)
+        ? globalThis.String(object.receiptKey)
+        : isSet(object.receipt_key)
+        ? globalThis.String(object.receipt_key)
+        : "",
+      receiptSigner: isSet(object.receiptSigner)
+        ? globalThis.String(object.receiptSigner)
+        : isSet(object.receipt_signer)
+        ? globalThis.String(object.receipt_signer)
+        : "",
     };
   },
 
@@ -2142,6 +2257,12 @@ export const TimelineEntry: MessageFns<TimelineEntry> = {
     if (message.document !== undefined) {
       obj.document = BundleDocument.toJSON(message.document);
     }
+    if (message.receiptKey !== "") {
+      obj.receiptKey = message.receiptKey;
+    }
+    if (message.receiptSigner !== "") {
+      obj.receiptSigner = message.receiptSigner;
+    }
     return obj;
   },
 
@@ -2164,6 +2285,8 @@ export const TimelineEntry: MessageFns<TimelineEntry> = {
     message.document = (object.document !== undefined && object.document !== null)
       ? BundleDocument.fromPartial(object.document)
       : undefined;
+    message.receiptKey = object.receiptKey ?? "";
+    message.receiptSigner = object.receiptSigner ?? "";
     return message;
   },
 };
@@ -2411,7 +2534,15 @@ export const TransferEvent: MessageFns<TransferEvent> = {
 };
 
 function createBaseStatusChange(): StatusChange {
-  return { state: 0, submission: 0, verification: undefined, returnReason: 0, returnNote: "", sequence: 0 };
+  return {
+    state: 0,
+    submission: 0,
+    verification: undefined,
+    returnReason: 0,
+    returnNote: "",
+    sequence: 0,
+    bundleId: "",
+  };
 }
 
 export const StatusChange: MessageFns<StatusChange> = {
@@ -2433,6 +2564,9 @@ export const StatusChange: MessageFns<StatusChange> = {
     }
     if (message.sequence !== 0) {
       writer.uint32(48).uint32(message.sequence);
+    }
+    if (message.bundleId !== "") {
+      writer.uint32(58).string(message.bundleId);
     }
     return writer;
   },
@@ -2498,6 +2632,14 @@ export const StatusChange: MessageFns<StatusChange> = {
             message.sequence = reader.uint32();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.bundleId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2526,6 +2668,11 @@ export const StatusChange: MessageFns<StatusChange> = {
         ? globalThis.String(object.return_note)
         : "",
       sequence: isSet(object.sequence) ? globalThis.Number(object.sequence) : 0,
+      bundleId: isSet(object.bundleId)
+        ? globalThis.String(object.bundleId)
+        : isSet(object.bundle_id)
+        ? globalThis.String(object.bundle_id)
+        : "",
     };
   },
 
@@ -2549,6 +2696,9 @@ export const StatusChange: MessageFns<StatusChange> = {
     if (message.sequence !== 0) {
       obj.sequence = Math.round(message.sequence);
     }
+    if (message.bundleId !== "") {
+      obj.bundleId = message.bundleId;
+    }
     return obj;
   },
 
@@ -2565,6 +2715,7 @@ export const StatusChange: MessageFns<StatusChange> = {
     message.returnReason = object.returnReason ?? 0;
     message.returnNote = object.returnNote ?? "";
     message.sequence = object.sequence ?? 0;
+    message.bundleId = object.bundleId ?? "";
     return message;
   },
 };
@@ -4649,7 +4800,7 @@ export const ListCasesResponse: MessageFns<ListCasesResponse> = {
 };
 
 function createBaseCaseFile(): CaseFile {
-  return { case: undefined, documents: [], approved: false, approvedBy: "", openedBy: "" };
+  return { case: undefined, documents: [], approved: false, approvedBy: "", openedBy: "", approvedDigest: "" };
 }
 
 export const CaseFile: MessageFns<CaseFile> = {
@@ -4668,6 +4819,9 @@ export const CaseFile: MessageFns<CaseFile> = {
     }
     if (message.openedBy !== "") {
       writer.uint32(42).string(message.openedBy);
+    }
+    if (message.approvedDigest !== "") {
+      writer.uint32(50).string(message.approvedDigest);
     }
     return writer;
   },
@@ -4725,6 +4879,14 @@ export const CaseFile: MessageFns<CaseFile> = {
             message.openedBy = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.approvedDigest = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4754,6 +4916,11 @@ export const CaseFile: MessageFns<CaseFile> = {
         : isSet(object.opened_by)
         ? globalThis.String(object.opened_by)
         : "",
+      approvedDigest: isSet(object.approvedDigest)
+        ? globalThis.String(object.approvedDigest)
+        : isSet(object.approved_digest)
+        ? globalThis.String(object.approved_digest)
+        : "",
     };
   },
 
@@ -4774,6 +4941,9 @@ export const CaseFile: MessageFns<CaseFile> = {
     if (message.openedBy !== "") {
       obj.openedBy = message.openedBy;
     }
+    if (message.approvedDigest !== "") {
+      obj.approvedDigest = message.approvedDigest;
+    }
     return obj;
   },
 
@@ -4787,6 +4957,7 @@ export const CaseFile: MessageFns<CaseFile> = {
     message.approved = object.approved ?? false;
     message.approvedBy = object.approvedBy ?? "";
     message.openedBy = object.openedBy ?? "";
+    message.approvedDigest = object.approvedDigest ?? "";
     return message;
   },
 };

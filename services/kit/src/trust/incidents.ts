@@ -1,0 +1,116 @@
+import { randomUUID } from "node:crypto";
+import { common, trust as tpb } from "@casebridge/proto";
+import type { Logger } from "pino";
+import type { AggregateCodec, AggregateStore, OutboxItem } from "../runtime/aggregate-store";
+import type { DurableRuntime } from "../runtime/durable-runtime";
+import { auditOutboxItem } from "../runtime/outbox-items";
+import { newestFirst } from "../runtime/paging";
+import type { ViewCollection } from "../runtime/view-collection";
+import { envelopeOutboxItem, type OpenedEnvelope, type Refusal } from "./envelope";
+
+const INCIDENT_CODEC: AggregateCodec<tpb.SecurityIncident> = { encode: (i) => tpb.SecurityIncident.encode(i).finish(), decode: (b) => tpb.SecurityIncident.decode(b) };
+
+/** The protobuf type name of an incident notice payload. */
+export const INCIDENT_NOTICE_TYPE = "casebridge.trust.v1.IncidentNotice";
+
+/** What the incident register of one agency needs. */
+export interface IncidentRegisterDeps {
+  readonly agency: common.Agency;
+  readonly runtime: DurableRuntime;
+  /** The inbound subject of an agency, where its notice is sent. */
+  readonly inboxOf: (agency: common.Agency) => string;
+  readonly logger: Logger;
+  readonly clock?: () => Date;
+}
+
+/**
+ * The security incidents of one agency: every inbound envelope that was refused (never applied) is
+ * recorded once, with who claimed to send what and why it failed, and the agency named as sender is
+ * told with a signed notice; notices received from other agencies are recorded too.
+ */
+export class IncidentRegister {
+  readonly incidents: AggregateStore<tpb.SecurityIncident>;
+  readonly view: ViewCollection;
+  private readonly clock: () => Date;
+
+  constructor(private readonly deps: IncidentRegisterDeps) {
+    this.clock = deps.clock ?? (() => new Date());
+    this.incidents = deps.runtime.store("incident", INCIDENT_CODEC);
+    this.view = deps.runtime.view({
+      kind: "incident",
+      codec: INCIDENT_CODEC,
+      indexes: [{ updatedAt: -1 }],
+      fields: (incident) => ({ updatedAt: incident.at ?? new Date(0), reason: incident.reason, claimedFrom: incident.claimedFrom }),
+    });
+  }
+
+  /** Records a refused envelope (once per distinct message) and notifies the agency it claimed to come from. */
+  async record(refusal: Refusal, incidentId: string, claimedKind: string): Promise<tpb.SecurityIncident> {
+    const incident: tpb.SecurityIncident = {
+      incidentId,
+      at: this.clock(),
+      recordedBy: this.deps.agency,
+      claimedFrom: refusal.claimedFrom,
+      claimedKind,
+      subjectId: refusal.subjectId,
+      reason: refusal.reason,
+      detail: refusal.detail,
+      signer: refusal.signer,
+      reportedByCounterpart: false,
+    };
+    const outbox: OutboxItem[] = [this.auditItem(incident)];
+    const named = refusal.claimedFrom;
+    if (named !== common.Agency.AGENCY_UNSPECIFIED && named !== this.deps.agency && common.agencyToJSON(named) !== "UNRECOGNIZED") {
+      outbox.push(
+        envelopeOutboxItem({
+          id: randomUUID(),
+          from: this.deps.agency,
+          to: named,
+          subject: this.deps.inboxOf(named),
+          payloadType: INCIDENT_NOTICE_TYPE,
+          subjectId: incident.subjectId,
+          at: incident.at!,
+          payload: tpb.IncidentNotice.encode({ incident }).finish(),
+        }),
+      );
+    }
+    const created = await this.incidents.insert(incidentId, { value: incident, outbox });
+    this.deps.logger.warn({ incidentId, reason: tpb.incidentReasonToJSON(refusal.reason), claimedFrom: common.agencyToJSON(named), subjectId: refusal.subjectId, detail: refusal.detail, replay: !created }, "inbound envelope refused: security incident");
+    return incident;
+  }
+
+  /** Records a verified notice from another agency: something was sent in this agency's name and refused there. */
+  async applyNotice(opened: OpenedEnvelope): Promise<void> {
+    let notice: tpb.IncidentNotice;
+    try {
+      notice = tpb.IncidentNotice.decode(opened.content.payload);
+    } catch {
+      this.deps.logger.error({ envelopeId: opened.content.envelopeId }, "undecodable incident notice dropped");
+      return;
+    }
+    const reported = notice.incident;
+    if (!reported?.incidentId || reported.recordedBy !== opened.content.from || reported.claimedFrom !== this.deps.agency) {
+      this.deps.logger.error({ envelopeId: opened.content.envelopeId }, "incident notice that does not concern this agency dropped");
+      return;
+    }
+    const incident: tpb.SecurityIncident = { ...reported, reportedByCounterpart: true };
+    await this.incidents.insert(`${reported.incidentId}.reported`, { value: incident, outbox: [this.auditItem(incident)] });
+  }
+
+  /** One page of incidents, newest first. */
+  async list(request: tpb.ListIncidentsRequest): Promise<tpb.ListIncidentsResponse> {
+    const page = await newestFirst(this.view, {}, request.pageSize, request.pageToken);
+    return { incidents: page.values.map((bytes) => tpb.SecurityIncident.decode(bytes)), nextPageToken: page.nextPageToken };
+  }
+
+  private auditItem(incident: tpb.SecurityIncident): OutboxItem {
+    return auditOutboxItem({
+      entryId: randomUUID(),
+      at: incident.at ?? this.clock(),
+      actor: "system",
+      action: incident.reportedByCounterpart ? "security.incident-reported" : "security.incident",
+      subject: `incident:${incident.incidentId}`,
+      digests: [incident.incidentId],
+    });
+  }
+}

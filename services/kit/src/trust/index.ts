@@ -1,0 +1,4 @@
+export * from "./binding";
+export * from "./envelope";
+export * from "./incidents";
+export * from "./routes";

@@ -1,0 +1,245 @@
+import { randomUUID } from "node:crypto";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import {
+  bearerMetadata,
+  createPki,
+  credentialOf,
+  loadSealCredential,
+  natsClient,
+  Sealer,
+  startService,
+  TRANSFER_STREAM,
+  transferSubject,
+  type RunningService,
+  type SealAgency,
+  type ServiceSpec,
+} from "@casebridge/kit";
+import { common, seal as sealPb, transfer as pb, trust as tpb } from "@casebridge/proto";
+import { spec as courtSpec } from "@casebridge/court/spec";
+import { spec as notarySpec } from "@casebridge/notary/spec";
+import { spec as policeSpec } from "@casebridge/police/spec";
+import { spec as prosecutionSpec } from "@casebridge/prosecution/spec";
+import { publishRaw, wrap } from "./hostile";
+import { authIssuer, eventually, infra, resetRuntimeStreams, tokenFor } from "./support";
+
+const { Agency } = common;
+const { TransferState: State } = pb;
+const { IncidentReason: Reason } = tpb;
+const run = randomUUID().slice(0, 8);
+
+// Each test plays a hostile insider: anyone who can publish on NATS, publishing straight on JetStream.
+describe("cross-agency trust: signed envelopes, bound bundles, legal routes", () => {
+  let nc: NatsConnection;
+  const services: Partial<Record<SealAgency, RunningService>> = {};
+  const tokens = new Map<string, string>();
+  const as = (user: string) => ({ metadata: bearerMetadata(tokens.get(user)!), timeoutMs: 15_000 });
+  let sealers: Record<"police" | "prosecution" | "court" | "notary" | "foreign", Sealer>;
+  let clients: ReturnType<typeof makeClients>;
+
+  function makeClients(connection: NatsConnection) {
+    return {
+      policeCases: natsClient(connection, "police", pb.CaseFileServiceDefinition, 15_000),
+      policeTransfers: natsClient(connection, "police", pb.TransferServiceDefinition, 15_000),
+      prosecutionTransfers: natsClient(connection, "prosecution", pb.TransferServiceDefinition, 15_000),
+      courtTransfers: natsClient(connection, "court", pb.TransferServiceDefinition, 15_000),
+      incidentsAt: (agency: SealAgency) => natsClient(connection, agency, tpb.IncidentServiceDefinition, 15_000),
+    };
+  }
+
+  const env = (agency: string) => ({ NATS_URL: infra.natsUrl, MONGO_URL: infra.mongoUrl, LOG_LEVEL: "silent", MONGO_DB: `it_trust_${agency}_${run}`, PKI_DIR: infra.pkiDir, GRPC_PORT: "0", AUTH_ISSUER: authIssuer });
+
+  beforeAll(async () => {
+    for (const user of ["officer.wang", "legal.li", "prosecutor.zhao", "judge.sun", "admin.he"]) tokens.set(user, await tokenFor(user));
+    await resetRuntimeStreams();
+    nc = await connect({ servers: infra.natsUrl });
+    clients = makeClients(nc);
+    const specs: Array<[SealAgency, ServiceSpec]> = [["police", policeSpec], ["prosecution", prosecutionSpec], ["court", courtSpec], ["notary", notarySpec]];
+    await Promise.all(specs.map(async ([agency, spec]) => (services[agency] = await startService(spec, env(agency)))));
+    const genuine = async (agency: SealAgency) => new Sealer(await loadSealCredential(infra.pkiDir, agency));
+    sealers = {
+      police: await genuine("police"),
+      prosecution: await genuine("prosecution"),
+      court: await genuine("court"),
+      notary: await genuine("notary"),
+      // A "prosecution" seal from a CA that is not the platform's.
+      foreign: new Sealer(credentialOf(await createPki("p-256"), "prosecution")),
+    };
+  }, 90_000);
+
+  afterAll(async () => {
+    await Promise.all(Object.values(services).map((service) => service?.stop()));
+    await nc?.close();
+  });
+
+  function newCase(caseId: string): pb.Case {
+    return pb.Case.fromPartial({
+      caseId,
+      caseNumber: `320582-2026-${caseId.slice(-5)}`,
+      kind: pb.CaseKind.CASE_KIND_CRIMINAL,
+      offence: "盗窃",
+      summary: "bicycle theft",
+      issuer: { agency: Agency.AGENCY_POLICE, unitId: "320582-PSB-LEGAL", name: "张家港市公安局法制大队" },
+      parties: [{ partyId: "p1", role: common.PartyRole.PARTY_ROLE_SUSPECT, name: "李某", identifier: "320582********0011" }],
+    });
+  }
+
+  /** A genuine transfer police → prosecution, received there; returns it as the police hold it. */
+  async function receivedTransfer(): Promise<pb.Transfer> {
+    const caseId = `case-${randomUUID()}`;
+    await clients.policeCases.openCase({ case: newCase(caseId), documents: [{ documentId: "recommendation-1", title: "起诉意见书", documentType: "recommendation", mediaType: "text/plain", content: Buffer.from(`recommendation ${caseId}`) }] }, as("officer.wang"));
+    await clients.policeCases.approveCase({ caseId }, as("legal.li"));
+    const { transfer } = await clients.policeTransfers.submitTransfer({ caseId, recipient: Agency.AGENCY_PROSECUTION, purpose: pb.TransferPurpose.TRANSFER_PURPOSE_PROSECUTION_REVIEW, transferId: "" }, as("legal.li"));
+    return eventually(async () => {
+      const { transfer: held } = await clients.policeTransfers.getTransfer({ transferId: transfer!.transferId }, as("legal.li"));
+      if (held?.state !== State.TRANSFER_STATE_RECEIVED) throw new Error(`police see ${pb.transferStateToJSON(held?.state ?? 0)}`);
+      return held;
+    }, 20_000, 50);
+  }
+
+  async function policeTimeline(caseId: string): Promise<string[]> {
+    return (await clients.policeTransfers.getCaseTimeline({ caseId }, as("legal.li"))).entries.map((e) => e.action);
+  }
+
+  /** Waits until `agency` lists an incident about `subjectId` with `reason`, and returns it. */
+  async function incident(agency: SealAgency, subjectId: string, reason: tpb.IncidentReason, reported = false): Promise<tpb.SecurityIncident> {
+    return eventually(async () => {
+      const { incidents } = await clients.incidentsAt(agency).listIncidents({ pageSize: 200, pageToken: "" }, as("admin.he"));
+      const found = incidents.find((i) => i.subjectId === subjectId && i.reason === reason && i.reportedByCounterpart === reported);
+      if (!found) throw new Error(`no ${tpb.incidentReasonToJSON(reason)} incident about ${subjectId} at ${agency} yet (${incidents.length} listed)`);
+      return found;
+    }, 20_000, 100);
+  }
+
+  function event(transfer: pb.Transfer, from: common.Agency, to: common.Agency, body: Partial<pb.TransferEvent>): pb.TransferEvent {
+    return { eventId: randomUUID(), transferId: transfer.transferId, from, to, at: new Date(), actor: "forger", ...body };
+  }
+
+  it("refuses forged status reports (unsigned, foreign CA, wrong agency, wrong recipient), records incidents and tells the named sender", async () => {
+    const transfer = await receivedTransfer();
+    const caseId = transfer.case!.caseId;
+    const before = await eventually(async () => {
+      const actions = await policeTimeline(caseId);
+      if (!actions.includes("received")) throw new Error("no receipt on the timeline yet");
+      return actions;
+    });
+    const accepted: pb.StatusChange = { state: State.TRANSFER_STATE_ACCEPTED, submission: 1, sequence: 99, returnReason: 0, returnNote: "", verification: undefined, bundleId: transfer.bundle!.bundleId };
+    const status = event(transfer, Agency.AGENCY_PROSECUTION, Agency.AGENCY_POLICE, { status: accepted });
+    await publishRaw(nc, Agency.AGENCY_POLICE, await wrap(status, { sealer: null }));
+    await publishRaw(nc, Agency.AGENCY_POLICE, await wrap({ ...status, eventId: randomUUID() }, { sealer: sealers.foreign }));
+    await publishRaw(nc, Agency.AGENCY_POLICE, await wrap({ ...status, eventId: randomUUID() }, { sealer: sealers.court }));
+    const fromCourt = event(transfer, Agency.AGENCY_COURT, Agency.AGENCY_POLICE, { status: accepted });
+    await publishRaw(nc, Agency.AGENCY_POLICE, await wrap(fromCourt, { sealer: sealers.court }));
+    const misaddressed = { ...status, eventId: randomUUID(), to: Agency.AGENCY_COURT };
+    await publishRaw(nc, Agency.AGENCY_POLICE, await wrap(misaddressed, { sealer: sealers.prosecution }));
+
+    expect(await incident("police", transfer.transferId, Reason.INCIDENT_REASON_UNSIGNED)).toMatchObject({ claimedFrom: Agency.AGENCY_PROSECUTION, claimedKind: "status accepted", recordedBy: Agency.AGENCY_POLICE });
+    expect((await incident("police", transfer.transferId, Reason.INCIDENT_REASON_BAD_SIGNATURE)).detail).toMatch(/trusted root/);
+    expect((await incident("police", transfer.transferId, Reason.INCIDENT_REASON_WRONG_SIGNER)).signer).toMatch(/court/i);
+    expect(await incident("police", transfer.transferId, Reason.INCIDENT_REASON_NOT_COUNTERPART)).toMatchObject({ claimedFrom: Agency.AGENCY_COURT });
+    expect(await incident("police", transfer.transferId, Reason.INCIDENT_REASON_WRONG_RECIPIENT)).toMatchObject({ claimedFrom: Agency.AGENCY_PROSECUTION });
+    // The agency named as sender is told, with a signed notice, that something was sent in its name.
+    expect(await incident("prosecution", transfer.transferId, Reason.INCIDENT_REASON_UNSIGNED, true)).toMatchObject({ recordedBy: Agency.AGENCY_POLICE, reportedByCounterpart: true });
+    await incident("court", transfer.transferId, Reason.INCIDENT_REASON_NOT_COUNTERPART, true);
+
+    // Nothing changed: the police still see RECEIVED, and no entry was added.
+    const { transfer: held } = await clients.policeTransfers.getTransfer({ transferId: transfer.transferId }, as("legal.li"));
+    expect(held).toMatchObject({ state: State.TRANSFER_STATE_RECEIVED, statusSequence: transfer.statusSequence });
+    expect(await policeTimeline(caseId)).toEqual(before);
+    // Only platform operators see incidents.
+    await expect(clients.incidentsAt("police").listIncidents({ pageSize: 10, pageToken: "" }, as("legal.li"))).rejects.toMatchObject({ code: common.ErrorCode.ERROR_CODE_PERMISSION_DENIED });
+  }, 90_000);
+
+  it("refuses a forged withdrawal and a forged judgment; the records stay as they were", async () => {
+    const transfer = await receivedTransfer();
+    const withdrawal = event(transfer, Agency.AGENCY_POLICE, Agency.AGENCY_PROSECUTION, { withdrawnReason: "forged" });
+    await publishRaw(nc, Agency.AGENCY_PROSECUTION, await wrap(withdrawal, { sealer: sealers.foreign, from: Agency.AGENCY_POLICE }));
+    // A judgment "in the court's name" about the police's transfer, signed by prosecution's genuine key.
+    const judgment = pb.TimelineEntry.fromPartial({ entryId: randomUUID(), caseId: transfer.case!.caseId, at: new Date(), agency: Agency.AGENCY_COURT, actor: "forger", action: "judgment", transferId: transfer.transferId, detail: "无罪释放" });
+    const progress = event(transfer, Agency.AGENCY_COURT, Agency.AGENCY_POLICE, { progress: judgment });
+    await publishRaw(nc, Agency.AGENCY_POLICE, await wrap(progress, { sealer: sealers.prosecution }));
+    // And one genuinely signed by the court, which holds no case of this transfer (it went to prosecution, not yet accepted).
+    await publishRaw(nc, Agency.AGENCY_POLICE, await wrap({ ...progress, eventId: randomUUID() }, { sealer: sealers.court }));
+
+    await incident("prosecution", transfer.transferId, Reason.INCIDENT_REASON_BAD_SIGNATURE);
+    await incident("police", transfer.transferId, Reason.INCIDENT_REASON_WRONG_SIGNER);
+    await incident("police", transfer.transferId, Reason.INCIDENT_REASON_NOT_COUNTERPART);
+    const { transfer: atProsecution } = await clients.prosecutionTransfers.getTransfer({ transferId: transfer.transferId }, as("prosecutor.zhao"));
+    expect(atProsecution?.state).toBe(State.TRANSFER_STATE_RECEIVED);
+    const timeline = await clients.policeTransfers.getCaseTimeline({ caseId: transfer.case!.caseId }, as("legal.li"));
+    expect(timeline.entries.map((e) => e.detail)).not.toContain("无罪释放");
+  }, 90_000);
+
+  it("rejects a genuine bundle re-sent under a new transfer id or with edited case data, with the precise reason", async () => {
+    const transfer = await receivedTransfer();
+    const replayedId = randomUUID();
+    const replayed = { ...transfer, transferId: replayedId, state: State.TRANSFER_STATE_SUBMITTED, receiptKeys: [] };
+    const edited = { ...transfer, submission: 2, case: { ...transfer.case!, offence: "寻衅滋事", parties: [{ ...transfer.case!.parties[0]!, name: "王某" }] } };
+    // Signed with the police's genuine key: a faulty or compromised sender, past the envelope checks.
+    await publishRaw(nc, Agency.AGENCY_PROSECUTION, await wrap(event(replayed, Agency.AGENCY_POLICE, Agency.AGENCY_PROSECUTION, { submitted: replayed }), { sealer: sealers.police }));
+    await publishRaw(nc, Agency.AGENCY_PROSECUTION, await wrap(event(edited, Agency.AGENCY_POLICE, Agency.AGENCY_PROSECUTION, { submitted: edited }), { sealer: sealers.police }));
+
+    const rejected = async (transferId: string, submission: number) =>
+      eventually(async () => {
+        const { transfer: held } = await clients.prosecutionTransfers.getTransfer({ transferId }, as("prosecutor.zhao"));
+        if (held?.state !== State.TRANSFER_STATE_REJECTED || held.submission !== submission) throw new Error(`prosecution holds ${pb.transferStateToJSON(held?.state ?? 0)}`);
+        return held;
+      }, 20_000, 100);
+    const underNewId = await rejected(replayedId, 1);
+    expect(underNewId.verification?.manifestSeal).toMatchObject({ failure: sealPb.VerificationFailure.VERIFICATION_FAILURE_BINDING_MISMATCH, message: expect.stringContaining(`names transfer ${transfer.transferId}`) as string });
+    const withEdits = await rejected(transfer.transferId, 2);
+    expect(withEdits.verification?.manifestSeal?.message).toMatch(/case data .* differs/);
+    expect(withEdits.verification?.manifestSeal?.message).toMatch(/bundle .* was received before/);
+    await expect(clients.prosecutionTransfers.acceptTransfer({ transferId: replayedId }, as("prosecutor.zhao"))).rejects.toMatchObject({ code: common.ErrorCode.ERROR_CODE_FAILED_PRECONDITION });
+  }, 90_000);
+
+  it("refuses an indictment from police or notary to court at both ends", async () => {
+    const transfer = await receivedTransfer();
+    await expect(
+      clients.policeTransfers.submitTransfer({ caseId: transfer.case!.caseId, recipient: Agency.AGENCY_COURT, purpose: pb.TransferPurpose.TRANSFER_PURPOSE_INDICTMENT, transferId: "" }, as("legal.li")),
+    ).rejects.toMatchObject({ code: common.ErrorCode.ERROR_CODE_PERMISSION_DENIED, message: expect.stringContaining("INDICTMENT may not go from police to court") as string });
+    for (const [agency, sealer] of [[Agency.AGENCY_POLICE, sealers.police], [Agency.AGENCY_NOTARY, sealers.notary]] as const) {
+      const indictment = { ...transfer, transferId: randomUUID(), sender: agency, recipient: Agency.AGENCY_COURT, purpose: pb.TransferPurpose.TRANSFER_PURPOSE_INDICTMENT };
+      await publishRaw(nc, Agency.AGENCY_COURT, await wrap(event(indictment, agency, Agency.AGENCY_COURT, { submitted: indictment }), { sealer }));
+      expect(await incident("court", indictment.transferId, Reason.INCIDENT_REASON_ROUTE_NOT_ALLOWED)).toMatchObject({ claimedFrom: agency, claimedKind: "submission" });
+      await expect(clients.courtTransfers.getTransfer({ transferId: indictment.transferId }, as("judge.sun"))).rejects.toMatchObject({ code: common.ErrorCode.ERROR_CODE_NOT_FOUND });
+    }
+  }, 90_000);
+
+  it("applies a replayed status report once: no second timeline entry, no change; the sender keeps the signed receipt", async () => {
+    const transfer = await receivedTransfer();
+    expect(transfer.receiptKeys).toHaveLength(1);
+    const timeline = await eventually(async () => {
+      const entries = (await clients.policeTransfers.getCaseTimeline({ caseId: transfer.case!.caseId }, as("legal.li"))).entries;
+      const received = entries.find((e) => e.action === "received");
+      if (!received) throw new Error("no receipt yet");
+      return entries;
+    });
+    const receipt = timeline.find((e) => e.action === "received")!;
+    expect(receipt).toMatchObject({ agency: Agency.AGENCY_PROSECUTION, receiptKey: transfer.receiptKeys[0], receiptSigner: expect.stringMatching(/prosecution/i) as string });
+    // Take the genuine signed status off the stream and publish it again, past the duplicate window.
+    const jsm = await jetstreamManager(nc);
+    const genuine = await jsm.streams.getMessage(TRANSFER_STREAM, { last_by_subj: transferSubject(Agency.AGENCY_POLICE) });
+    const opened = tpb.EnvelopeContent.decode(tpb.SignedEnvelope.decode(genuine!.data).content);
+    expect(pb.TransferEvent.decode(opened.payload).transferId).toBe(transfer.transferId);
+    await publishRaw(nc, Agency.AGENCY_POLICE, genuine!.data, `replay-${randomUUID()}`);
+    await publishRaw(nc, Agency.AGENCY_POLICE, genuine!.data, `replay-${randomUUID()}`);
+    // Wait until the police consumer has taken and acknowledged everything, the replays included.
+    const jsmInfo = await jetstreamManager(nc);
+    await eventually(async () => {
+      const info = await jsmInfo.consumers.info(TRANSFER_STREAM, "transfer-inbox-police");
+      if (info.num_pending > 0 || info.num_ack_pending > 0) throw new Error(`police inbox: ${info.num_pending} pending, ${info.num_ack_pending} unacknowledged`);
+    });
+    const replayedTimeline = (await clients.policeTransfers.getCaseTimeline({ caseId: transfer.case!.caseId }, as("legal.li"))).entries;
+    expect(replayedTimeline.filter((e) => e.action === "received")).toHaveLength(1);
+    await clients.prosecutionTransfers.acceptTransfer({ transferId: transfer.transferId }, as("prosecutor.zhao"));
+    const after = await eventually(async () => {
+      const entries = (await clients.policeTransfers.getCaseTimeline({ caseId: transfer.case!.caseId }, as("legal.li"))).entries;
+      if (!entries.some((e) => e.action === "accepted")) throw new Error("no acceptance yet");
+      return entries;
+    });
+    expect(after.filter((e) => e.action === "received")).toHaveLength(1);
+    const { transfer: held } = await clients.policeTransfers.getTransfer({ transferId: transfer.transferId }, as("legal.li"));
+    expect(held).toMatchObject({ state: State.TRANSFER_STATE_ACCEPTED, receiptKeys: [transfer.receiptKeys[0], expect.any(String)] });
+  }, 90_000);
+});
