@@ -115,7 +115,7 @@ describe("signed envelopes", () => {
     expect(openEnvelope(verifier, good, Agency.AGENCY_COURT)).toMatchObject({ reason: Reason.INCIDENT_REASON_WRONG_RECIPIENT });
     const envelope = tpb.SignedEnvelope.decode(good);
     const flipped = Buffer.from(envelope.content);
-    flipped[flipped.length - 1] ^= 1;
+    flipped[flipped.length - 1] = flipped[flipped.length - 1]! ^ 1;
     expect(reason(tpb.SignedEnvelope.encode({ ...envelope, content: flipped }).finish())).toBe(Reason.INCIDENT_REASON_BAD_SIGNATURE);
     expect(reason(tpb.SignedEnvelope.encode({ ...envelope, signature: Buffer.alloc(0) }).finish())).toBe(Reason.INCIDENT_REASON_UNSIGNED);
     expect(reason(Buffer.from("not protobuf at all \xff\xff"))).toBe(Reason.INCIDENT_REASON_MALFORMED);
