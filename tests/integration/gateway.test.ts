@@ -41,6 +41,7 @@ const EXPECTED_ACCESS: Record<string, readonly User[]> = {
   listAlerts: ALERTED,
   acknowledgeAlert: ALERTED,
   verifyAuditLog: SENDERS,
+  listIncidents: ["admin.he"],
   streamChanges: READERS,
 };
 

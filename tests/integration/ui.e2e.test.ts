@@ -4,7 +4,10 @@ import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { devUserToken } from "@casebridge/kit";
 import { startPlatform, type Platform } from "./platform";
-import { authIssuer, eventually, repoRoot } from "./support";
+import { connect } from "@nats-io/transport-node";
+import { common } from "@casebridge/proto";
+import { publishRaw, wrap } from "./hostile";
+import { authIssuer, eventually, infra, repoRoot } from "./support";
 
 // The realm lets the gateway client redirect to this port only (see infra/keycloak/casebridge-realm.json).
 const UI_PORT = Number(process.env.TEST_GATEWAY_PORT ?? 18088);
@@ -96,6 +99,15 @@ describe("web UI in Chromium, signed in through the real Keycloak login page", (
     // The police see the acceptance arrive live in their sent list.
     await legal.waitForSelector(`[data-testid=transfer-${caseId}] [data-state=TRANSFER_STATE_ACCEPTED]`, { timeout: 30_000 });
     await shot(legal, "police-legal-sent");
+    // The timeline shows the prosecution's signed receipts: received (seals verified) and accepted.
+    await legal.click(`[data-testid=transfer-${caseId}] a`);
+    await legal.click("[data-testid=open-timeline]");
+    await eventually(async () => {
+      const receipts = await legal.locator("[data-testid=receipt]").allTextContents();
+      if (receipts.length < 2) throw new Error(`${receipts.length} receipts shown`);
+      expect(receipts.every((text) => text.includes("签收回执") && text.includes("检察院"))).toBe(true);
+    });
+    await shot(legal, "police-legal-timeline-receipts");
 
     // Language switch, both ways.
     await prosecutor.click("[data-testid=tab-inbox]");
@@ -114,6 +126,35 @@ describe("web UI in Chromium, signed in through the real Keycloak login page", (
     await legal.click("[data-testid=sign-in]");
     await legal.waitForSelector("#username"); // Keycloak asks again: its SSO session ended too
   }, 120_000);
+
+  it("shows the platform administrator, in Chinese on a phone, the incident of a forged status report and the notice to the agency named as sender", async () => {
+    const nc = await connect({ servers: infra.natsUrl });
+    const subjectId = `forged-${randomUUID().slice(0, 8)}`;
+    const forged = { eventId: randomUUID(), transferId: subjectId, from: common.Agency.AGENCY_PROSECUTION, to: common.Agency.AGENCY_POLICE, at: new Date(), actor: "forger", status: { state: 4, submission: 1, sequence: 9, returnReason: 0, returnNote: "", verification: undefined, bundleId: "" } };
+    await publishRaw(nc, common.Agency.AGENCY_POLICE, await wrap(forged, { sealer: null }));
+    await nc.close();
+    const adminToken = await devUserToken(authIssuer, "admin.he");
+    const listed = await eventually(async () => {
+      const res = await fetch(`${base}/api/v1/incidents`, { headers: { authorization: `Bearer ${adminToken}` } });
+      const body = (await res.json()) as { incidents?: Array<{ subjectId: string }> };
+      if (res.status !== 200 || !body.incidents?.some((i) => i.subjectId === subjectId)) throw new Error(`incidents: ${res.status} ${JSON.stringify(body).slice(0, 300)}`);
+      return body.incidents;
+    }, 20_000, 200);
+    expect(listed.filter((i) => i.subjectId === subjectId)).toHaveLength(2);
+    const admin = await signIn("admin.he", "zh-CN", true);
+    expect(await admin.textContent("[data-testid=tab-incidents]")).toBe("安全事件");
+    const rows = await eventually(async () => {
+      await admin.click("[data-testid=tab-system]");
+      await admin.click("[data-testid=tab-incidents]");
+      const found = await admin.locator("[data-testid=incident]", { hasText: subjectId }).allTextContents();
+      if (found.length < 2) throw new Error(`${found.length} incident rows about ${subjectId}`);
+      return found;
+    }, 20_000, 500);
+    expect(rows.some((row) => row.includes("未签名") && row.includes("公安机关") && row.includes("检察院"))).toBe(true);
+    expect(rows.some((row) => row.includes("冒用本单位名义"))).toBe(true);
+    expect(await admin.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await shot(admin, "platform-admin-incidents-phone");
+  }, 60_000);
 
   it("shows a unit leader on a phone a statutory deadline alert live, and its acknowledgement; the officer in charge still has it unread", async () => {
     const leader = await signIn("leader.qian", "zh-CN", true);

@@ -1,5 +1,5 @@
 import { grpcClient, SEAL_AGENCIES, type ContractClient, type SealAgency } from "@casebridge/kit";
-import { deadline as dpb, transfer as pb } from "@casebridge/proto";
+import { deadline as dpb, transfer as pb, trust as tpb } from "@casebridge/proto";
 
 /** The contracts the gateway calls on one agency service. */
 export interface AgencyClients {
@@ -8,6 +8,7 @@ export interface AgencyClients {
   readonly prosecution: ContractClient<typeof pb.ProsecutionServiceDefinition>;
   readonly court: ContractClient<typeof pb.CourtServiceDefinition>;
   readonly alerts: ContractClient<typeof dpb.AlertServiceDefinition>;
+  readonly incidents: ContractClient<typeof tpb.IncidentServiceDefinition>;
 }
 
 /** gRPC clients of every agency service (documents up to 20 MiB fit in a gRPC message); `close()` releases them. */
@@ -23,6 +24,7 @@ export function agencyClients(addresses: Record<SealAgency, string>, timeoutMs: 
           prosecution: grpcClient(address, pb.ProsecutionServiceDefinition, timeoutMs),
           court: grpcClient(address, pb.CourtServiceDefinition, timeoutMs),
           alerts: grpcClient(address, dpb.AlertServiceDefinition, timeoutMs),
+          incidents: grpcClient(address, tpb.IncidentServiceDefinition, timeoutMs),
         },
       ];
     }),

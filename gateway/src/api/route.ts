@@ -19,6 +19,8 @@ export interface RouteContext {
   /** The caller's agency (routes granted to agency roles only reach handlers with one). */
   readonly agency: SealAgency;
   readonly services: AgencyClients;
+  /** Any agency's clients: only for platform routes that look across agencies (their grants are the platform's). */
+  readonly clientsOf: (agency: SealAgency) => AgencyClients;
   readonly call: CallOptions;
 }
 

@@ -93,7 +93,7 @@ export function apiRouter(options: ApiRouterOptions): express.Router {
         route
           .handle(
             { params: req.params as Record<string, string>, query, body: req.body, upload },
-            { principal, agency, services: options.clients(agency), call: { metadata: bearerMetadata(principal.accessToken), traceId } },
+            { principal, agency, services: options.clients(agency), clientsOf: options.clients, call: { metadata: bearerMetadata(principal.accessToken), traceId } },
             res,
           )
           .then((result) => {

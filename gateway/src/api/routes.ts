@@ -1,5 +1,5 @@
-import { AGENCY_ROLES, agencyEnumOf, CASE_ROLES, MAX_DOCUMENT_BYTES, runningDeadlines, SEAL_AGENCIES, type SealAgency, type TransferRoles } from "@casebridge/kit";
-import { deadline as dpb, transfer as pb } from "@casebridge/proto";
+import { AGENCY_ROLES, agencyEnumOf, CASE_ROLES, PLATFORM_ROLES, MAX_DOCUMENT_BYTES, runningDeadlines, SEAL_AGENCIES, type SealAgency, type TransferRoles } from "@casebridge/kit";
+import { deadline as dpb, transfer as pb, trust as tpb } from "@casebridge/proto";
 import type { Grant } from "../auth/access";
 import type { LiveUpdates } from "../live-updates";
 import type { ProtoSchemas, JsonSchema } from "./proto-schema";
@@ -358,6 +358,36 @@ export function apiRoutes(schemas: ProtoSchemas, live: LiveUpdates, systemStatus
       params: { alertId: ID },
       response: { status: 200, json: schemas.ref(`${D}.Alert`) },
       handle: async ({ params }, { services, call }) => dpb.Alert.toJSON((await services.alerts.acknowledgeAlert({ alertId: params.alertId! }, call)).alert!),
+    },
+    {
+      method: "get",
+      path: "/api/v1/incidents",
+      operationId: "listIncidents",
+      summary: "Security incidents of every agency, newest first: inbound events refused (forged, misrouted, replayed elsewhere) and notices of such sent in an agency's name",
+      tag: "audit",
+      access: [{ agency: "platform", roles: [...PLATFORM_ROLES.incidents] }],
+      query: { limit: { type: "integer", minimum: 1, maximum: 200 } },
+      response: {
+        status: 200,
+        json: {
+          type: "object",
+          required: ["incidents", "unavailable"],
+          properties: {
+            incidents: { type: "array", items: schemas.ref("casebridge.trust.v1.SecurityIncident") },
+            unavailable: { type: "array", items: { type: "string" }, description: "Agencies whose service did not answer" },
+          },
+        },
+      },
+      handle: async ({ query }, { clientsOf, call }) => {
+        const limit = Number(query.limit ?? 100);
+        const answers = await Promise.allSettled(SEAL_AGENCIES.map((agency) => clientsOf(agency).incidents.listIncidents({ pageSize: limit, pageToken: "" }, call)));
+        const incidents = answers.flatMap((answer) => (answer.status === "fulfilled" ? answer.value.incidents : []));
+        incidents.sort((a, b) => (b.at?.getTime() ?? 0) - (a.at?.getTime() ?? 0));
+        return {
+          incidents: incidents.slice(0, limit).map((incident) => tpb.SecurityIncident.toJSON(incident)),
+          unavailable: SEAL_AGENCIES.filter((_agency, index) => answers[index]!.status === "rejected"),
+        };
+      },
     },
     {
       method: "get",

@@ -14,7 +14,7 @@ interface Me {
 }
 
 type View = { kind: "tab"; tab: Tab } | { kind: "transfer"; id: string; back: Tab } | { kind: "timeline"; caseId: string; back: Tab };
-type Tab = "approvals" | "newCase" | "sent" | "inbox" | "alerts" | "deadlines" | "audit" | "system";
+type Tab = "approvals" | "newCase" | "sent" | "inbox" | "alerts" | "deadlines" | "audit" | "incidents" | "system";
 
 const POLICE_ROLES = ["police-officer", "police-legal"];
 /** Who gets statutory deadline alerts (the notification centre): police staff and unit leaders, prosecutors, judges and clerks. */
@@ -27,7 +27,7 @@ const has = (me: Me, roles: string[]) => roles.some((r) => me.roles.includes(r))
 
 /** The tabs a user's roles open. */
 function tabsOf(me: Me): Tab[] {
-  if (me.roles.includes("platform-admin")) return ["system"];
+  if (me.roles.includes("platform-admin")) return ["incidents", "system"];
   const tabs: Tab[] = [];
   if (has(me, POLICE_ROLES)) tabs.push("approvals", "newCase", "sent", "alerts");
   else if (has(me, ["unit-leader"])) tabs.push("alerts");
@@ -37,7 +37,7 @@ function tabsOf(me: Me): Tab[] {
   return tabs;
 }
 
-const TAB_LABEL: Record<Tab, TextKey> = { approvals: "approvalQueue", newCase: "newCase", sent: "sent", inbox: "inbox", alerts: "alerts", deadlines: "deadlines", audit: "audit", system: "agency" };
+const TAB_LABEL: Record<Tab, TextKey> = { approvals: "approvalQueue", newCase: "newCase", sent: "sent", inbox: "inbox", alerts: "alerts", deadlines: "deadlines", audit: "audit", incidents: "incidents", system: "services" };
 
 function App() {
   const [lang, setLang] = useState<Lang>(initialLang());
@@ -113,7 +113,7 @@ function App() {
       <nav>
         {tabs.map((tab) => (
           <button class={view?.kind === "tab" && view.tab === tab ? "active" : ""} data-testid={`tab-${tab}`} onClick={() => go({ kind: "tab", tab })}>
-            {tab === "system" ? "Services" : tx.t(TAB_LABEL[tab])}
+            {tx.t(TAB_LABEL[tab])}
           </button>
         ))}
       </nav>
@@ -125,6 +125,7 @@ function App() {
         {view?.kind === "tab" && view.tab === "alerts" && <Alerts tx={tx} me={me} tick={tick} />}
         {view?.kind === "tab" && view.tab === "deadlines" && <Deadlines tx={tx} tick={tick} />}
         {view?.kind === "tab" && view.tab === "audit" && <Audit tx={tx} />}
+        {view?.kind === "tab" && view.tab === "incidents" && <Incidents tx={tx} />}
         {view?.kind === "tab" && view.tab === "system" && <SystemStatus />}
         {view?.kind === "transfer" && <TransferDetail tx={tx} me={me} id={view.id} tick={tick} go={go} back={view.back} />}
         {view?.kind === "timeline" && <Timeline tx={tx} caseId={view.caseId} tick={tick} back={() => go({ kind: "tab", tab: view.back })} />}
@@ -426,7 +427,7 @@ function TransferDetail({ tx, me, id, tick, go, back }: { tx: T; me: Me; id: str
         </h2>
         <p class="muted">
           {tx.label(t.sender)} → {tx.label(t.recipient)} · {tx.date(t.updatedAt)} ·{" "}
-          <a href="#" onClick={(e) => (e.preventDefault(), go({ kind: "timeline", caseId: t.case?.caseId, back }))}>
+          <a href="#" data-testid="open-timeline" onClick={(e) => (e.preventDefault(), go({ kind: "timeline", caseId: t.case?.caseId, back }))}>
             {tx.t("timeline")}
           </a>
         </p>
@@ -591,6 +592,11 @@ function Timeline({ tx, caseId, tick, back }: { tx: T; caseId: string; tick: num
               <td class="muted">{e.actor}</td>
               <td>
                 {e.verification && <span class={`badge ${sealClass(e.verification)}`}>{sealText(tx, e.verification)}</span>} {e.detail} {e.returnReason && tx.label(e.returnReason)}
+                {e.receiptKey && (
+                  <span class="badge valid" data-testid="receipt" title={`${tx.t("receiptTitle")} · ${e.receiptSigner ?? ""} · SHA-256 ${e.receiptKey}`}>
+                    ✔ {tx.t("receipt")} · {tx.label(e.agency)}
+                  </span>
+                )}
               </td>
             </tr>
           ))}
@@ -719,11 +725,56 @@ function Audit({ tx }: { tx: T }) {
   );
 }
 
+function Incidents({ tx }: { tx: T }) {
+  const list = useApi("/api/v1/incidents", 0);
+  const incidents: Json[] = list.data?.incidents ?? [];
+  return (
+    <section>
+      <h2>{tx.t("incidents")}</h2>
+      <Problem error={list.error} />
+      {(list.data?.unavailable ?? []).length > 0 && (
+        <p class="error">
+          {tx.t("unavailable")}: {(list.data?.unavailable as string[]).map((a) => tx.label(`AGENCY_${a.toUpperCase()}`)).join("、")}
+        </p>
+      )}
+      <table class="cards" data-testid="incidents">
+        <thead>
+          <tr>
+            <th>{tx.t("incidentAt")}</th>
+            <th>{tx.t("recordedBy")}</th>
+            <th>{tx.t("claimedFrom")}</th>
+            <th>{tx.t("claimedKind")}</th>
+            <th>{tx.t("incidentReason")}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {incidents.map((i) => (
+            <tr data-testid="incident">
+              <td>{tx.date(i.at)}</td>
+              <td>{tx.label(i.recordedBy)}</td>
+              <td>
+                {tx.label(i.claimedFrom)} {i.reportedByCounterpart && <span class="badge indeterminate">{tx.t("reportedByCounterpart")}</span>}
+              </td>
+              <td>
+                {i.claimedKind} <span class="muted">{i.subjectId}</span>
+              </td>
+              <td>
+                <span class="badge invalid">{tx.label(i.reason)}</span> <span class="muted">{i.detail}</span>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {list.data && incidents.length === 0 && <p class="muted">{tx.t("noIncidents")}</p>}
+    </section>
+  );
+}
+
 function SystemStatus() {
   const status = useApi("/api/v1/system/services", 0);
   return (
     <section>
-      <h2>Services</h2>
+      <h2>Services · 服务状态</h2>
       <Problem error={status.error} />
       <table>
         <tbody>
