@@ -224,6 +224,9 @@ describe("cross-agency trust: signed envelopes, bound bundles, legal routes", ()
     expect(pb.TransferEvent.decode(opened.payload).transferId).toBe(transfer.transferId);
     await publishRaw(nc, Agency.AGENCY_POLICE, genuine!.data, `replay-${randomUUID()}`);
     await publishRaw(nc, Agency.AGENCY_POLICE, genuine!.data, `replay-${randomUUID()}`);
+    // The same status re-sent by the genuine prosecution key under a new envelope id: only its sequence number can tell.
+    const resent = pb.TransferEvent.decode(opened.payload);
+    await publishRaw(nc, Agency.AGENCY_POLICE, await wrap({ ...resent, eventId: randomUUID() }, { sealer: sealers.prosecution }));
     // Wait until the police consumer has taken and acknowledged everything, the replays included.
     const jsmInfo = await jetstreamManager(nc);
     await eventually(async () => {
