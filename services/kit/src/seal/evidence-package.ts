@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, verify as verifySignature } from "node:crypto";
+import { createHash, verify as verifySignature } from "node:crypto";
 import * as contracts from "@casebridge/proto";
 import { common, seal as sealPb, trust } from "@casebridge/proto";
 // fflate: zero dependencies, types included, synchronous zip and unzip (verification is synchronous), per-entry filter to refuse bombs before inflating.
@@ -213,7 +213,8 @@ export async function buildEvidencePackage(input: EvidencePackageInput): Promise
   const crlStems = new Set<string>();
   const crlEntries = crls.map((crl, index) => {
     const issuer = certificates.find((certificate) => certificate.subjectDer.equals(crl.issuerDer));
-    const stem = safeStem(`${String(index + 1).padStart(2, "0")}-${issuer?.commonName ?? "unknown-issuer"}`, "crl", crlStems);
+    const name = (issuer?.commonName ?? "unknown issuer").replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "").toLowerCase().slice(0, 48);
+    const stem = uniqueStem(`${String(index + 1).padStart(2, "0")}-${name || "crl"}`, crlStems);
     const file = `pki/crls/${stem}.crl`;
     put(file, crl.der);
     return { file, issuer: issuer?.subject ?? "(issuer not among the CA certificates)", number: crl.number.toString(), thisUpdate: crl.thisUpdate.toISOString(), nextUpdate: crl.nextUpdate.toISOString() };
@@ -537,17 +538,6 @@ function checkReceipts(files: ReadonlyMap<string, Buffer>, index: PackageIndex, 
       fail(receipt.publicKey, "is not the public key of the receipt's certificate");
       continue;
     }
-    const envelopeBytes = files.get(receipt.envelope);
-    let envelope: trust.SignedEnvelope | undefined;
-    try {
-      envelope = envelopeBytes ? trust.SignedEnvelope.decode(envelopeBytes) : undefined;
-    } catch {
-      envelope = undefined;
-    }
-    if (!envelope || !Buffer.from(envelope.content).equals(content) || !Buffer.from(envelope.signature).equals(signature) || !Buffer.from(envelope.certificate).equals(certificate.der)) {
-      fail(receipt.envelope, "the envelope does not hold exactly this content, signature and certificate");
-      continue;
-    }
     const digest = certificate.keyAlgorithm ? suiteOf(certificate.keyAlgorithm).digest : "sha256";
     let holds = false;
     try {
@@ -557,6 +547,17 @@ function checkReceipts(files: ReadonlyMap<string, Buffer>, index: PackageIndex, 
     }
     if (!holds) {
       fail(item, `the signature ${receipt.signature} does not verify over the content with ${certificate.subject}`);
+      continue;
+    }
+    const envelopeBytes = files.get(receipt.envelope);
+    let envelope: trust.SignedEnvelope | undefined;
+    try {
+      envelope = envelopeBytes ? trust.SignedEnvelope.decode(envelopeBytes) : undefined;
+    } catch {
+      envelope = undefined;
+    }
+    if (!envelope || !Buffer.from(envelope.content).equals(content) || !Buffer.from(envelope.signature).equals(signature) || !Buffer.from(envelope.certificate).equals(certificate.der)) {
+      fail(receipt.envelope, "the envelope does not hold exactly this content, signature and certificate");
       continue;
     }
     let decoded: trust.EnvelopeContent;
@@ -886,7 +887,7 @@ function pem(label: string, der: Buffer): string {
 }
 
 function publicKeyPem(certificate: CertificateInfo): string {
-  return createPublicKey(certificate.publicKey).export({ type: "spki", format: "pem" }).toString();
+  return certificate.publicKey.export({ type: "spki", format: "pem" }).toString();
 }
 
 function fingerprint(certificate: CertificateInfo): string {
