@@ -135,7 +135,12 @@ interface TimeStampPlacement {
  * their seals, the time-stamp tokens, the PKI (root, CAs, CRLs), the signed receipts, a README with
  * the OpenSSL commands that verify each part, and SHA256SUMS. Same input, same bytes.
  */
-export async function buildEvidencePackage(input: EvidencePackageInput): Promise<Buffer> {
+export function buildEvidencePackage(input: EvidencePackageInput): Promise<Buffer> {
+  // Asynchronous by contract (a later version may stream large documents); today the work is synchronous.
+  return new Promise((resolve) => resolve(buildPackage(input)));
+}
+
+function buildPackage(input: EvidencePackageInput): Buffer {
   const files = new Map<string, Buffer>();
   const put = (path: string, bytes: Buffer | string): void => {
     if (files.has(path)) throw new Error(`evidence package: ${path} written twice`);
@@ -461,7 +466,7 @@ function checkManifestAndDocuments(files: ReadonlyMap<string, Buffer>, index: Pa
 }
 
 function checkTimestamps(files: ReadonlyMap<string, Buffer>, index: PackageIndex, context: CheckContext, add: Add): void {
-  const seals = new Set([FIXED.manifestSeal as string, ...index.documents.map((document) => document.seal)]);
+  const seals = new Set<string>([FIXED.manifestSeal, ...index.documents.map((document) => document.seal)]);
   const listed = new Set(index.timestamps.map((entry) => entry.token));
   for (const sealPath of seals) {
     const seal = files.get(sealPath);
@@ -728,7 +733,7 @@ export function unsafePathReason(name: string): string | undefined {
   if (name.length > 255) return "name longer than 255 characters";
   if (name.includes("\\")) return "backslash in the name";
   if (name.startsWith("/") || /^[A-Za-z]:/.test(name)) return "absolute path";
-  if (/[\u0000-\u001f\u007f]/.test(name)) return "control character in the name";
+  if ([...name].some((char) => char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f)) return "control character in the name";
   const segments = name.split("/");
   if (segments.includes("..")) return "path traversal (..)";
   if (segments.some((segment) => segment === "" || segment === ".")) return "empty or '.' path segment";
