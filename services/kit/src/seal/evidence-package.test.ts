@@ -201,7 +201,7 @@ beforeAll(async () => {
   zip = await buildEvidencePackage(input);
 }, 60_000);
 
-afterAll(() => (process.env.KEEP_EVIDENCE ? writeFileSync(process.env.KEEP_EVIDENCE, zip) : rmSync(work, { recursive: true, force: true })));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe("the evidence package", () => {
   it("holds every part under safe names derived from ids, never from titles, and is the same bytes for the same input", async () => {
