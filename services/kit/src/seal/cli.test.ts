@@ -1,7 +1,13 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { common } from "@casebridge/proto";
+import { unzipSync, zipSync } from "fflate";
+import { buildManifest, sealManifest } from "./bundle";
 import { CliExit, runSealCli } from "./cli";
+import { Sealer } from "./cms";
+import { buildEvidencePackage } from "./evidence-package";
+import { createPki, credentialOf } from "./pki";
 import { loadSealCredential, PkiFilesError } from "./pki-files";
 
 let work: string;
@@ -87,5 +93,55 @@ describe("npm run seal", () => {
     expect(readFileSync(join(secret, "court", "seal.key.pem"), "utf8")).toContain("ENCRYPTED PRIVATE KEY");
     await expect(loadSealCredential(secret, "court", "correct horse")).resolves.toBeDefined();
     await expect(loadSealCredential(secret, "court", "wrong")).rejects.toThrow(PkiFilesError);
+  });
+
+  it("verify-package exits 0 on a sound evidence package, 1 on a changed one or a foreign root, 2 on bad usage", async () => {
+    const [pki, other] = await Promise.all([createPki("p-256"), createPki("p-256")]);
+    const police = new Sealer(credentialOf(pki, "police"));
+    const content = Buffer.from("%PDF 移送起诉告知书");
+    const header = { bundleId: "tr-1", caseId: "c-1", sender: common.Agency.AGENCY_POLICE, recipient: common.Agency.AGENCY_PROSECUTION, createdAt: new Date() };
+    const sealed = await sealManifest(police, buildManifest(header, [{ documentId: "d-1", title: "告知书", documentType: "notice", mediaType: "application/pdf", content }]));
+    const zip = await buildEvidencePackage({
+      transferId: "tr-1",
+      caseNumber: "c-1",
+      sender: "police",
+      recipient: "prosecution",
+      purpose: "TRANSFER_PURPOSE_PROSECUTION_REVIEW",
+      exportedAt: new Date(),
+      manifest: { bytes: sealed.manifest, seal: sealed.manifestSeal },
+      documents: [{ documentId: "d-1", title: "告知书", mediaType: "application/pdf", content, seal: await police.seal(content) }],
+      caCertificates: [pki.root.certificate.der, ...Object.values(pki.agencies).map((part) => part.ca.certificate.der)],
+      crls: pki.crls,
+      receipts: [],
+    });
+    const good = join(work, "evidence.zip");
+    writeFileSync(good, zip);
+    const verified = await cli(["verify-package", good]);
+    expect(verified.code).toBe(CliExit.ok);
+    expect(verified.out).toMatch(/^证据包核验通过 \/ evidence package VERIFIED/);
+    expect(verified.out).toContain(pki.root.certificate.sha256.toString("hex").toUpperCase().match(/../g)!.join(":"));
+    expect(JSON.parse((await cli(["verify-package", good, "--json"])).out)).toMatchObject({ ok: true, transferId: "tr-1" });
+
+    const files = unzipSync(zip);
+    const document = files["documents/d-1.pdf"]!;
+    document[5] = document[5]! ^ 1;
+    const changed = join(work, "changed.zip");
+    writeFileSync(changed, zipSync(files));
+    const refused = await cli(["verify-package", changed]);
+    expect(refused.code).toBe(CliExit.failed);
+    expect(refused.out).toContain("[FAIL] documents/d-1.pdf: SHA-256 differs from SHA256SUMS");
+
+    const foreignRoot = join(work, "foreign-root.pem");
+    writeFileSync(foreignRoot, other.root.certificate.x509.toString());
+    expect((await cli(["verify-package", good, "--root", foreignRoot])).code).toBe(CliExit.failed);
+    const ownRoot = join(work, "own-root.pem");
+    writeFileSync(ownRoot, pki.root.certificate.x509.toString());
+    expect((await cli(["verify-package", good, "--root", ownRoot])).code).toBe(CliExit.ok);
+
+    expect((await cli(["verify-package"])).code).toBe(CliExit.usage);
+    expect((await cli(["verify-package", good, good])).code).toBe(CliExit.usage);
+    expect(await cli(["verify-package", good, "--root", good])).toMatchObject({ code: CliExit.usage, err: expect.stringContaining("holds no PEM certificate") as string });
+    expect(await cli(["verify-package", join(work, "missing.zip")])).toMatchObject({ code: CliExit.failed, err: expect.stringContaining("cannot read") as string });
+    expect((await cli(["verify-package", join(work, "judgment.txt")])).code).toBe(CliExit.failed);
   });
 });

@@ -1,11 +1,13 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { common, seal as sealPb } from "@casebridge/proto";
 import { connect } from "@nats-io/transport-node";
 import { parseSealAlgorithm } from "./algorithms";
+import { parseCertificate, type CertificateInfo } from "./certificate";
 import { Sealer } from "./cms";
 import { parseCrl } from "./crl";
+import { EVIDENCE_PACKAGE_LIMITS, formatEvidenceReport, verifyEvidencePackage } from "./evidence-package";
 import { agencyEnumOf, issueCaCrl, parseSealAgency, SEAL_AGENCIES, type SealAgency } from "./pki";
 import {
   initPkiDirectory,
@@ -35,6 +37,11 @@ Commands:
                                            revoke the agency's seal certificate (or one serial), issue a
                                            new CRL and publish it to every service over NATS
   publish                                  publish every CA's current CRL over NATS
+  verify-package <zip> [--json] [--root <pem>]
+                                           verify a transfer's evidence package (seals, manifest,
+                                           time-stamps, receipts, SHA256SUMS); exit 0 all valid, 1 not;
+                                           --root: the root certificate obtained out of band (default:
+                                           the package's own root, whose fingerprint is printed)
 
 Agencies: ${SEAL_AGENCIES.join(", ")}
 Options: --dir <pki dir> (default $PKI_DIR or .data/pki), --nats <url> (default $NATS_URL or
@@ -59,6 +66,7 @@ export async function runSealCli(argv: string[], env: NodeJS.ProcessEnv, out: (l
         dir: { type: "string" },
         nats: { type: "string" },
         serial: { type: "string" },
+        root: { type: "string" },
         json: { type: "boolean" },
         "no-publish": { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -135,6 +143,15 @@ export async function runSealCli(argv: string[], env: NodeJS.ProcessEnv, out: (l
         await publish(natsUrl, [...(await loadTrustMaterial(dir)).crls], out);
         return CliExit.ok;
       }
+      case "verify-package": {
+        const file = onlyFile();
+        const roots = values.root === undefined ? undefined : await readRoots(values.root);
+        const size = await stat(file).then((info) => info.size, () => undefined);
+        if (size !== undefined && size > EVIDENCE_PACKAGE_LIMITS.maxTotalBytes) throw new Error(`${file} is larger than ${EVIDENCE_PACKAGE_LIMITS.maxTotalBytes} bytes; refused`);
+        const report = verifyEvidencePackage(await readInput(file), { roots });
+        out(values.json ? JSON.stringify(report) : formatEvidenceReport(report));
+        return report.ok ? CliExit.ok : CliExit.failed;
+      }
       default:
         throw new UsageError(`unknown command ${command}`);
     }
@@ -157,6 +174,14 @@ async function verifierFrom(dir: string): Promise<SealVerifier> {
   const revocations = new RevocationRegistry([...trust.roots, ...trust.intermediates]);
   for (const crl of trust.crls) revocations.apply(crl);
   return new SealVerifier({ roots: trust.roots, intermediates: trust.intermediates, revocations });
+}
+
+/** The certificates of a PEM file given with --root; none is a usage mistake. */
+async function readRoots(path: string): Promise<CertificateInfo[]> {
+  const text = (await readInput(path)).toString("latin1");
+  const blocks = [...text.matchAll(/-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/g)];
+  if (blocks.length === 0) throw new UsageError(`--root ${path} holds no PEM certificate`);
+  return blocks.map((block) => parseCertificate(Buffer.from(block[1]!.replace(/\s+/g, ""), "base64")));
 }
 
 async function publish(natsUrl: string, crls: Buffer[], out: (line: string) => void): Promise<void> {

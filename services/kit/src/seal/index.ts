@@ -3,6 +3,8 @@ export * from "./bundle";
 export * from "./certificate";
 export * from "./cms";
 export * from "./crl";
+export * from "./evidence-package";
+export * from "./evidence-timestamps";
 export * from "./made-seal";
 export * from "./pki";
 export * from "./pki-files";
