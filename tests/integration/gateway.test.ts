@@ -33,6 +33,7 @@ const EXPECTED_ACCESS: Record<string, readonly User[]> = {
   withdrawTransfer: SENDERS,
   getDocument: READERS,
   downloadDocument: READERS,
+  exportEvidence: READERS,
   indict: ["prosecutor.zhao"],
   registerCourtCase: ["judge.sun", "clerk.zhou"],
   recordJudgment: ["judge.sun"],

@@ -1,4 +1,9 @@
+import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { unzipSync, zipSync } from "fflate";
+import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import {
@@ -7,6 +12,7 @@ import {
   credentialOf,
   loadSealCredential,
   natsClient,
+  runSealCli,
   Sealer,
   startService,
   TRANSFER_STREAM,
@@ -244,5 +250,49 @@ describe("cross-agency trust: signed envelopes, bound bundles, legal routes", ()
     expect(after.filter((e) => e.action === "received")).toHaveLength(1);
     const { transfer: held } = await clients.policeTransfers.getTransfer({ transferId: transfer.transferId }, as("legal.li"));
     expect(held).toMatchObject({ state: State.TRANSFER_STATE_ACCEPTED, receiptKeys: [transfer.receiptKeys[0], expect.any(String)] });
+  }, 90_000);
+
+  it("exports an offline evidence package that OpenSSL alone verifies, and that fails when any byte changes", async () => {
+    const transfer = await receivedTransfer();
+    await clients.prosecutionTransfers.acceptTransfer({ transferId: transfer.transferId }, as("prosecutor.zhao"));
+    await eventually(async () => {
+      const { transfer: held } = await clients.policeTransfers.getTransfer({ transferId: transfer.transferId }, as("legal.li"));
+      if (held?.receiptKeys.length !== 2) throw new Error(`${held?.receiptKeys.length} receipts kept`);
+    });
+    const work = mkdtempSync(join(tmpdir(), "cb-evidence-"));
+    const sh = (command: string, cwd = work) => spawnSync("bash", ["-c", command], { cwd, encoding: "utf8" });
+    const { package: zip, fileName } = await clients.policeTransfers.exportEvidence({ transferId: transfer.transferId }, as("legal.li"));
+    expect(fileName).toMatch(/^evidence-320582-2026-.*\.zip$/);
+    writeFileSync(join(work, "api.zip"), zip);
+    expect(sh("mkdir api && cd api && unzip -q ../api.zip").status).toBe(0);
+    const commands = readFileSync(join(work, "api", "README.txt"), "utf8").split("\n").filter((line) => line.startsWith("  $ ")).map((line) => line.slice(4));
+    expect(commands.some((c) => c.startsWith("openssl cms -verify"))).toBe(true);
+    expect(commands.filter((c) => c.startsWith("openssl dgst -sha256 -verify receipts/"))).toHaveLength(2);
+    for (const command of commands) {
+      const run = sh(command, join(work, "api"));
+      expect({ command, status: run.status, output: run.status === 0 ? "" : `${run.stdout}${run.stderr}` }).toEqual({ command, status: 0, output: "" });
+    }
+    // One byte of the document changed: openssl cms refuses it.
+    const documentCheck = commands.find((c) => c.startsWith("openssl cms -verify") && c.includes("documents/"))!;
+    const documentPath = /-content (documents\/\S+)/.exec(documentCheck)![1]!;
+    const bytes = readFileSync(join(work, "api", documentPath));
+    bytes[0] = bytes[0]! ^ 1;
+    writeFileSync(join(work, "api", documentPath), bytes);
+    expect(sh(documentCheck, join(work, "api")).status).not.toBe(0);
+
+    // The CLI: export as the service holds it, verify the package, and refuse a changed one.
+    const lines: string[] = [];
+    const cli = (argv: string[]) => runSealCli(argv, {}, (line) => lines.push(line), (line) => lines.push(line));
+    const exported = join(work, "cli.zip");
+    expect(await cli(["export", "--agency", "police", "--transfer", transfer.transferId, "--out", exported, "--dir", infra.pkiDir, "--nats", infra.natsUrl])).toBe(0);
+    expect(await cli(["verify-package", exported])).toBe(0);
+    const files = unzipSync(readFileSync(exported));
+    const document = Object.keys(files).find((name) => name.startsWith("documents/") && !name.endsWith(".p7s"))!;
+    files[document]![0] = files[document]![0]! ^ 1;
+    const tampered = zipSync(files);
+    writeFileSync(join(work, "tampered.zip"), tampered);
+    expect(await cli(["verify-package", join(work, "tampered.zip")])).toBe(1);
+    expect(await cli(["export", "--agency", "police", "--transfer", "no-such-transfer", "--out", join(work, "x.zip"), "--dir", infra.pkiDir, "--nats", infra.natsUrl])).toBe(1);
+    expect(lines.join("\n")).toContain("holds no transfer no-such-transfer");
   }, 90_000);
 });

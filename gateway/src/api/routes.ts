@@ -239,6 +239,20 @@ export function apiRoutes(schemas: ProtoSchemas, live: LiveUpdates, systemStatus
       },
     },
     {
+      method: "get",
+      path: "/api/v1/transfers/{transferId}/evidence",
+      operationId: "exportEvidence",
+      summary: "The transfer's offline evidence package (ZIP): documents, sealed manifest, seals with time-stamps, chain and CRLs, signed receipts, and the OpenSSL commands that verify it without CaseBridge",
+      tag: "documents",
+      access: grants("read"),
+      params: transferParams,
+      response: "binary",
+      handle: async ({ params }, { services, call }): Promise<BinaryResult> => {
+        const exported = await services.transfers.exportEvidence({ transferId: params.transferId! }, call);
+        return { binary: Buffer.from(exported.package), mediaType: "application/zip", filename: exported.fileName };
+      },
+    },
+    {
       method: "post",
       path: "/api/v1/transfers/{transferId}/indictment",
       operationId: "indict",

@@ -24,6 +24,7 @@ import { RevocationRegistry } from "./revocation";
 import { openCrlBucket, publishCrl } from "./revocation-nats";
 import { SealVerifier } from "./verifier";
 import { runCliMain } from "../cli-main";
+import { exportTransferEvidence } from "../transfer/evidence";
 
 const USAGE = `Usage: npm run seal -- <command> [options]
 
@@ -37,6 +38,10 @@ Commands:
                                            revoke the agency's seal certificate (or one serial), issue a
                                            new CRL and publish it to every service over NATS
   publish                                  publish every CA's current CRL over NATS
+  export --agency <agency> --transfer <id> [--out <zip>]
+                                           write the transfer's offline evidence package as the agency
+                                           holds it (documents, seals, time-stamps, chain, CRLs, signed
+                                           receipts, README with the OpenSSL commands)
   verify-package <zip> [--json] [--root <pem>]
                                            verify a transfer's evidence package (seals, manifest,
                                            time-stamps, receipts, SHA256SUMS); exit 0 all valid, 1 not;
@@ -67,6 +72,8 @@ export async function runSealCli(argv: string[], env: NodeJS.ProcessEnv, out: (l
         nats: { type: "string" },
         serial: { type: "string" },
         root: { type: "string" },
+        transfer: { type: "string" },
+        out: { type: "string" },
         json: { type: "boolean" },
         "no-publish": { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -141,6 +148,23 @@ export async function runSealCli(argv: string[], env: NodeJS.ProcessEnv, out: (l
       }
       case "publish": {
         await publish(natsUrl, [...(await loadTrustMaterial(dir)).crls], out);
+        return CliExit.ok;
+      }
+      case "export": {
+        const agency = agencyOption();
+        const transferId = values.transfer ?? "";
+        if (!transferId) throw new UsageError("export needs --transfer <transfer id>");
+        const nc = await connect({ servers: natsUrl, timeout: 3000, name: "seal-cli" }).catch((error: unknown) => {
+          throw new Error(`cannot reach NATS at ${natsUrl}: ${(error as Error).message}`);
+        });
+        try {
+          const { zip, fileName } = await exportTransferEvidence(nc, agency, transferId, dir, new Date());
+          const target = values.out ?? fileName;
+          await writeFile(target, zip);
+          out(`wrote the evidence package of transfer ${transferId} (${agency}) to ${target} (${zip.length} bytes); check it with: npm run seal -- verify-package ${target}`);
+        } finally {
+          await nc.close();
+        }
         return CliExit.ok;
       }
       case "verify-package": {

@@ -162,7 +162,7 @@ beforeAll(async () => {
       to: Agency.AGENCY_POLICE,
       at: new Date(),
       actor: "prosecutor.zhao",
-      status: { state, submission: 1, verification: undefined, returnReason: 0, returnNote: "", sequence: 1 },
+      status: { state, submission: 1, verification: undefined, returnReason: 0, returnNote: "", sequence: 1, bundleId: `${transferId}:b1` },
     }).finish();
     const content = Buffer.from(
       trust.EnvelopeContent.encode({

@@ -55,6 +55,11 @@ export class RevocationRegistry {
     return { state: "good" };
   }
 
+  /** The DER of every CRL held now (the lists in force), e.g. for an evidence package. */
+  currentCrls(): Buffer[] {
+    return [...this.lists.values()].map((crl) => crl.der);
+  }
+
   /** The cRLNumber held for `issuer`, if any. */
   numberOf(issuer: CertificateInfo): bigint | undefined {
     return this.lists.get(issuer.id)?.number;

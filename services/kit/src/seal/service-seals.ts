@@ -12,6 +12,8 @@ export interface ServiceSeals {
   readonly sealer: Sealer;
   readonly verifier: SealVerifier;
   readonly revocations: RevocationRegistry;
+  /** Every CA certificate and the CRLs in force now (DER): what an offline evidence package carries. */
+  evidenceTrust(): { caCertificates: Buffer[]; crls: Buffer[] };
 }
 
 /**
@@ -38,5 +40,6 @@ export async function startServiceSeals(
   }
   const verifier = new SealVerifier({ roots: trust.roots, intermediates: trust.intermediates, revocations });
   const watch = await watchCrls(await openCrlBucket(nc), revocations, logger);
-  return { seals: { sealer: new Sealer(credential), verifier, revocations }, watch };
+  const caCertificates = [...trust.roots, ...trust.intermediates].map((certificate) => certificate.der);
+  return { seals: { sealer: new Sealer(credential), verifier, revocations, evidenceTrust: () => ({ caCertificates, crls: revocations.currentCrls() }) }, watch };
 }

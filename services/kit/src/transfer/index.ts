@@ -7,3 +7,4 @@ export * from "./audit-cli";
 export * from "./roles";
 export * from "./deadlines";
 export * from "./case-files";
+export * from "./evidence";

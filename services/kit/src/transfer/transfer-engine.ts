@@ -22,6 +22,7 @@ import type { ViewCollection } from "../runtime/view-collection";
 import type { DeadlineRules } from "../deadlines/domain";
 import { CaseFiles } from "./case-files";
 import { DocumentIntegrityError, DocumentStore } from "./document-store";
+import { MAX_SERVED_PACKAGE_BYTES, transferEvidencePackage } from "./evidence";
 import {
   assertDecidable,
   assertResubmittable,
@@ -431,6 +432,8 @@ export class TransferEngine {
     if (existing?.applied.includes(envelopeId) || (existing && existing.value.submission >= submitted.submission)) return undefined;
     const usedBundleIds = existing ? [...existing.value.usedBundleIds, existing.value.bundle?.bundleId ?? ""].filter(Boolean) : [];
     const verification = await this.verifySubmission(submitted, usedBundleIds);
+    // The sender's signed submission is the receiver's evidence of what it was sent, and by whom.
+    const receiptKey = await this.keepReceipt(opened);
     const state = stateAfterVerification(verification);
     const action = state === State.TRANSFER_STATE_RECEIVED ? "received" : "rejected";
     const now = this.clock();
@@ -447,7 +450,7 @@ export class TransferEngine {
         updatedAt: now,
         receivedAt: now,
         concludedBy: "",
-        receiptKeys: base?.receiptKeys ?? [],
+        receiptKeys: [...(base?.receiptKeys ?? []), receiptKey],
         usedBundleIds: seen,
       };
       return {
@@ -589,13 +592,16 @@ export class TransferEngine {
     return this.documents.put(opened.raw);
   }
 
-  /** The signed receipts (status envelopes) kept on a transfer, as stored: the evidence of what the counterpart said. */
-  async receipts(transfer: pb.Transfer): Promise<Array<{ key: string; envelope: Buffer }>> {
-    const found = await this.documents.getMany(transfer.receiptKeys);
-    return transfer.receiptKeys.flatMap((key) => {
-      const envelope = found.get(key);
-      return envelope ? [{ key, envelope }] : [];
-    });
+  /** The offline evidence package of a transfer this agency is party to (documents, seals, chain, CRLs, signed receipts). */
+  async exportEvidence(transferId: string): Promise<pb.ExportEvidenceResponse> {
+    const stored = await this.transfers.get(transferId);
+    if (!stored) throw new NotFoundError(`no transfer ${transferId}`);
+    this.assertParty(stored.value);
+    const { zip, fileName } = await transferEvidencePackage(stored.value, this.documents, this.deps.seals.evidenceTrust(), this.clock());
+    if (zip.length > MAX_SERVED_PACKAGE_BYTES) {
+      throw new FailedPreconditionError(`the evidence package of transfer ${transferId} is ${zip.length} bytes, more than can be served (${MAX_SERVED_PACKAGE_BYTES}); export it with npm run seal -- export`);
+    }
+    return { package: zip, fileName };
   }
 
   // --- outbox items ------------------------------------------------------------------------

@@ -70,6 +70,10 @@ export function createTransferHandlers(
       await requireActor(ctx, roles.read);
       return engine.document({ ...request, transferId: id(request.transferId), documentId: id(request.documentId, "document_id") });
     },
+    exportEvidence: async (request, ctx) => {
+      await requireActor(ctx, roles.read);
+      return engine.exportEvidence(id(request.transferId));
+    },
     verifyAuditLog: async (_request, ctx) => {
       await requireActor(ctx, roles.audit);
       const result = await engine.audit.verify();

@@ -547,6 +547,16 @@ export interface StatusChange {
   bundleId: string;
 }
 
+export interface ExportEvidenceRequest {
+  transferId: string;
+}
+
+export interface ExportEvidenceResponse {
+  package: Uint8Array;
+  /** A file name for it, e.g. "evidence-320582-2026-00042-1a2b3c4d.zip". */
+  fileName: string;
+}
+
 export interface GetDocumentRequest {
   transferId: string;
   documentId: string;
@@ -2716,6 +2726,168 @@ export const StatusChange: MessageFns<StatusChange> = {
     message.returnNote = object.returnNote ?? "";
     message.sequence = object.sequence ?? 0;
     message.bundleId = object.bundleId ?? "";
+    return message;
+  },
+};
+
+function createBaseExportEvidenceRequest(): ExportEvidenceRequest {
+  return { transferId: "" };
+}
+
+export const ExportEvidenceRequest: MessageFns<ExportEvidenceRequest> = {
+  encode(message: ExportEvidenceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.transferId !== "") {
+      writer.uint32(10).string(message.transferId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportEvidenceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportEvidenceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.transferId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportEvidenceRequest {
+    return {
+      transferId: isSet(object.transferId)
+        ? globalThis.String(object.transferId)
+        : isSet(object.transfer_id)
+        ? globalThis.String(object.transfer_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ExportEvidenceRequest): unknown {
+    const obj: any = {};
+    if (message.transferId !== "") {
+      obj.transferId = message.transferId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportEvidenceRequest>, I>>(base?: I): ExportEvidenceRequest {
+    return ExportEvidenceRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportEvidenceRequest>, I>>(object: I): ExportEvidenceRequest {
+    const message = createBaseExportEvidenceRequest();
+    message.transferId = object.transferId ?? "";
+    return message;
+  },
+};
+
+function createBaseExportEvidenceResponse(): ExportEvidenceResponse {
+  return { package: new Uint8Array(0), fileName: "" };
+}
+
+export const ExportEvidenceResponse: MessageFns<ExportEvidenceResponse> = {
+  encode(message: ExportEvidenceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.package.length !== 0) {
+      writer.uint32(10).bytes(message.package);
+    }
+    if (message.fileName !== "") {
+      writer.uint32(18).string(message.fileName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportEvidenceResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportEvidenceResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.package = reader.bytes();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fileName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportEvidenceResponse {
+    return {
+      package: isSet(object.package) ? bytesFromBase64(object.package) : new Uint8Array(0),
+      fileName: isSet(object.fileName)
+        ? globalThis.String(object.fileName)
+        : isSet(object.file_name)
+        ? globalThis.String(object.file_name)
+        : "",
+    };
+  },
+
+  toJSON(message: ExportEvidenceResponse): unknown {
+    const obj: any = {};
+    if (message.package.length !== 0) {
+      obj.package = base64FromBytes(message.package);
+    }
+    if (message.fileName !== "") {
+      obj.fileName = message.fileName;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportEvidenceResponse>, I>>(base?: I): ExportEvidenceResponse {
+    return ExportEvidenceResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportEvidenceResponse>, I>>(object: I): ExportEvidenceResponse {
+    const message = createBaseExportEvidenceResponse();
+    message.package = object.package ?? new Uint8Array(0);
+    message.fileName = object.fileName ?? "";
     return message;
   },
 };
@@ -6497,6 +6669,19 @@ export const TransferServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /**
+     * ExportEvidence is the transfer's offline evidence package: one ZIP with the documents, the sealed
+     * manifest, every seal and time-stamp token, the chain and CRLs, the signed receipts, and a README
+     * of the OpenSSL commands that verify it without CaseBridge (up to 24 MiB; `npm run seal -- export` for more).
+     */
+    exportEvidence: {
+      name: "ExportEvidence",
+      requestType: ExportEvidenceRequest as typeof ExportEvidenceRequest,
+      requestStream: false,
+      responseType: ExportEvidenceResponse as typeof ExportEvidenceResponse,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
 
@@ -6603,6 +6788,22 @@ export const TransferServiceService = {
       Buffer.from(VerifyAuditLogResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): VerifyAuditLogResponse => VerifyAuditLogResponse.decode(value),
   },
+  /**
+   * ExportEvidence is the transfer's offline evidence package: one ZIP with the documents, the sealed
+   * manifest, every seal and time-stamp token, the chain and CRLs, the signed receipts, and a README
+   * of the OpenSSL commands that verify it without CaseBridge (up to 24 MiB; `npm run seal -- export` for more).
+   */
+  exportEvidence: {
+    path: "/casebridge.transfer.v1.TransferService/ExportEvidence" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ExportEvidenceRequest): Buffer =>
+      Buffer.from(ExportEvidenceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExportEvidenceRequest => ExportEvidenceRequest.decode(value),
+    responseSerialize: (value: ExportEvidenceResponse): Buffer =>
+      Buffer.from(ExportEvidenceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExportEvidenceResponse => ExportEvidenceResponse.decode(value),
+  },
 } as const;
 
 export interface TransferServiceServer extends UntypedServiceImplementation {
@@ -6621,6 +6822,12 @@ export interface TransferServiceServer extends UntypedServiceImplementation {
   getDocument: handleUnaryCall<GetDocumentRequest, GetDocumentResponse>;
   /** VerifyAuditLog recomputes this agency's audit hash chain. */
   verifyAuditLog: handleUnaryCall<VerifyAuditLogRequest, VerifyAuditLogResponse>;
+  /**
+   * ExportEvidence is the transfer's offline evidence package: one ZIP with the documents, the sealed
+   * manifest, every seal and time-stamp token, the chain and CRLs, the signed receipts, and a README
+   * of the OpenSSL commands that verify it without CaseBridge (up to 24 MiB; `npm run seal -- export` for more).
+   */
+  exportEvidence: handleUnaryCall<ExportEvidenceRequest, ExportEvidenceResponse>;
 }
 
 export interface TransferServiceClient extends Client {
@@ -6764,6 +6971,26 @@ export interface TransferServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: VerifyAuditLogResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * ExportEvidence is the transfer's offline evidence package: one ZIP with the documents, the sealed
+   * manifest, every seal and time-stamp token, the chain and CRLs, the signed receipts, and a README
+   * of the OpenSSL commands that verify it without CaseBridge (up to 24 MiB; `npm run seal -- export` for more).
+   */
+  exportEvidence(
+    request: ExportEvidenceRequest,
+    callback: (error: ServiceError | null, response: ExportEvidenceResponse) => void,
+  ): ClientUnaryCall;
+  exportEvidence(
+    request: ExportEvidenceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ExportEvidenceResponse) => void,
+  ): ClientUnaryCall;
+  exportEvidence(
+    request: ExportEvidenceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ExportEvidenceResponse) => void,
   ): ClientUnaryCall;
 }
 
