@@ -93,6 +93,7 @@ export async function runSealCli(argv: string[], env: NodeJS.ProcessEnv, out: (l
         if (!algorithm) throw new UsageError("--algorithm must be p-256, rsa-2048 or sm2");
         const result = await initPkiDirectory(dir, algorithm, passphrase);
         out(result.created ? `created the dev PKI (${result.algorithm}) in ${dir}` : `the PKI in ${dir} is already there (${result.algorithm})`);
+        if (result.upgraded.length > 0) out(`added ${result.upgraded.join(", ")} (time-stamp authority) to the PKI in ${dir}`);
         return CliExit.ok;
       }
       case "sign": {

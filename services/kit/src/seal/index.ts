@@ -11,3 +11,4 @@ export * from "./revocation-nats";
 export * from "./verifier";
 export * from "./service-seals";
 export * from "./cli";
+export * from "./timestamp";
