@@ -157,7 +157,7 @@ async function verifierFrom(dir: string): Promise<SealVerifier> {
   const trust = await loadTrustMaterial(dir);
   const revocations = new RevocationRegistry([...trust.roots, ...trust.intermediates]);
   for (const crl of trust.crls) revocations.apply(crl);
-  return new SealVerifier({ roots: trust.roots, intermediates: trust.intermediates, revocations });
+  return new SealVerifier({ roots: trust.roots, intermediates: trust.intermediates, revocations, timeStampAuthorities: trust.timeStampAuthorities });
 }
 
 async function publish(natsUrl: string, crls: Buffer[], out: (line: string) => void): Promise<void> {
@@ -192,6 +192,8 @@ function describe(report: sealPb.SealVerification): string {
   if (report.signingTime) lines.push(`  signing time: ${report.signingTime.toISOString()}`);
   if (report.signer) lines.push(`  signer:       ${report.signer.subject}, serial ${report.signer.serialNumber}`);
   if (report.algorithm) lines.push(`  algorithm:    ${report.algorithm}`);
+  if (report.timeStampTime) lines.push(`  time-stamp:   ${report.timeStampTime.toISOString()} by ${report.timeStampAuthority}`);
+  for (const warning of report.warnings) lines.push(`  warning:      ${warning}`);
   return lines.join("\n");
 }
 

@@ -12,3 +12,4 @@ export * from "./verifier";
 export * from "./service-seals";
 export * from "./cli";
 export * from "./timestamp";
+export * from "./timestamp-nats";
