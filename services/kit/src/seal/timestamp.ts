@@ -527,7 +527,7 @@ export function verifyTimeStampToken(token: Uint8Array, check: TimeStampCheck): 
   const candidates = [...(check.timeStampAuthorities ?? [])];
   for (const der of parsed.certificates) {
     try {
-      candidates.push(parseCertificate(der));
+      candidates.push(cachedCertificate(der));
     } catch (error) {
       throw new TimeStampError("invalid", `malformed certificate in the time-stamp: ${(error as Error).message}`);
     }
@@ -543,7 +543,7 @@ export function verifyTimeStampToken(token: Uint8Array, check: TimeStampCheck): 
   }
   if (!signatureOk) throw new TimeStampError("invalid", "the time-stamp's signature does not verify");
   if (!isTimeStampingCertificate(authority)) throw new TimeStampError("untrusted", `${authority.subject} is not a time-stamping certificate`);
-  const root = check.roots.find((candidate) => isIssuedBy(authority, candidate));
+  const root = check.roots.find((candidate) => cachedIssuedBy(authority, candidate));
   if (!root) throw new TimeStampError("untrusted", `${authority.subject} is not issued by a trusted root`);
   const genTime = parsed.genTime;
   for (const certificate of [authority, root]) {
@@ -555,6 +555,33 @@ export function verifyTimeStampToken(token: Uint8Array, check: TimeStampCheck): 
   if (status.state === "revoked") throw new TimeStampError("untrusted", `the time-stamp authority ${authority.subject} was revoked at ${status.revokedAt.toISOString()}`);
   if (status.state === "unknown") throw new TimeStampError("revocation-unknown", status.why);
   return { genTime, authority, serial: parsed.serial };
+}
+
+// Tokens of one TSA carry the same certificate: parse it and check its issuer's signature once.
+const CACHE_LIMIT = 64;
+const certificates = new Map<string, CertificateInfo>();
+const issuedPairs = new Map<string, boolean>();
+
+function cachedCertificate(der: Buffer): CertificateInfo {
+  const key = der.toString("base64");
+  let certificate = certificates.get(key);
+  if (!certificate) {
+    certificate = parseCertificate(Buffer.from(der));
+    if (certificates.size >= CACHE_LIMIT) certificates.clear();
+    certificates.set(key, certificate);
+  }
+  return certificate;
+}
+
+function cachedIssuedBy(child: CertificateInfo, parent: CertificateInfo): boolean {
+  const key = `${child.id}:${parent.id}`;
+  let issued = issuedPairs.get(key);
+  if (issued === undefined) {
+    issued = isIssuedBy(child, parent);
+    if (issuedPairs.size >= CACHE_LIMIT) issuedPairs.clear();
+    issuedPairs.set(key, issued);
+  }
+  return issued;
 }
 
 /** Encodes a GeneralizedTime in DER: UTC, milliseconds as a fraction without trailing zeros (none when whole). */
