@@ -13,6 +13,7 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 COPY proto/package.json proto/
 COPY services/kit/package.json services/kit/
+COPY services/tsa/package.json services/tsa/
 COPY services/police/package.json services/police/
 COPY services/prosecution/package.json services/prosecution/
 COPY services/court/package.json services/court/
@@ -24,14 +25,14 @@ COPY tsconfig.base.json ./
 COPY proto proto
 COPY services services
 COPY gateway gateway
-RUN npx tsc -b proto services/kit services/police services/prosecution services/court services/judicial services/notary gateway \
+RUN npx tsc -b proto services/kit services/tsa services/police services/prosecution services/court services/judicial services/notary gateway \
  && npm run build:ui -w @casebridge/gateway
 
 FROM build AS deps
 ARG SERVICE=police
 # Only the production packages the chosen process needs, then its files under /app/service.
 RUN set -eu; \
-    case "$SERVICE" in gateway) dir=gateway ;; police|prosecution|court|judicial|notary) dir="services/$SERVICE" ;; *) echo "unknown SERVICE '$SERVICE'" >&2; exit 2 ;; esac; \
+    case "$SERVICE" in gateway) dir=gateway ;; tsa|police|prosecution|court|judicial|notary) dir="services/$SERVICE" ;; *) echo "unknown SERVICE '$SERVICE'" >&2; exit 2 ;; esac; \
     rm -rf node_modules; \
     npm install --omit=dev --no-audit --no-fund --ignore-scripts --loglevel=error --workspace "$dir" --workspace services/kit --workspace proto; \
     mkdir -p /app/proto/gen /app/services/kit /app/service; \

@@ -7,6 +7,7 @@ const moduleNameMapper = {
   "^@casebridge/kit$": "<rootDir>/services/kit/src/index.ts",
   "^@casebridge/proto$": "<rootDir>/proto/index.ts",
   "^@casebridge/(police|prosecution|court|judicial|notary)/spec$": "<rootDir>/services/$1/src/spec.ts",
+  "^@casebridge/tsa/service$": "<rootDir>/services/tsa/src/service.ts",
 };
 const common = { rootDir: __dirname, transform, moduleNameMapper, testEnvironment: "node", testPathIgnorePatterns: ["/node_modules/", "/dist/"] };
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm start`: brings the whole platform up on this machine: npm packages, build, infrastructure
-# (NATS, FerretDB, Keycloak), the five agency services and the gateway, then prints where to look.
+# (NATS, FerretDB, Keycloak), the time-stamp authority, the five agency services and the gateway,
+# then prints where to look.
 # Idempotent: what already runs is left alone. `npm stop` stops it all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,10 +14,13 @@ npm run --silent build
 bash infra/up.sh nats ferretdb keycloak
 
 export NATS_URL=nats://127.0.0.1:$NATS_PORT MONGO_URL=mongodb://127.0.0.1:$MONGO_PORT
-# Dev PKI (root CA, one CA and seal per agency): made once in .data/pki, never committed.
+# Dev PKI (root CA, one CA and seal per agency, the TSA): made once in .data/pki, never committed;
+# `init` also adds the TSA to a PKI made before it existed.
 export PKI_DIR=${PKI_DIR:-$PWD/.data/pki}
 node services/kit/dist/seal/cli.js init --dir "$PKI_DIR"
 node services/kit/dist/seal/cli.js publish --dir "$PKI_DIR" --nats "$NATS_URL"
+# The time-stamp authority first: the services time-stamp every seal through it (NATS cb.tsa.request).
+pid_of tsa >/dev/null || { log "starting tsa (NATS cb.tsa.request)"; start_server tsa node services/tsa/dist/main.js; }
 port=50051
 for name in "${SERVICES[@]}"; do
   if ! pid_of "$name" >/dev/null; then
@@ -39,6 +43,7 @@ CaseBridge is up.
   Keycloak (realm casebridge) http://127.0.0.1:$KEYCLOAK_PORT/realms/casebridge/account   admin console: admin / admin
   NATS                       nats://127.0.0.1:$NATS_PORT   monitoring http://127.0.0.1:$NATS_MONITOR_PORT
   MongoDB protocol (FerretDB) mongodb://127.0.0.1:$MONGO_PORT
+  Time-stamp authority       NATS subject cb.tsa.request (RFC 3161; check a token: see README "Trusted time")
   Services (gRPC)            police :50051  prosecution :50052  court :50053  judicial :50054  notary :50055
   Logs                       $CB_STATE/logs/
   Dev PKI (e-seals)          $PKI_DIR   (npm run seal -- verify <file>; npm run seal -- --help)

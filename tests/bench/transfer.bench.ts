@@ -9,6 +9,7 @@ import { aggregateBucket, bearerMetadata, decodeRecord, devUserToken, natsClient
 import { common, transfer as pb } from "@casebridge/proto";
 import { spec as policeSpec } from "@casebridge/police/spec";
 import { spec as prosecutionSpec } from "@casebridge/prosecution/spec";
+import { startTimeStampService } from "@casebridge/tsa/service";
 
 /**
  * `npm run bench:transfer`: bundles of 10 sealed documents (10 KiB each) from police to
@@ -52,6 +53,8 @@ async function benchTransfers(run: string, pkiDir: string): Promise<{ latencies:
   // The police officer opens the cases and the legal unit sends them, each with a real Keycloak token.
   const officer = { metadata: bearerMetadata(await devUserToken(authIssuer, "officer.wang")), timeoutMs: 60_000 };
   const legal = { metadata: bearerMetadata(await devUserToken(authIssuer, "legal.li")), timeoutMs: 60_000 };
+  // The platform TSA first: every seal the services make carries its time-stamp.
+  const tsa = await startTimeStampService({ NATS_URL: natsUrl, PKI_DIR: pkiDir, LOG_LEVEL: "warn" });
   const [police, prosecution] = await Promise.all([startService(policeSpec, env("police")), startService(prosecutionSpec, env("prosecution"))]);
   const nc = await connect({ servers: natsUrl });
   const cases = natsClient(nc, "police", pb.CaseFileServiceDefinition, 60_000);
@@ -103,6 +106,7 @@ async function benchTransfers(run: string, pkiDir: string): Promise<{ latencies:
   } finally {
     await nc.close();
     await Promise.all([police.stop(), prosecution.stop()]);
+    await tsa.stop();
   }
 }
 

@@ -9,7 +9,7 @@ import { aggregateBucket, aggregateKey, bearerMetadata, type CaseBridgeError, de
 import { common, deadline as dpb, transfer as pb } from "@casebridge/proto";
 import { spec as policeSpec } from "@casebridge/police/spec";
 import { spec as prosecutionSpec } from "@casebridge/prosecution/spec";
-import { authIssuer, eventually, freePort, infra, startNats, tokenFor } from "./support";
+import { authIssuer, eventually, freePort, infra, startNats, startTsa, tokenFor } from "./support";
 
 const { AlertLevel: Level } = dpb;
 const run = randomUUID().slice(0, 8);
@@ -33,6 +33,7 @@ describe("statutory deadlines: durable timers, alerts, acknowledgement, escalati
   let nc: NatsConnection;
   let police: RunningService | undefined;
   let prosecution: RunningService | undefined;
+  let tsa: Awaited<ReturnType<typeof startTsa>> | undefined;
   const tokens = new Map<string, string>();
   const as = (user: string) => ({ metadata: bearerMetadata(tokens.get(user)!), timeoutMs: 20_000 });
   const cases = () => natsClient(nc, "police", pb.CaseFileServiceDefinition, 20_000);
@@ -109,6 +110,7 @@ describe("statutory deadlines: durable timers, alerts, acknowledgement, escalati
     storeDir = mkdtempSync(path.join(tmpdir(), "cb-deadlines-nats-"));
     natsServer = await startNats(natsPort, storeDir);
     nc = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    tsa = await startTsa(natsUrl);
     await startPolice();
     prosecution = await startService(prosecutionSpec, envOf("prosecution"));
   }, 60_000);
@@ -116,6 +118,7 @@ describe("statutory deadlines: durable timers, alerts, acknowledgement, escalati
   afterAll(async () => {
     await prosecution?.stop();
     await police?.stop();
+    await tsa?.stop();
     await nc?.close();
     natsServer?.kill("SIGTERM");
     rmSync(storeDir, { recursive: true, force: true });

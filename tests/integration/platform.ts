@@ -7,7 +7,7 @@ import { spec as policeSpec } from "@casebridge/police/spec";
 import { spec as prosecutionSpec } from "@casebridge/prosecution/spec";
 import { loadGatewayConfig } from "../../gateway/src/config";
 import { startGateway, type RunningGateway } from "../../gateway/src/gateway";
-import { authIssuer, infra, quietLogger, resetRuntimeStreams } from "./support";
+import { authIssuer, infra, quietLogger, resetRuntimeStreams, startTsa } from "./support";
 
 const SPECS: Record<SealAgency, ServiceSpec> = { police: policeSpec, prosecution: prosecutionSpec, court: courtSpec, judicial: judicialSpec, notary: notarySpec };
 
@@ -24,6 +24,7 @@ export interface Platform {
 export async function startPlatform(name: string, gatewayPort = 0, serviceEnv: Record<string, string> = {}): Promise<Platform> {
   const run = randomUUID().slice(0, 8);
   await resetRuntimeStreams();
+  const tsa = await startTsa();
   const services = {} as Record<SealAgency, RunningService>;
   for (const agency of SEAL_AGENCIES) {
     services[agency] = await startService(SPECS[agency], {
@@ -58,6 +59,7 @@ export async function startPlatform(name: string, gatewayPort = 0, serviceEnv: R
     stop: async () => {
       await Promise.all(gateways.map((g) => g.stop()));
       await Promise.all(Object.values(services).map((s) => s.stop()));
+      await tsa.stop();
     },
   };
 }

@@ -22,6 +22,7 @@ describe("durable runtime: two instances of police and prosecution at once", () 
   let storeDir: string;
   let natsServer: ChildProcess;
   let nc: NatsConnection;
+  let tsa: Spawned | undefined;
   const instances = new Map<string, { spawned: Spawned; grpcPort: number }>();
   const tokens = new Map<string, string>();
   const as = (user: string) => ({ metadata: bearerMetadata(tokens.get(user)!), timeoutMs: 20_000 });
@@ -92,11 +93,15 @@ describe("durable runtime: two instances of police and prosecution at once", () 
     storeDir = mkdtempSync(path.join(tmpdir(), "cb-runtime-nats-"));
     natsServer = await startNats(natsPort, storeDir);
     nc = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    tsa = spawnNode("services/tsa/dist/main.js", { NATS_URL: natsUrl, LOG_LEVEL: "info" });
+    await tsa.waitForOutput(/time-stamp authority ready/, 30_000);
     await Promise.all(["police-a", "police-b", "prosecution-a", "prosecution-b"].map((name) => startInstance(name)));
   }, 120_000);
 
   afterAll(async () => {
     await Promise.all([...instances.keys()].map((name) => kill(name, "SIGTERM")));
+    tsa?.child.kill("SIGTERM");
+    await tsa?.exited;
     await nc?.close();
     natsServer?.kill("SIGTERM");
     rmSync(storeDir, { recursive: true, force: true });

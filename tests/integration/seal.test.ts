@@ -3,7 +3,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
+  type CaseBridgeError,
   createPki,
+  loadTrustMaterial,
+  parseSeal,
+  parseTimeStampToken,
+  UnavailableError,
   issueCaCrl,
   loadSealCredential,
   openCrlBucket,
@@ -16,7 +21,7 @@ import {
   type ServiceSeals,
 } from "@casebridge/kit";
 import { common, seal as sealPb } from "@casebridge/proto";
-import { eventually, infra, quietLogger } from "./support";
+import { eventually, infra, quietLogger, spawnNode } from "./support";
 
 const { VerificationStatus: Status, VerificationFailure: Failure } = sealPb;
 
@@ -84,4 +89,53 @@ describe("seal revocation over NATS", () => {
     expect(court.verifier.verify(document, p7s).failure).toBe(Failure.VERIFICATION_FAILURE_CERTIFICATE_REVOKED);
     expect(court.revocations.numberOf((await loadSealCredential(pkiDir, "police")).chain[1]!)).toBe(2n);
   });
+});
+
+// Every seal a service makes is time-stamped by the platform TSA, a process of its own on NATS.
+describe("time-stamped seals through the TSA process", () => {
+  let work: string;
+  let pkiDir: string;
+  let nc: NatsConnection;
+  let watch: CrlWatch | undefined;
+  const document = Buffer.from("起诉书 / indictment");
+
+  beforeAll(async () => {
+    work = mkdtempSync(path.join(tmpdir(), "cb-it-tsa-"));
+    pkiDir = path.join(work, "pki");
+    expect(await runSealCli(["init", "--dir", pkiDir], {}, () => undefined, () => undefined)).toBe(0);
+    nc = await connect({ servers: infra.natsUrl });
+  });
+  afterAll(async () => {
+    watch?.stop();
+    await nc.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("a service's seal carries the TSA's token and verifies; with the TSA down, sealing fails with UNAVAILABLE", async () => {
+    const tsa = spawnNode("services/tsa/dist/main.js", { NATS_URL: infra.natsUrl, PKI_DIR: pkiDir, LOG_LEVEL: "info" });
+    await tsa.waitForOutput(/time-stamp authority ready/, 30_000);
+    const started = await startServiceSeals(pkiDir, "prosecution", undefined, nc, quietLogger, { timeoutMs: 1_000 });
+    watch = started.watch;
+    const { sealer, verifier } = started.seals;
+    let p7s: Buffer;
+    try {
+      p7s = await sealer.seal(document);
+    } finally {
+      tsa.child.kill("SIGTERM");
+      await tsa.exited;
+    }
+    const token = parseTimeStampToken(parseSeal(p7s).timeStampToken!);
+    const [tsaCertificate] = (await loadTrustMaterial(pkiDir)).timeStampAuthorities;
+    expect(token.certificates).toEqual([tsaCertificate!.der]);
+    const report = verifier.verify(document, p7s, { agency: common.Agency.AGENCY_PROSECUTION });
+    expect(report).toMatchObject({ status: Status.VERIFICATION_STATUS_VALID, timeStampTime: token.genTime, timeStampAuthority: tsaCertificate!.subject, warnings: [] });
+
+    const failure = await sealer.seal(document).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(UnavailableError);
+    expect((failure as CaseBridgeError).code).toBe(common.ErrorCode.ERROR_CODE_UNAVAILABLE);
+    expect((failure as Error).message).toContain("the time-stamp authority did not answer on cb.tsa.request");
+  }, 60_000);
 });

@@ -4,7 +4,7 @@ import { service as healthService } from "grpc-health-check";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { CaseBridgeError, grpcClient, natsClient, rpcSubject, startService, type RunningService } from "@casebridge/kit";
 import { common, system } from "@casebridge/proto";
-import { infra } from "./support";
+import { infra, startTsa } from "./support";
 
 // One police service in this process, on a port of its own, against the real NATS and Mongo-protocol server.
 describe("a service serves its health/info contract on gRPC and on NATS", () => {
@@ -12,7 +12,10 @@ describe("a service serves its health/info contract on gRPC and on NATS", () => 
   let nc: NatsConnection;
   const service = `police-${randomUUID().slice(0, 8)}`; // its own NATS subjects, so parallel runs do not meet
 
+  let tsa: Awaited<ReturnType<typeof startTsa>>;
+
   beforeAll(async () => {
+    tsa = await startTsa();
     police = await startService(
       { name: service, agency: common.Agency.AGENCY_POLICE, defaultGrpcPort: 0 },
       { NATS_URL: infra.natsUrl, MONGO_URL: infra.mongoUrl, LOG_LEVEL: "silent", MONGO_DB: "it_service", PKI_DIR: infra.pkiDir },
@@ -22,6 +25,7 @@ describe("a service serves its health/info contract on gRPC and on NATS", () => 
   afterAll(async () => {
     await nc.close();
     await police.stop();
+    await tsa.stop();
   });
 
   it("answers GetInfo and CheckHealth over gRPC (kit client)", async () => {

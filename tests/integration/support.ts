@@ -5,6 +5,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { devUserToken } from "@casebridge/kit";
+import { startTimeStampService, type RunningTimeStampService } from "@casebridge/tsa/service";
 
 /** Where the test infrastructure listens (started by scripts/test-all.sh; ports from the environment). */
 export const infra = {
@@ -100,6 +101,11 @@ export async function eventually<T>(probe: () => Promise<T>, timeoutMs = 15_000,
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
   }
+}
+
+/** Starts the platform time-stamp authority in this process on `natsUrl` (services seal only with its tokens); start it before the services, stop it after them. */
+export function startTsa(natsUrl = infra.natsUrl): Promise<RunningTimeStampService> {
+  return startTimeStampService({ NATS_URL: natsUrl, PKI_DIR: infra.pkiDir, LOG_LEVEL: "silent" });
 }
 
 /** The nats-server binary infra/install.sh built (an exact version from the Go module proxy). */

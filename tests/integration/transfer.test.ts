@@ -23,7 +23,7 @@ import { spec as courtSpec } from "@casebridge/court/spec";
 import { spec as policeSpec } from "@casebridge/police/spec";
 import { spec as prosecutionSpec } from "@casebridge/prosecution/spec";
 import { publishRaw, wrap } from "./hostile";
-import { authIssuer, eventually, infra, resetRuntimeStreams, spawnNode, tokenFor, type Spawned } from "./support";
+import { authIssuer, eventually, infra, resetRuntimeStreams, spawnNode, startTsa, tokenFor, type Spawned } from "./support";
 
 const { Agency } = common;
 const { TransferState: State, ReturnReason } = pb;
@@ -70,6 +70,7 @@ describe("case transfer police → prosecution → court", () => {
   let police: RunningService;
   let prosecution: RunningService | undefined;
   let court: RunningService;
+  let tsa: Awaited<ReturnType<typeof startTsa>> | undefined;
   let clients: ReturnType<typeof makeClients>;
 
   function makeClients(connection: NatsConnection) {
@@ -114,11 +115,13 @@ describe("case transfer police → prosecution → court", () => {
     await resetRuntimeStreams();
     nc = await connect({ servers: infra.natsUrl });
     clients = makeClients(nc);
+    tsa = await startTsa();
     [police, prosecution, court] = await Promise.all([start(policeSpec, "police"), start(prosecutionSpec, "prosecution"), start(courtSpec, "court")]);
   }, 60_000);
 
   afterAll(async () => {
     await Promise.all([police?.stop(), prosecution?.stop(), court?.stop()]);
+    await tsa?.stop();
     await nc?.close();
   });
 

@@ -27,7 +27,7 @@ import { spec as notarySpec } from "@casebridge/notary/spec";
 import { spec as policeSpec } from "@casebridge/police/spec";
 import { spec as prosecutionSpec } from "@casebridge/prosecution/spec";
 import { publishRaw, wrap } from "./hostile";
-import { authIssuer, eventually, infra, resetRuntimeStreams, tokenFor } from "./support";
+import { authIssuer, eventually, infra, resetRuntimeStreams, startTsa, tokenFor } from "./support";
 
 const { Agency } = common;
 const { TransferState: State } = pb;
@@ -37,6 +37,7 @@ const run = randomUUID().slice(0, 8);
 // Each test plays a hostile insider: anyone who can publish on NATS, publishing straight on JetStream.
 describe("cross-agency trust: signed envelopes, bound bundles, legal routes", () => {
   let nc: NatsConnection;
+  let tsa: Awaited<ReturnType<typeof startTsa>> | undefined;
   const services: Partial<Record<SealAgency, RunningService>> = {};
   const tokens = new Map<string, string>();
   const as = (user: string) => ({ metadata: bearerMetadata(tokens.get(user)!), timeoutMs: 15_000 });
@@ -60,6 +61,7 @@ describe("cross-agency trust: signed envelopes, bound bundles, legal routes", ()
     await resetRuntimeStreams();
     nc = await connect({ servers: infra.natsUrl });
     clients = makeClients(nc);
+    tsa = await startTsa();
     const specs: Array<[SealAgency, ServiceSpec]> = [["police", policeSpec], ["prosecution", prosecutionSpec], ["court", courtSpec], ["notary", notarySpec]];
     await Promise.all(specs.map(async ([agency, spec]) => (services[agency] = await startService(spec, env(agency)))));
     const genuine = async (agency: SealAgency) => new Sealer(await loadSealCredential(infra.pkiDir, agency));
@@ -75,6 +77,7 @@ describe("cross-agency trust: signed envelopes, bound bundles, legal routes", ()
 
   afterAll(async () => {
     await Promise.all(Object.values(services).map((service) => service?.stop()));
+    await tsa?.stop();
     await nc?.close();
   });
 

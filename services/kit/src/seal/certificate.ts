@@ -60,7 +60,17 @@ export interface CertificateInfo {
   readonly keyUsage: ReadonlySet<KeyUsage>;
   readonly subjectKeyId: Buffer | undefined;
   readonly authorityKeyId: Buffer | undefined;
+  /** extendedKeyUsage purposes (dotted OIDs); empty when the extension is absent. */
+  readonly extendedKeyUsage: ReadonlySet<string>;
+  /** True when the extendedKeyUsage extension is marked critical. */
+  readonly extendedKeyUsageCritical: boolean;
 }
+
+/** RFC 5280 / RFC 3161 extended key usage purposes the platform issues. */
+export const ExtendedKeyUsageOid = {
+  /** id-kp-timeStamping: the only purpose of a time-stamp authority's certificate (RFC 3161 §2.3). */
+  timeStamping: "1.3.6.1.5.5.7.3.8",
+} as const;
 
 /** RFC 5280 key usage bits. */
 export type KeyUsage = "digitalSignature" | "nonRepudiation" | "keyCertSign" | "cRLSign";
@@ -117,7 +127,8 @@ export function parseCertificate(der: Uint8Array): CertificateInfo {
   }
   const [notBefore, notAfter] = childrenOf(bytes, validity);
   if (!notBefore || !notAfter) throw new DerError("certificate validity is incomplete");
-  const extensions = readExtensions(bytes, fields.slice(index + 6));
+  const critical = new Set<string>();
+  const extensions = readExtensions(bytes, fields.slice(index + 6), critical);
   const names = readName(bytes, subject);
   const x509 = new X509Certificate(bytes);
   const serialValue = valueOf(bytes, serial);
@@ -127,6 +138,7 @@ export function parseCertificate(der: Uint8Array): CertificateInfo {
   const keyUsageTlv = extensions.get(Oid.keyUsage);
   const akid = extensions.get(Oid.authorityKeyId);
   const skid = extensions.get(Oid.subjectKeyId);
+  const eku = extensions.get(Oid.extKeyUsage);
   return {
     der: bytes,
     sha256,
@@ -148,6 +160,8 @@ export function parseCertificate(der: Uint8Array): CertificateInfo {
     keyUsage: keyUsageTlv ? readKeyUsage(bytes, keyUsageTlv) : new Set(),
     subjectKeyId: skid ? valueOf(bytes, expectTlv(bytes, skid.content, Tag.OCTET_STRING, skid.end)) : undefined,
     authorityKeyId: akid ? readAuthorityKeyId(bytes, akid) : undefined,
+    extendedKeyUsage: eku ? readExtendedKeyUsage(bytes, eku) : new Set(),
+    extendedKeyUsageCritical: critical.has(Oid.extKeyUsage),
   };
 }
 
@@ -184,8 +198,8 @@ function readName(bytes: Buffer, name: Tlv): Array<[string, string]> {
   return out;
 }
 
-/** Maps extension OID to its extnValue content; rejects unknown critical extensions and duplicates. */
-function readExtensions(bytes: Buffer, rest: Tlv[]): Map<string, Tlv> {
+/** Maps extension OID to its extnValue content (and adds critical ones to `critical`); rejects unknown critical extensions and duplicates. */
+function readExtensions(bytes: Buffer, rest: Tlv[], critical: Set<string>): Map<string, Tlv> {
   const out = new Map<string, Tlv>();
   const wrapper = rest.find((field) => field.tag === Tag.CONTEXT_3);
   if (!wrapper) return out;
@@ -193,11 +207,12 @@ function readExtensions(bytes: Buffer, rest: Tlv[]): Map<string, Tlv> {
   for (const extension of childrenOf(bytes, list)) {
     const parts = childrenOf(bytes, extension);
     const oid = oidOf(bytes, parts[0]!);
-    const critical = parts.length === 3 && parts[1]!.tag === Tag.BOOLEAN && bytes[parts[1]!.content] === 0xff;
+    const isCritical = parts.length === 3 && parts[1]!.tag === Tag.BOOLEAN && bytes[parts[1]!.content] === 0xff;
     const value = expectTlv(bytes, parts[parts.length - 1]!.start, Tag.OCTET_STRING, extension.end);
     if (out.has(oid)) throw new DerError(`duplicate extension ${oid}`);
     const known = Object.values(Oid).includes(oid as (typeof Oid)[keyof typeof Oid]);
-    if (critical && !known) throw new DerError(`unknown critical extension ${oid}`);
+    if (isCritical && !known) throw new DerError(`unknown critical extension ${oid}`);
+    if (isCritical) critical.add(oid);
     out.set(oid, value);
   }
   return out;
@@ -225,6 +240,11 @@ function readKeyUsage(bytes: Buffer, value: Tlv): Set<KeyUsage> {
   return out;
 }
 
+function readExtendedKeyUsage(bytes: Buffer, value: Tlv): Set<string> {
+  const sequence = expectTlv(bytes, value.content, Tag.SEQUENCE, value.end);
+  return new Set(childrenOf(bytes, sequence).map((purpose) => oidOf(bytes, purpose)));
+}
+
 function readAuthorityKeyId(bytes: Buffer, value: Tlv): Buffer | undefined {
   const sequence = expectTlv(bytes, value.content, Tag.SEQUENCE, value.end);
   const keyId = childrenOf(bytes, sequence).find((part) => part.tag === 0x80);
@@ -239,6 +259,8 @@ export interface CertificateTemplate {
   readonly validTo: Date;
   /** Set for a CA certificate; absent for a seal (end-entity) certificate. */
   readonly ca?: { readonly pathLength: number };
+  /** extendedKeyUsage of an end-entity certificate (e.g. time-stamping, which RFC 3161 wants critical). */
+  readonly extendedKeyUsage?: { readonly purposes: readonly string[]; readonly critical: boolean };
 }
 
 /** Issues a certificate signed by `issuer`, or self-signed when `issuer` is absent. */
@@ -256,6 +278,15 @@ export async function issueCertificate(
   const extensions = [
     extension(Oid.basicConstraints, true, seq(ca ? [bool(true), integer(ca.pathLength)] : [])),
     extension(Oid.keyUsage, true, keyUsageBits(ca ? ["keyCertSign", "cRLSign"] : ["digitalSignature", "nonRepudiation"])),
+    ...(template.extendedKeyUsage
+      ? [
+          extension(
+            Oid.extKeyUsage,
+            template.extendedKeyUsage.critical,
+            seq(template.extendedKeyUsage.purposes.map((oid) => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(oid).getBytes()))),
+          ),
+        ]
+      : []),
     extension(Oid.subjectKeyId, false, octets(subjectKeyId)),
     extension(
       Oid.authorityKeyId,
@@ -276,6 +307,17 @@ export async function issueCertificate(
   const tbsDer = toDer(tbs);
   const signature = await signingKey.sign(tbsDer);
   return parseCertificate(toDer(seq([tbs, algorithm, bitString(signature)])));
+}
+
+/** True when `parent` is a CA (keyCertSign) whose name and key identifier match `child`'s issuer and whose key verifies `child`'s signature. */
+export function isIssuedBy(child: CertificateInfo, parent: CertificateInfo): boolean {
+  if (!parent.isCa || !parent.keyUsage.has("keyCertSign") || !child.issuerDer.equals(parent.subjectDer)) return false;
+  if (child.authorityKeyId && parent.subjectKeyId && !child.authorityKeyId.equals(parent.subjectKeyId)) return false;
+  try {
+    return child.x509.verify(parent.publicKey);
+  } catch {
+    return false;
+  }
 }
 
 /** RFC 5280 method 1 key identifier: SHA-1 of the subjectPublicKey bits. */

@@ -8,7 +8,7 @@ import { CliExit, runSealCli } from "./cli";
 import { Sealer } from "./cms";
 import { buildEvidencePackage } from "./evidence-package";
 import { createPki, credentialOf } from "./pki";
-import { loadSealCredential, PkiFilesError } from "./pki-files";
+import { loadSealCredential, loadTrustMaterial, loadTsaCredential, PkiFilesError } from "./pki-files";
 
 let work: string;
 let pkiDir: string;
@@ -84,6 +84,27 @@ describe("npm run seal", () => {
     expect(await cli(["verify", join(work, "nope.txt")])).toMatchObject({ code: CliExit.failed, err: expect.stringContaining("cannot read") as string });
     const empty = await runSealCli(["ca", "--dir", join(work, "none")], {}, () => undefined, () => undefined);
     expect(empty).toBe(CliExit.failed);
+  });
+
+  it("init adds the time-stamp authority to a PKI made before it existed, once", async () => {
+    const old = join(work, "old-pki");
+    const env = { PKI_KEY_PASSPHRASE: "s3cret" };
+    const run = async (): Promise<string> => {
+      const out: string[] = [];
+      expect(await runSealCli(["init", "--dir", old], env, (line) => out.push(line), () => undefined)).toBe(CliExit.ok);
+      return out.join("\n");
+    };
+    await run();
+    const first = await loadTsaCredential(old, "s3cret");
+    rmSync(join(old, "tsa"), { recursive: true });
+    expect((await loadTrustMaterial(old)).timeStampAuthorities).toEqual([]);
+    expect(await run()).toContain("added tsa (time-stamp authority)");
+    const upgraded = await loadTsaCredential(old, "s3cret");
+    expect(upgraded.chain[0]!.sha256).not.toEqual(first.chain[0]!.sha256);
+    expect(readFileSync(join(old, "tsa", "tsa.key.pem"), "utf8")).toContain("ENCRYPTED PRIVATE KEY");
+    expect(statSync(join(old, "tsa", "tsa.key.pem")).mode & 0o777).toBe(0o600);
+    expect(await run()).not.toContain("added");
+    expect((await loadTrustMaterial(old)).timeStampAuthorities.map((c) => c.sha256)).toEqual([upgraded.chain[0]!.sha256]);
   });
 
   it("keeps keys encrypted when a passphrase is set, and names the problem when it is wrong", async () => {

@@ -108,6 +108,7 @@ export async function runSealCli(argv: string[], env: NodeJS.ProcessEnv, out: (l
         if (!algorithm) throw new UsageError("--algorithm must be p-256, rsa-2048 or sm2");
         const result = await initPkiDirectory(dir, algorithm, passphrase);
         out(result.created ? `created the dev PKI (${result.algorithm}) in ${dir}` : `the PKI in ${dir} is already there (${result.algorithm})`);
+        if (result.upgraded.length > 0) out(`added ${result.upgraded.join(", ")} (time-stamp authority) to the PKI in ${dir}`);
         return CliExit.ok;
       }
       case "sign": {
@@ -197,7 +198,7 @@ async function verifierFrom(dir: string): Promise<SealVerifier> {
   const trust = await loadTrustMaterial(dir);
   const revocations = new RevocationRegistry([...trust.roots, ...trust.intermediates]);
   for (const crl of trust.crls) revocations.apply(crl);
-  return new SealVerifier({ roots: trust.roots, intermediates: trust.intermediates, revocations });
+  return new SealVerifier({ roots: trust.roots, intermediates: trust.intermediates, revocations, timeStampAuthorities: trust.timeStampAuthorities });
 }
 
 /** The certificates of a PEM file given with --root; none is a usage mistake. */
@@ -240,6 +241,8 @@ function describe(report: sealPb.SealVerification): string {
   if (report.signingTime) lines.push(`  signing time: ${report.signingTime.toISOString()}`);
   if (report.signer) lines.push(`  signer:       ${report.signer.subject}, serial ${report.signer.serialNumber}`);
   if (report.algorithm) lines.push(`  algorithm:    ${report.algorithm}`);
+  if (report.timeStampTime) lines.push(`  time-stamp:   ${report.timeStampTime.toISOString()} by ${report.timeStampAuthority}`);
+  for (const warning of report.warnings) lines.push(`  warning:      ${warning}`);
   return lines.join("\n");
 }
 

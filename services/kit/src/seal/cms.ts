@@ -35,6 +35,8 @@ export const CmsOid = {
   messageDigest: "1.2.840.113549.1.9.4",
   signingTime: "1.2.840.113549.1.9.5",
   signingCertificateV2: "1.2.840.113549.1.9.16.2.47",
+  /** Unsigned attribute id-aa-signatureTimeStampToken (RFC 3161 appendix A): an RFC 3161 token over the signature value (CAdES-B-T). */
+  signatureTimeStampToken: "1.2.840.113549.1.9.16.2.14",
   /** Signed attribute carrying the MadeSeal (GB/T 38540 seal) the signer used. */
   madeSeal: `${CASEBRIDGE_OID_ARC}.1.1`,
 } as const;
@@ -50,6 +52,9 @@ export interface SealCredential {
   readonly chain: readonly CertificateInfo[];
   readonly madeSeal: Buffer;
 }
+
+/** Gets an RFC 3161 time-stamp token (DER) over the SHA-256 of a signature value; see timestamp.ts `timeStamperOf`. */
+export type TimeStamper = (signatureValue: Buffer) => Promise<Buffer>;
 
 /** SealerError says why a credential cannot seal. */
 export class SealerError extends Error {
@@ -68,6 +73,8 @@ export function assertCredentialAllowed(credential: SealCredential): void {
 /**
  * Seals documents with one credential: a detached CMS SignedData (RFC 5652, CAdES-BES attributes)
  * per document. Everything but the signing time, the digest and the signature is encoded once.
+ * With a time-stamper, `seal()` adds the TSA's token over the signature as the unsigned attribute
+ * id-aa-signatureTimeStampToken (CAdES-B-T); when the TSA cannot be had, it throws and seals nothing.
  */
 export class Sealer {
   readonly madeSeal: MadeSealInfo;
@@ -81,6 +88,7 @@ export class Sealer {
   constructor(
     private readonly credential: SealCredential,
     private readonly clock: () => Date = () => new Date(),
+    private readonly timeStamper?: TimeStamper,
   ) {
     const [signer] = credential.chain;
     if (!signer) throw new SealerError("the credential has no certificate");
@@ -105,13 +113,21 @@ export class Sealer {
     ]);
   }
 
-  /** Seals `document`, returning the DER `.p7s`; works with any key, local or remote. */
+  /** Seals `document`, returning the DER `.p7s`, time-stamped when the Sealer has a time-stamper; works with any key, local or remote. */
   async seal(document: Uint8Array): Promise<Buffer> {
     const attributes = this.signedAttributes(document);
-    return this.assemble(attributes, await this.credential.key.sign(attributes));
+    const signature = await this.credential.key.sign(attributes);
+    if (!this.timeStamper) return this.assemble(attributes, signature);
+    const token = await this.timeStamper(signature);
+    return this.assemble(attributes, signature, tlv(Tag.CONTEXT_1, attribute(ENCODED.signatureTimeStampToken, token)));
   }
 
-  /** Seals `document` without yielding; only for keys that sign synchronously (files, memory). */
+  /** True when `seal()` adds a time-stamp token. */
+  get timeStamps(): boolean {
+    return this.timeStamper !== undefined;
+  }
+
+  /** Seals `document` without yielding and without a time-stamp; only for keys that sign synchronously (files, memory). */
   sealSync(document: Uint8Array): Buffer {
     const attributes = this.signedAttributes(document);
     const signature = this.credential.key.sign(attributes);
@@ -136,10 +152,11 @@ export class Sealer {
     return attributes;
   }
 
-  /** ContentInfo { signedData, [0] SignedData { head, SET { SignerInfo { head, attributes, algorithm, signature } } } }, in one buffer. */
-  private assemble(attributes: Buffer, signature: Buffer): Buffer {
+  /** ContentInfo { signedData, [0] SignedData { head, SET { SignerInfo { head, attributes, algorithm, signature, [1] unsigned? } } } }, in one buffer. */
+  private assemble(attributes: Buffer, signature: Buffer, unsigned?: Buffer): Buffer {
     attributes[0] = Tag.CONTEXT_0;
-    const signerInfoLength = this.signerInfoHead.length + attributes.length + this.signatureAlgorithm.length + headerLength(signature.length) + signature.length;
+    const signerInfoLength =
+      this.signerInfoHead.length + attributes.length + this.signatureAlgorithm.length + headerLength(signature.length) + signature.length + (unsigned?.length ?? 0);
     const signerInfosLength = headerLength(signerInfoLength) + signerInfoLength;
     const signedDataLength = this.signedDataHead.length + headerLength(signerInfosLength) + signerInfosLength;
     const wrapperLength = headerLength(signedDataLength) + signedDataLength;
@@ -156,7 +173,8 @@ export class Sealer {
     at += attributes.copy(out, at);
     at += this.signatureAlgorithm.copy(out, at);
     at = writeHeader(out, at, Tag.OCTET_STRING, signature.length);
-    signature.copy(out, at);
+    at += signature.copy(out, at);
+    unsigned?.copy(out, at);
     return out;
   }
 
@@ -219,6 +237,8 @@ export interface ParsedSeal {
   readonly messageDigest: Buffer;
   readonly signingCertificateSha256: Buffer;
   readonly madeSealBytes: Buffer;
+  /** The RFC 3161 token of the unsigned attribute id-aa-signatureTimeStampToken, when the seal is time-stamped. */
+  readonly timeStampToken: Buffer | undefined;
 }
 
 /** SealFormatError says why bytes are not a CaseBridge e-seal. */
@@ -274,6 +294,7 @@ function parseSealStrict(buf: Buffer): ParsedSeal {
     throw new SealFormatError("SignerInfo is incomplete");
   }
   if (unsigned && unsigned.tag !== Tag.CONTEXT_1) throw new SealFormatError("unexpected field after the signature");
+  const timeStampToken = unsigned ? readTimeStampAttribute(buf, unsigned) : undefined;
   if (smallIntOf(buf, signerVersion) !== 1) throw new SealFormatError("SignerInfo version must be 1 (issuer and serial)");
   expectTlv(buf, sid.start, Tag.SEQUENCE);
   const [sidIssuer, sidSerial, sidExtra] = childrenOf(buf, sid);
@@ -302,7 +323,22 @@ function parseSealStrict(buf: Buffer): ParsedSeal {
     signedAttributes,
     signature: valueOf(buf, signature),
     ...values,
+    timeStampToken,
   };
+}
+
+/** The unsigned attributes may hold exactly one thing: one id-aa-signatureTimeStampToken with one token. */
+function readTimeStampAttribute(buf: Buffer, unsigned: Tlv): Buffer {
+  const attributes = childrenOf(buf, unsigned);
+  if (attributes.length !== 1) throw new SealFormatError(`expected one unsigned attribute (the time-stamp token), found ${attributes.length}`);
+  const attr = attributes[0]!;
+  if (attr.tag !== Tag.SEQUENCE) throw new SealFormatError("malformed unsigned attribute");
+  const [type, set, extra] = childrenOf(buf, attr);
+  if (!type || !set || extra || type.tag !== Tag.OID || set.tag !== Tag.SET) throw new SealFormatError("malformed unsigned attribute");
+  if (!is(buf, type, ENCODED.signatureTimeStampToken)) throw new SealFormatError(`unsigned attribute ${oidOf(buf, type)} is not allowed`);
+  const values = childrenOf(buf, set);
+  if (values.length !== 1 || values[0]!.tag !== Tag.SEQUENCE) throw new SealFormatError("the time-stamp attribute must hold one token");
+  return rawOf(buf, values[0]!);
 }
 
 const REQUIRED_ATTRIBUTES = ["contentType", "signingTime", "messageDigest", "signingCertificateV2", "madeSeal"] as const;

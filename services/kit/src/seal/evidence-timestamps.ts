@@ -82,7 +82,7 @@ export function extractTimeStampTokens(p7s: Uint8Array): SealTimeStamps {
 }
 
 /** What a time-stamp token says and whether it holds over the given signature value. */
-export interface TimeStampCheck {
+export interface EvidenceTimeStampCheck {
   readonly ok: boolean;
   /** One sentence: "valid" or what failed. */
   readonly reason: string;
@@ -101,10 +101,10 @@ export interface TimeStampCheck {
  * of the TSA (messageDigest and signed attributes) and the TSA certificate's time-stamping EKU.
  * The TSA certificate's chain, validity and revocation are the caller's to check. Never throws.
  */
-export function checkTimeStampToken(token: Uint8Array, signatureValue: Uint8Array, candidates: readonly CertificateInfo[]): TimeStampCheck {
+export function checkTimeStampToken(token: Uint8Array, signatureValue: Uint8Array, candidates: readonly CertificateInfo[]): EvidenceTimeStampCheck {
   const buf = Buffer.from(token);
   const certificates: CertificateInfo[] = [];
-  const fail = (reason: string, extra: Partial<TimeStampCheck> = {}): TimeStampCheck => ({ ok: false, reason, certificates, ...extra });
+  const fail = (reason: string, extra: Partial<EvidenceTimeStampCheck> = {}): EvidenceTimeStampCheck => ({ ok: false, reason, certificates, ...extra });
   try {
     const signedData = signedDataOf(buf, readTop(buf, Tag.SEQUENCE));
     const parts = childrenOf(buf, signedData);

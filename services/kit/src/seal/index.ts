@@ -13,3 +13,5 @@ export * from "./revocation-nats";
 export * from "./verifier";
 export * from "./service-seals";
 export * from "./cli";
+export * from "./timestamp";
+export * from "./timestamp-nats";

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { parseSealAlgorithm, type SealAlgorithm } from "./algorithms";
 import { parseCertificate, type CertificateInfo } from "./certificate";
 import { assertCredentialAllowed, type SealCredential } from "./cms";
-import { createPki, keySigner, SEAL_AGENCIES, type KeyedCertificate, type Pki, type SealAgency } from "./pki";
+import { createPki, issueTsaCertificate, keySigner, SEAL_AGENCIES, type KeyedCertificate, type Pki, type SealAgency } from "./pki";
+import type { SigningKey } from "./certificate";
 
 /**
  * The PKI on disk. One directory per CA; private keys are PKCS#8 PEM with mode 0600, encrypted
@@ -15,6 +16,8 @@ import { createPki, keySigner, SEAL_AGENCIES, type KeyedCertificate, type Pki, t
  *   root/ca.pem ca.key.pem ca.crl  platform root CA
  *   <agency>/ca.pem ca.key.pem ca.crl  agency CA (seal maker)
  *   <agency>/seal.pem seal.key.pem seal.bin seal.svg  seal certificate, key, MadeSeal, picture
+ *   tsa/tsa.pem tsa.key.pem       time-stamp authority (RFC 3161), issued by the root; only the TSA
+ *                                 process needs its key, every service its certificate
  */
 export const PKI_FORMAT = 1;
 
@@ -28,18 +31,31 @@ export interface TrustMaterial {
   readonly roots: readonly CertificateInfo[];
   readonly intermediates: readonly CertificateInfo[];
   readonly crls: readonly Buffer[];
+  /** Certificates of the platform time-stamp authority (trusted because they chain to a root); empty when tsa/ is absent. */
+  readonly timeStampAuthorities: readonly CertificateInfo[];
+}
+
+/** What the time-stamp authority signs with: its key and its chain (TSA certificate, then the root). */
+export interface TsaCredential {
+  readonly key: SigningKey;
+  readonly chain: readonly CertificateInfo[];
 }
 
 const CA_DIRS = ["root", ...SEAL_AGENCIES] as const;
+const TSA_DIR = "tsa";
 
-/** Creates the dev PKI in `dir` unless one is there; written to a temp dir first so a crash leaves nothing half-made. */
+/**
+ * Creates the dev PKI in `dir` unless one is there; written to a temp dir first so a crash leaves
+ * nothing half-made. A PKI made before the time-stamp authority existed gets its `tsa/` added
+ * (`upgraded`: issued by the root, so the root key must be there); running it again changes nothing.
+ */
 export async function initPkiDirectory(
   dir: string,
   algorithm: SealAlgorithm,
   passphrase?: string,
-): Promise<{ created: boolean; algorithm: SealAlgorithm }> {
+): Promise<{ created: boolean; algorithm: SealAlgorithm; upgraded: string[] }> {
   const existing = await readManifest(dir).catch(() => undefined);
-  if (existing) return { created: false, algorithm: existing.algorithm };
+  if (existing) return { created: false, algorithm: existing.algorithm, upgraded: await upgradePkiDirectory(dir, passphrase) };
   const present = await readdir(dir).catch(() => []);
   if (present.length > 0) throw new PkiFilesError(`${dir} is not empty but holds no pki.json; move it away or choose another directory`);
   const pki = await createPki(algorithm);
@@ -47,7 +63,24 @@ export async function initPkiDirectory(
   await rm(staging, { recursive: true, force: true });
   await writePki(staging, pki, passphrase);
   await rename(staging, dir);
-  return { created: true, algorithm };
+  return { created: true, algorithm, upgraded: [] };
+}
+
+/** Adds what a PKI directory of an older layout lacks (today: `tsa/`); returns the parts added. */
+async function upgradePkiDirectory(dir: string, passphrase: string | undefined): Promise<string[]> {
+  const tsaDir = join(dir, TSA_DIR);
+  if (await readFile(join(tsaDir, "tsa.pem")).then(() => true, () => false)) return [];
+  const root = await loadCa(dir, "root", passphrase).catch((error: unknown) => {
+    throw new PkiFilesError(`cannot add the time-stamp authority to ${dir}: ${(error as Error).message}`);
+  });
+  const tsa = await issueTsaCertificate(root, new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000));
+  const staging = `${tsaDir}.partial-${process.pid}`;
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging, { mode: 0o700 });
+  await writeKeyed(staging, "tsa", tsa, passphrase);
+  await rm(tsaDir, { recursive: true, force: true });
+  await rename(staging, tsaDir);
+  return [TSA_DIR];
 }
 
 async function writePki(dir: string, pki: Pki, passphrase: string | undefined): Promise<void> {
@@ -67,6 +100,8 @@ async function writePki(dir: string, pki: Pki, passphrase: string | undefined): 
     await writeFile(join(agencyDir, "seal.bin"), part.madeSeal);
     await writeFile(join(agencyDir, "seal.svg"), part.image);
   }
+  await mkdir(join(dir, TSA_DIR), { mode: 0o700 });
+  await writeKeyed(join(dir, TSA_DIR), "tsa", pki.tsa, passphrase);
 }
 
 async function writeKeyed(dir: string, name: string, keyed: KeyedCertificate, passphrase: string | undefined): Promise<void> {
@@ -90,7 +125,26 @@ export async function readManifest(dir: string): Promise<{ algorithm: SealAlgori
 export async function loadTrustMaterial(dir: string): Promise<TrustMaterial> {
   const certificates = await Promise.all(CA_DIRS.map((name) => readCertificate(join(dir, name, "ca.pem"))));
   const crls = await Promise.all(CA_DIRS.map((name) => readRequired(join(dir, name, "ca.crl"))));
-  return { roots: certificates.slice(0, 1), intermediates: certificates.slice(1), crls };
+  const tsa = await readCertificate(join(dir, TSA_DIR, "tsa.pem")).then(
+    (certificate) => [certificate],
+    (error: unknown) => {
+      if (error instanceof PkiFilesError && error.message.endsWith("is missing")) return [];
+      throw error;
+    },
+  );
+  return { roots: certificates.slice(0, 1), intermediates: certificates.slice(1), crls, timeStampAuthorities: tsa };
+}
+
+/** Reads the time-stamp authority's key and chain (`tsa/tsa.pem`, `tsa/tsa.key.pem`, `root/ca.pem`). */
+export async function loadTsaCredential(dir: string, passphrase?: string): Promise<TsaCredential> {
+  const tsaDir = join(dir, TSA_DIR);
+  const [certificate, root, key] = await Promise.all([
+    readCertificate(join(tsaDir, "tsa.pem")),
+    readCertificate(join(dir, "root", "ca.pem")),
+    readKey(join(tsaDir, "tsa.key.pem"), passphrase),
+  ]);
+  if (!certificate.keyAlgorithm) throw new PkiFilesError(`${tsaDir}/tsa.pem holds no supported key`);
+  return { key: keySigner(certificate.keyAlgorithm, key), chain: [certificate, root] };
 }
 
 /** Reads one agency's seal credential: key, certificate chain and MadeSeal. */

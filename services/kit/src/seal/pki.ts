@@ -1,7 +1,7 @@
 import { createHash, sign, type KeyObject } from "node:crypto";
 import { common, seal as sealPb } from "@casebridge/proto";
 import { suiteOf, generateSealKeyPair, type SealAlgorithm } from "./algorithms";
-import { issueCertificate, type CertificateInfo, type SigningKey } from "./certificate";
+import { ExtendedKeyUsageOid, issueCertificate, type CertificateInfo, type SigningKey } from "./certificate";
 import type { SealCredential } from "./cms";
 import { issueCrl, type RevokedCertificate } from "./crl";
 import { makeSeal } from "./made-seal";
@@ -58,10 +58,12 @@ export interface AgencyPki {
   readonly image: Buffer;
 }
 
-/** A whole platform PKI: root CA, one CA and one seal per agency, and the current CRLs. */
+/** A whole platform PKI: root CA, one CA and one seal per agency, the time-stamp authority, and the current CRLs. */
 export interface Pki {
   readonly algorithm: SealAlgorithm;
   readonly root: KeyedCertificate;
+  /** The platform time-stamp authority (RFC 3161), issued by the root. */
+  readonly tsa: KeyedCertificate;
   readonly agencies: Readonly<Record<SealAgency, AgencyPki>>;
   /** Current CRL of every CA (root first), DER. */
   readonly crls: readonly Buffer[];
@@ -72,6 +74,7 @@ export const PKI_VALIDITY = {
   rootYears: 20,
   agencyCaYears: 10,
   sealYears: 3,
+  tsaYears: 5,
   crlDays: 30,
 } as const;
 
@@ -105,10 +108,36 @@ export async function createPki(algorithm: SealAlgorithm, at = new Date()): Prom
     const madeSeal = await makeAgencySeal(ca, agency, [sealCertificate.certificate], image, now, addYears(now, PKI_VALIDITY.sealYears));
     agencies[agency] = { ca, sealCertificate, madeSeal, image };
   }
+  const tsa = await issueTsaCertificate(root, now);
   const crls = await Promise.all(
     [root, ...SEAL_AGENCIES.map((agency) => agencies[agency].ca)].map((ca) => issueCaCrl(ca, 1n, [], now)),
   );
-  return { algorithm, root, agencies, crls };
+  return { algorithm, root, tsa, agencies, crls };
+}
+
+/** The subject of the platform time-stamp authority's certificate. */
+export const TSA_SUBJECT = { organizationalUnit: "platform", commonName: "CaseBridge Time-Stamp Authority" } as const;
+
+/**
+ * Issues the time-stamp authority's certificate under the root, with a fresh key of the root's
+ * algorithm: keyUsage digitalSignature + nonRepudiation, extendedKeyUsage id-kp-timeStamping only,
+ * marked critical as RFC 3161 §2.3 requires.
+ */
+export async function issueTsaCertificate(root: KeyedCertificate, now: Date, validTo = addYears(now, PKI_VALIDITY.tsaYears)): Promise<KeyedCertificate> {
+  const algorithm = algorithmOfKeyed(root);
+  const pair = generateSealKeyPair(algorithm);
+  const certificate = await issueCertificate(
+    {
+      subject: TSA_SUBJECT,
+      publicKey: pair.publicKey,
+      validFrom: now,
+      validTo,
+      extendedKeyUsage: { purposes: [ExtendedKeyUsageOid.timeStamping], critical: true },
+    },
+    keySigner(algorithm, root.key),
+    root.certificate,
+  );
+  return { certificate, key: pair.privateKey };
 }
 
 /** Issues an agency CA under the root. */

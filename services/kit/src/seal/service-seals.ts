@@ -5,6 +5,8 @@ import { loadSealCredential, loadTrustMaterial, readManifest } from "./pki-files
 import type { SealAgency } from "./pki";
 import { RevocationError, RevocationRegistry } from "./revocation";
 import { openCrlBucket, watchCrls, type CrlWatch } from "./revocation-nats";
+import { timeStamperOf } from "./timestamp";
+import { natsTimeStampTransport, type TimeStampClientOptions } from "./timestamp-nats";
 import { SealVerifier } from "./verifier";
 
 /** A service's e-seal kit: its agency's sealer, a verifier of every agency's seals, and the live CRLs. */
@@ -18,7 +20,9 @@ export interface ServiceSeals {
 
 /**
  * Loads the trust files and the agency's seal credential from `pkiDir`, applies the CRL files, then
- * follows the CRL bucket on NATS so that a revocation reaches this service within moments.
+ * follows the CRL bucket on NATS so that a revocation reaches this service within moments. Every
+ * seal is time-stamped by the platform TSA over NATS (CAdES-B-T); when it does not answer, sealing
+ * fails with UnavailableError.
  */
 export async function startServiceSeals(
   pkiDir: string,
@@ -26,6 +30,7 @@ export async function startServiceSeals(
   passphrase: string | undefined,
   nc: NatsConnection,
   logger: Logger,
+  timeStampClient: TimeStampClientOptions = {},
 ): Promise<{ seals: ServiceSeals; watch: CrlWatch }> {
   await readManifest(pkiDir); // a clear "pki.json is missing" before anything else
   const [trust, credential] = await Promise.all([loadTrustMaterial(pkiDir), loadSealCredential(pkiDir, agency, passphrase)]);
@@ -38,8 +43,9 @@ export async function startServiceSeals(
       logger.warn({ err: error }, "CRL file refused");
     }
   }
-  const verifier = new SealVerifier({ roots: trust.roots, intermediates: trust.intermediates, revocations });
+  const verifier = new SealVerifier({ roots: trust.roots, intermediates: trust.intermediates, revocations, timeStampAuthorities: trust.timeStampAuthorities });
   const watch = await watchCrls(await openCrlBucket(nc), revocations, logger);
-  const caCertificates = [...trust.roots, ...trust.intermediates].map((certificate) => certificate.der);
-  return { seals: { sealer: new Sealer(credential), verifier, revocations, evidenceTrust: () => ({ caCertificates, crls: revocations.currentCrls() }) }, watch };
+  const sealer = new Sealer(credential, undefined, timeStamperOf(natsTimeStampTransport(nc, timeStampClient)));
+  const caCertificates = [...trust.roots, ...trust.intermediates, ...trust.timeStampAuthorities].map((certificate) => certificate.der);
+  return { seals: { sealer, verifier, revocations, evidenceTrust: () => ({ caCertificates, crls: revocations.currentCrls() }) }, watch };
 }

@@ -4,6 +4,7 @@ import { assertCredentialAllowed, parseSeal, Sealer, SealerError } from "./cms";
 import { decodeMadeSeal, makeSeal } from "./made-seal";
 import { createPki, credentialOf, issueCaCrl, issueSealCertificate, keySigner, makeAgencySeal, type Pki } from "./pki";
 import { RevocationError, RevocationRegistry } from "./revocation";
+import { parseTimeStampToken, requestTimeStamp, TimeStampAuthority, timeStamperOf } from "./timestamp";
 import { SealVerifier } from "./verifier";
 
 const { VerificationStatus: Status, VerificationFailure: Failure } = sealPb;
@@ -30,7 +31,9 @@ function flip(bytes: Buffer, at: number): Buffer {
 }
 
 beforeAll(async () => {
-  [pki, other] = await Promise.all([createPki("p-256"), createPki("p-256")]);
+  // Made a day ago, so that seals time-stamped in the past hours fall inside every validity.
+  const dayAgo = new Date(Date.now() - 86_400_000);
+  [pki, other] = await Promise.all([createPki("p-256", dayAgo), createPki("p-256", dayAgo)]);
 });
 
 describe("sealing and verifying", () => {
@@ -176,5 +179,79 @@ describe("revocation registry", () => {
     expect(registry.apply(await issueCaCrl(police.ca, 5n, []))).toBe("applied");
     expect(() => registry.apply(pki.crls[1]!)).toThrow(/older/);
     expect(registry.numberOf(police.ca.certificate)).toBe(5n);
+  });
+});
+
+describe("time-stamped seals (CAdES-B-T)", () => {
+  const HOUR = 3_600_000;
+  const tsaAt = (at: () => Date): TimeStampAuthority =>
+    new TimeStampAuthority({ key: keySigner("p-256", pki.tsa.key), chain: [pki.tsa.certificate, pki.root.certificate], clock: at });
+  const stamper = (at: () => Date) => timeStamperOf((der) => tsaAt(at).respond(der));
+  const sealerAt = (signingTime: Date, stampTime = signingTime): Sealer =>
+    new Sealer(credentialOf(pki, "police"), () => signingTime, stamper(() => stampTime));
+
+  it("carries the TSA's token over its signature; the report gives the time-stamp's time and authority", async () => {
+    const at = new Date(Date.now() - HOUR);
+    const p7s = await sealerAt(at).seal(document);
+    const parsed = parseSeal(p7s);
+    expect(parsed.timeStampToken).toBeDefined();
+    expect(parseTimeStampToken(parsed.timeStampToken!).hashedMessage).toEqual(hash("sha256", parsed.signature, "buffer"));
+    expect(verifierOf(pki).verify(document, p7s)).toMatchObject({
+      status: Status.VERIFICATION_STATUS_VALID,
+      timeStampTime: at,
+      timeStampAuthority: "CN=CaseBridge Time-Stamp Authority,OU=platform,O=CaseBridge,C=CN",
+      warnings: [],
+    });
+    expect(verifierOf(pki).verify(document, new Sealer(credentialOf(pki, "police")).sealSync(document))).toMatchObject({ timeStampTime: undefined, timeStampAuthority: "" });
+  });
+
+  it("judges revocation at the time-stamp: revoked after it stays VALID, revoked before it is INVALID, no token keeps today's rule", async () => {
+    const now = Date.now();
+    const revokedAt = new Date(Math.floor((now - HOUR) / 1000) * 1000);
+    const before = await sealerAt(new Date(now - 2 * HOUR)).seal(document);
+    const after = await sealerAt(new Date(now - HOUR / 2)).seal(document);
+    const atTheSecond = await sealerAt(revokedAt).seal(document);
+    const untimed = await new Sealer(credentialOf(pki, "police"), () => new Date(now - 2 * HOUR)).seal(document);
+    const registry = registryOf(pki);
+    const police = pki.agencies.police;
+    registry.apply(await issueCaCrl(police.ca, 2n, [{ serial: police.sealCertificate.certificate.serial, revokedAt }]));
+    const verifier = verifierOf(pki, { registry });
+    expect(verifier.verify(document, before)).toMatchObject({ status: Status.VERIFICATION_STATUS_VALID, timeStampTime: new Date(now - 2 * HOUR) });
+    expect(verifier.verify(document, after)).toMatchObject({ status: Status.VERIFICATION_STATUS_INVALID, failure: Failure.VERIFICATION_FAILURE_CERTIFICATE_REVOKED });
+    expect(verifier.verify(document, atTheSecond)).toMatchObject({ failure: Failure.VERIFICATION_FAILURE_CERTIFICATE_REVOKED });
+    expect(verifier.verify(document, untimed)).toMatchObject({ failure: Failure.VERIFICATION_FAILURE_CERTIFICATE_REVOKED });
+  });
+
+  it("warns, but accepts, when the signing time is more than 5 minutes from the time-stamp", async () => {
+    const signed = new Date(Date.now() - HOUR);
+    const near = await sealerAt(signed, new Date(signed.getTime() + 4 * 60_000)).seal(document);
+    const far = await sealerAt(signed, new Date(signed.getTime() + 6 * 60_000)).seal(document);
+    expect(verifierOf(pki).verify(document, near)).toMatchObject({ status: Status.VERIFICATION_STATUS_VALID, warnings: [] });
+    const report = verifierOf(pki).verify(document, far);
+    expect(report.status).toBe(Status.VERIFICATION_STATUS_VALID);
+    expect(report.warnings).toEqual([expect.stringContaining("differs from the time-stamp's") as string]);
+  });
+
+  it("refuses a token over another signature, from a foreign TSA, or with any byte flipped", async () => {
+    const at = new Date(Date.now() - HOUR);
+    const elsewhere = await requestTimeStamp((der) => tsaAt(() => at).respond(der), hash("sha256", Buffer.from("another signature"), "buffer"));
+    const swapped = await new Sealer(credentialOf(pki, "police"), () => at, () => Promise.resolve(elsewhere)).seal(document);
+    expect(verifierOf(pki).verify(document, swapped)).toMatchObject({ status: Status.VERIFICATION_STATUS_INVALID, failure: Failure.VERIFICATION_FAILURE_TIME_STAMP_INVALID });
+    const foreignTsa = new TimeStampAuthority({ key: keySigner("p-256", other.tsa.key), chain: [other.tsa.certificate] });
+    const foreign = await new Sealer(credentialOf(pki, "police"), () => at, timeStamperOf((der) => foreignTsa.respond(der))).seal(document);
+    expect(verifierOf(pki).verify(document, foreign)).toMatchObject({ failure: Failure.VERIFICATION_FAILURE_TIME_STAMP_UNTRUSTED });
+    const p7s = await sealerAt(at).seal(document);
+    const verifier = verifierOf(pki);
+    const accepted: number[] = [];
+    for (let i = 0; i < p7s.length; i++) {
+      if (verifier.verify(document, flip(p7s, i)).status === Status.VERIFICATION_STATUS_VALID) accepted.push(i);
+    }
+    expect(accepted).toEqual([]);
+  });
+
+  it("fails to seal, storing nothing, when the TSA does not answer", async () => {
+    const sealer = new Sealer(credentialOf(pki, "police"), undefined, () => Promise.reject(new Error("no TSA")));
+    await expect(sealer.seal(document)).rejects.toThrow("no TSA");
+    expect(sealer.timeStamps).toBe(true);
   });
 });

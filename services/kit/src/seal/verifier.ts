@@ -1,11 +1,12 @@
 import { hash, timingSafeEqual, verify as verifySignature } from "node:crypto";
 import { common, seal as sealPb } from "@casebridge/proto";
 import { suiteOf } from "./algorithms";
-import { parseCertificate, type CertificateInfo } from "./certificate";
+import { ExtendedKeyUsageOid, isIssuedBy, parseCertificate, type CertificateInfo } from "./certificate";
 import { parseSeal, SealAlgorithmError, SealFormatError, type ParsedSeal } from "./cms";
 import { decodeMadeSeal, isMadeBy, MadeSealError, type MadeSealInfo } from "./made-seal";
 import { agencyEnumOf, parseSealAgency } from "./pki";
 import type { RevocationRegistry } from "./revocation";
+import { TimeStampError, verifyTimeStampToken } from "./timestamp";
 
 const { VerificationStatus: Status, VerificationFailure: Failure } = sealPb;
 
@@ -16,8 +17,10 @@ export interface SealVerifierOptions {
   /** Known CA certificates below the roots; a seal's own chain is used as well. */
   readonly intermediates?: readonly CertificateInfo[];
   readonly revocations: RevocationRegistry;
+  /** Certificates of trusted time-stamp authorities (they must chain to a root); a token may also carry its own. */
+  readonly timeStampAuthorities?: readonly CertificateInfo[];
   readonly clock?: () => Date;
-  /** How far a signing time may lie ahead of this clock; default 5 minutes. */
+  /** How far a signing time may lie ahead of this clock, and from a time-stamp's time without a warning; default 5 minutes. */
   readonly maxClockSkewMs?: number;
 }
 
@@ -55,7 +58,9 @@ const MAX_CHAIN_LENGTH = 5;
 
 /**
  * Verifies e-seals: digest, signature, signing certificate, chain to a trusted root, validity at
- * signing time, revocation, and the seal (maker, agency, allowed certificates, validity).
+ * signing time, revocation, and the seal (maker, agency, allowed certificates, validity). A
+ * time-stamped seal (CAdES-B-T) also has its token verified, and the signer's chain is then judged
+ * for revocation at the token's genTime: a certificate revoked after it still verifies.
  * Chains and made seals are checked once and cached by their bytes, so the steady-state cost of a
  * verification is one digest and one signature check.
  */
@@ -110,6 +115,38 @@ export class SealVerifier {
     if (signingTime.getTime() > now.getTime() + this.maxClockSkewMs) {
       return fail(Failure.VERIFICATION_FAILURE_SIGNING_TIME_IN_FUTURE, `signing time ${signingTime.toISOString()} is in the future`);
     }
+    let genTime: Date | undefined;
+    let authority = "";
+    if (parsed.timeStampToken) {
+      try {
+        const stamp = verifyTimeStampToken(parsed.timeStampToken, {
+          expectedImprint: hash("sha256", parsed.signature, "buffer"),
+          roots: this.options.roots,
+          timeStampAuthorities: this.options.timeStampAuthorities,
+          revocations: this.options.revocations,
+          now,
+        });
+        genTime = stamp.genTime;
+        authority = stamp.authority.subject;
+      } catch (error) {
+        if (!(error instanceof TimeStampError)) throw error;
+        if (error.problem === "revocation-unknown") {
+          return report(Status.VERIFICATION_STATUS_INDETERMINATE, Failure.VERIFICATION_FAILURE_REVOCATION_UNKNOWN, `time-stamp authority: ${error.message}`, context);
+        }
+        const failure = error.problem === "untrusted" ? Failure.VERIFICATION_FAILURE_TIME_STAMP_UNTRUSTED : Failure.VERIFICATION_FAILURE_TIME_STAMP_INVALID;
+        return fail(failure, error.message);
+      }
+      if (genTime.getTime() > now.getTime() + this.maxClockSkewMs) {
+        return fail(Failure.VERIFICATION_FAILURE_TIME_STAMP_INVALID, `the time-stamp's time ${genTime.toISOString()} is in the future`);
+      }
+      context.timeStampTime = genTime;
+      context.timeStampAuthority = authority;
+      if (Math.abs(signingTime.getTime() - genTime.getTime()) > this.maxClockSkewMs) {
+        context.warnings = [
+          `the signing time ${signingTime.toISOString()} differs from the time-stamp's ${genTime.toISOString()} by more than ${Math.round(this.maxClockSkewMs / 1000)} s`,
+        ];
+      }
+    }
     for (const certificate of chain.chain) {
       if (signingTime < certificate.notBefore) {
         return fail(Failure.VERIFICATION_FAILURE_CERTIFICATE_NOT_YET_VALID, `${certificate.subject} was not yet valid at signing time`);
@@ -120,8 +157,12 @@ export class SealVerifier {
     }
     for (let i = 0; i < chain.chain.length - 1; i++) {
       const status = this.options.revocations.statusOf(chain.chain[i]!, chain.chain[i + 1]!, now);
-      if (status.state === "revoked") {
-        return fail(Failure.VERIFICATION_FAILURE_CERTIFICATE_REVOKED, `${chain.chain[i]!.subject} was revoked at ${status.revokedAt.toISOString()}`);
+      // With a trusted time, a revocation later than it does not touch a signature that already existed.
+      if (status.state === "revoked" && !(genTime && status.revokedAt.getTime() > genTime.getTime())) {
+        return fail(
+          Failure.VERIFICATION_FAILURE_CERTIFICATE_REVOKED,
+          `${chain.chain[i]!.subject} was revoked at ${status.revokedAt.toISOString()}${genTime ? `, before the time-stamp's ${genTime.toISOString()}` : ""}`,
+        );
       }
       if (status.state === "unknown") {
         return report(Status.VERIFICATION_STATUS_INDETERMINATE, Failure.VERIFICATION_FAILURE_REVOCATION_UNKNOWN, status.why, context);
@@ -269,35 +310,24 @@ export class SealVerifier {
   /** A path from a signing certificate to a trusted root through `certificates` and the known intermediates. */
   private pathToRoot(signer: CertificateInfo, certificates: readonly CertificateInfo[]): Omit<ChainResult, "key"> {
     const untrusted = (message: string): Omit<ChainResult, "key"> => ({ signer, failure: Failure.VERIFICATION_FAILURE_UNTRUSTED_CHAIN, message });
-    if (signer.isCa || !(signer.keyUsage.has("digitalSignature") || signer.keyUsage.has("nonRepudiation"))) {
+    if (signer.isCa || signer.extendedKeyUsage.has(ExtendedKeyUsageOid.timeStamping) || !(signer.keyUsage.has("digitalSignature") || signer.keyUsage.has("nonRepudiation"))) {
       return untrusted(`${signer.subject} is not a signing certificate`);
     }
     const pool = [...certificates, ...(this.options.intermediates ?? [])];
     const chain = [signer];
     for (let current = signer; chain.length <= MAX_CHAIN_LENGTH; ) {
-      const root = this.options.roots.find((candidate) => issued(current, candidate));
+      const root = this.options.roots.find((candidate) => isIssuedBy(current, candidate));
       if (root) {
         chain.push(root);
         const pathOk = chain.every((certificate, index) => index < 2 || certificate.pathLength === undefined || certificate.pathLength >= index - 1);
         return pathOk ? { signer, chain } : untrusted("a CA's path length constraint is exceeded");
       }
-      const next = pool.find((candidate) => !chain.includes(candidate) && issued(current, candidate));
+      const next = pool.find((candidate) => !chain.includes(candidate) && isIssuedBy(current, candidate));
       if (!next) return untrusted(`no path from ${current.subject} to a trusted root`);
       chain.push(next);
       current = next;
     }
     return untrusted("the certificate chain is too long");
-  }
-}
-
-/** True when `parent` is a CA that signed `child`. */
-function issued(child: CertificateInfo, parent: CertificateInfo): boolean {
-  if (!parent.isCa || !parent.keyUsage.has("keyCertSign") || !child.issuerDer.equals(parent.subjectDer)) return false;
-  if (child.authorityKeyId && parent.subjectKeyId && !child.authorityKeyId.equals(parent.subjectKeyId)) return false;
-  try {
-    return child.x509.verify(parent.publicKey);
-  } catch {
-    return false;
   }
 }
 
@@ -344,6 +374,9 @@ function report(
     signer: context.signer,
     signingTime: context.signingTime,
     algorithm: context.algorithm ?? "",
+    timeStampTime: context.timeStampTime,
+    timeStampAuthority: context.timeStampAuthority ?? "",
+    warnings: context.warnings ?? [],
   };
 }
 

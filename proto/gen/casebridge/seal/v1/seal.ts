@@ -153,6 +153,16 @@ export enum VerificationFailure {
   VERIFICATION_FAILURE_BINDING_MISMATCH = 20,
   /** VERIFICATION_FAILURE_BUNDLE_REUSED - The bundle id was used before (a replayed or re-sent bundle). */
   VERIFICATION_FAILURE_BUNDLE_REUSED = 21,
+  /**
+   * VERIFICATION_FAILURE_TIME_STAMP_INVALID - The seal's RFC 3161 time-stamp token is malformed, its signature does not verify, or its
+   * message imprint is not the digest of this seal's signature.
+   */
+  VERIFICATION_FAILURE_TIME_STAMP_INVALID = 30,
+  /**
+   * VERIFICATION_FAILURE_TIME_STAMP_UNTRUSTED - The time-stamp token's signer is not a trusted time-stamp authority (chain, extended key usage
+   * id-kp-timeStamping, validity at the time-stamp, or revoked).
+   */
+  VERIFICATION_FAILURE_TIME_STAMP_UNTRUSTED = 31,
   UNRECOGNIZED = -1,
 }
 
@@ -224,6 +234,12 @@ export function verificationFailureFromJSON(object: any): VerificationFailure {
     case 21:
     case "VERIFICATION_FAILURE_BUNDLE_REUSED":
       return VerificationFailure.VERIFICATION_FAILURE_BUNDLE_REUSED;
+    case 30:
+    case "VERIFICATION_FAILURE_TIME_STAMP_INVALID":
+      return VerificationFailure.VERIFICATION_FAILURE_TIME_STAMP_INVALID;
+    case 31:
+    case "VERIFICATION_FAILURE_TIME_STAMP_UNTRUSTED":
+      return VerificationFailure.VERIFICATION_FAILURE_TIME_STAMP_UNTRUSTED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -277,6 +293,10 @@ export function verificationFailureToJSON(object: VerificationFailure): string {
       return "VERIFICATION_FAILURE_BINDING_MISMATCH";
     case VerificationFailure.VERIFICATION_FAILURE_BUNDLE_REUSED:
       return "VERIFICATION_FAILURE_BUNDLE_REUSED";
+    case VerificationFailure.VERIFICATION_FAILURE_TIME_STAMP_INVALID:
+      return "VERIFICATION_FAILURE_TIME_STAMP_INVALID";
+    case VerificationFailure.VERIFICATION_FAILURE_TIME_STAMP_UNTRUSTED:
+      return "VERIFICATION_FAILURE_TIME_STAMP_UNTRUSTED";
     case VerificationFailure.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -363,6 +383,17 @@ export interface SealVerification {
     | undefined;
   /** "rsa-2048", "p-256" or "sm2". */
   algorithm: string;
+  /**
+   * The genTime of the seal's RFC 3161 time-stamp token (CAdES-B-T), when it has one and it verified;
+   * revocation of the signer's chain was then judged at this time.
+   */
+  timeStampTime?:
+    | Date
+    | undefined;
+  /** Subject of the time-stamp authority's certificate, e.g. "CN=CaseBridge Time-Stamp Authority,OU=platform,O=CaseBridge,C=CN". */
+  timeStampAuthority: string;
+  /** Things a person should know that do not make the seal invalid, e.g. a signing time far from the time-stamp. */
+  warnings: string[];
 }
 
 /** BundleManifest lists every document of one transfer; the sending agency seals its bytes. */
@@ -1089,6 +1120,9 @@ function createBaseSealVerification(): SealVerification {
     signer: undefined,
     signingTime: undefined,
     algorithm: "",
+    timeStampTime: undefined,
+    timeStampAuthority: "",
+    warnings: [],
   };
 }
 
@@ -1114,6 +1148,15 @@ export const SealVerification: MessageFns<SealVerification> = {
     }
     if (message.algorithm !== "") {
       writer.uint32(58).string(message.algorithm);
+    }
+    if (message.timeStampTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.timeStampTime), writer.uint32(162).fork()).join();
+    }
+    if (message.timeStampAuthority !== "") {
+      writer.uint32(170).string(message.timeStampAuthority);
+    }
+    for (const v of message.warnings) {
+      writer.uint32(178).string(v!);
     }
     return writer;
   },
@@ -1187,6 +1230,30 @@ export const SealVerification: MessageFns<SealVerification> = {
             message.algorithm = reader.string();
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.timeStampTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.timeStampAuthority = reader.string();
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.warnings.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1212,6 +1279,17 @@ export const SealVerification: MessageFns<SealVerification> = {
         ? fromJsonTimestamp(object.signing_time)
         : undefined,
       algorithm: isSet(object.algorithm) ? globalThis.String(object.algorithm) : "",
+      timeStampTime: isSet(object.timeStampTime)
+        ? fromJsonTimestamp(object.timeStampTime)
+        : isSet(object.time_stamp_time)
+        ? fromJsonTimestamp(object.time_stamp_time)
+        : undefined,
+      timeStampAuthority: isSet(object.timeStampAuthority)
+        ? globalThis.String(object.timeStampAuthority)
+        : isSet(object.time_stamp_authority)
+        ? globalThis.String(object.time_stamp_authority)
+        : "",
+      warnings: globalThis.Array.isArray(object?.warnings) ? object.warnings.map((e: any) => globalThis.String(e)) : [],
     };
   },
 
@@ -1238,6 +1316,15 @@ export const SealVerification: MessageFns<SealVerification> = {
     if (message.algorithm !== "") {
       obj.algorithm = message.algorithm;
     }
+    if (message.timeStampTime !== undefined) {
+      obj.timeStampTime = message.timeStampTime.toISOString();
+    }
+    if (message.timeStampAuthority !== "") {
+      obj.timeStampAuthority = message.timeStampAuthority;
+    }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings;
+    }
     return obj;
   },
 
@@ -1257,6 +1344,9 @@ export const SealVerification: MessageFns<SealVerification> = {
       : undefined;
     message.signingTime = object.signingTime ?? undefined;
     message.algorithm = object.algorithm ?? "";
+    message.timeStampTime = object.timeStampTime ?? undefined;
+    message.timeStampAuthority = object.timeStampAuthority ?? "";
+    message.warnings = object.warnings?.map((e) => e) || [];
     return message;
   },
 };
