@@ -41,7 +41,7 @@ function ctx(metadata: Record<string, string>): CallContext {
 
 describe("TokenVerifier", () => {
   it("accepts a token signed by the realm's key and reads user, roles and agency", async () => {
-    await expect(verifier().verify(token(legal))).resolves.toEqual({ user: "legal.li", roles: ["police-legal"], agency: common.Agency.AGENCY_POLICE });
+    await expect(verifier().verify(token(legal))).resolves.toEqual({ user: "legal.li", roles: ["police-legal"], agency: common.Agency.AGENCY_POLICE, platform: false });
     await expect(verifier().verify(token(legal, { alg: "ES256", kid: "ec-1" }))).resolves.toMatchObject({ user: "legal.li" });
   });
 
@@ -73,5 +73,14 @@ describe("TokenVerifier", () => {
     await expect(v.requireActor(ctx(bearerMetadata(token(legal))), common.Agency.AGENCY_POLICE, ["police-legal"])).resolves.toMatchObject({ user: "legal.li" });
     await expect(v.requireActor(ctx(bearerMetadata(token(legal))), common.Agency.AGENCY_PROSECUTION, ["police-legal"])).rejects.toBeInstanceOf(PermissionDeniedError);
     await expect(v.requireActor(ctx(bearerMetadata(token(legal))), common.Agency.AGENCY_POLICE, ["judge"])).rejects.toThrow("needs one of the roles judge");
+  });
+
+  it("lets only platform operators with the role through a platform check, whatever roles an agency user claims", async () => {
+    const v = verifier();
+    const admin = { ...legal, preferred_username: "admin.he", agency: "platform", realm_access: { roles: ["platform-admin"] } };
+    await expect(v.requirePlatformActor(ctx(bearerMetadata(token(admin))), ["platform-admin"])).resolves.toMatchObject({ user: "admin.he", platform: true, agency: common.Agency.AGENCY_UNSPECIFIED });
+    const agencyUserWithTheRole = { ...legal, realm_access: { roles: ["platform-admin"] } };
+    await expect(v.requirePlatformActor(ctx(bearerMetadata(token(agencyUserWithTheRole))), ["platform-admin"])).rejects.toThrow("is not a platform operator");
+    await expect(v.requirePlatformActor(ctx(bearerMetadata(token({ ...admin, realm_access: { roles: [] } }))), ["platform-admin"])).rejects.toBeInstanceOf(PermissionDeniedError);
   });
 });
