@@ -67,6 +67,11 @@ describe.each(["values-dev.yaml", "values-prod.yaml"])("Helm chart with %s", (va
       expect(find(rendered.manifests, "ServiceAccount", `cb-${name}`)).toBeDefined();
       expect(find(rendered.manifests, "PodDisruptionBudget", `cb-${name}`)).toBeDefined();
     }
+    // The time-stamp authority: its own Deployment, its key from its own Secret, no Service (it answers on NATS).
+    const tsa = find(rendered.manifests, "Deployment", "cb-tsa")!.spec.template.spec;
+    expect(tsa.volumes.find((v: any) => v.name === "pki").secret.secretName).toBe("casebridge-pki-tsa");
+    expect(tsa.containers[0].securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+    expect(find(rendered.manifests, "Service", "cb-tsa")).toBeUndefined();
     const config = find(rendered.manifests, "ConfigMap", "cb-config")!;
     expect(config.data!.SERVICE_ADDRESSES).toBe("police=cb-police:50051,prosecution=cb-prosecution:50051,court=cb-court:50051,judicial=cb-judicial:50051,notary=cb-notary:50051");
     expect(find(rendered.manifests, "StatefulSet", "cb-nats")!.spec.replicas).toBe(3);
@@ -116,7 +121,7 @@ describe("skaffold.yaml", () => {
     expect([result.status, result.stderr]).toEqual([0, ""]);
     const config = parseAllDocuments(result.stdout)[0]!.toJS();
     expect(config.apiVersion).toMatch(/^skaffold\/v4/);
-    expect(config.build.artifacts.map((a: any) => [a.image, a.docker.buildArgs.SERVICE])).toEqual(WORKLOADS.map((name) => [`casebridge/${name}`, name]));
+    expect(config.build.artifacts.map((a: any) => [a.image, a.docker.buildArgs.SERVICE])).toEqual(["tsa", ...WORKLOADS].map((name) => [`casebridge/${name}`, name]));
     expect(config.deploy.helm.releases[0]).toMatchObject({ chartPath: CHART, valuesFiles: [path.join(CHART, "values.yaml"), path.join(CHART, `values-${profile}.yaml`)] });
   });
 });

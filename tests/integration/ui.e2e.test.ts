@@ -143,13 +143,9 @@ describe("web UI in Chromium, signed in through the real Keycloak login page", (
     expect(listed.filter((i) => i.subjectId === subjectId)).toHaveLength(2);
     const admin = await signIn("admin.he", "zh-CN", true);
     expect(await admin.textContent("[data-testid=tab-incidents]")).toBe("安全事件");
-    const rows = await eventually(async () => {
-      await admin.click("[data-testid=tab-system]");
-      await admin.click("[data-testid=tab-incidents]");
-      const found = await admin.locator("[data-testid=incident]", { hasText: subjectId }).allTextContents();
-      if (found.length < 2) throw new Error(`${found.length} incident rows about ${subjectId}`);
-      return found;
-    }, 20_000, 500);
+    // The incidents page is the administrator's first page; both incidents are listed by the time it loads (checked above).
+    await admin.waitForSelector(`[data-testid=incident]:has-text("${subjectId}") >> nth=1`, { timeout: 20_000 });
+    const rows = await admin.locator("[data-testid=incident]", { hasText: subjectId }).allTextContents();
     expect(rows.some((row) => row.includes("未签名") && row.includes("公安机关") && row.includes("检察院"))).toBe(true);
     expect(rows.some((row) => row.includes("冒用本单位名义"))).toBe(true);
     expect(await admin.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);

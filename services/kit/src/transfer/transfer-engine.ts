@@ -8,7 +8,8 @@ import { FailedPreconditionError, InvalidArgumentError, NotFoundError, Permissio
 import { consumeEvents, ensureConsumer, ensureStream, publishEvent, type RunningConsumer } from "../jetstream";
 import { sealAgencyOf, verifyBundle, type ReceivedDocument, type ServiceSeals } from "../seal";
 import { bindingMismatches, caseSha256 } from "../trust/binding";
-import { envelopeOutboxItem, incidentIdOf, isRefusal, openEnvelope, refusal, type OpenedEnvelope } from "../trust/envelope";
+import { envelopeOutboxItem, type OpenedEnvelope } from "../trust/envelope";
+import { EnvelopeInbox, type Refused } from "../trust/inbox";
 import { IncidentRegister, INCIDENT_NOTICE_TYPE } from "../trust/incidents";
 import { assertLegalRoute, legalRoute, reachableDownstream, routeRefusal } from "../trust/routes";
 import type { AggregateCodec, AggregateStore, Change, OutboxItem, Stored } from "../runtime/aggregate-store";
@@ -118,6 +119,8 @@ export class TransferEngine {
   readonly audit: AuditLog;
   /** Inbound envelopes refused (forged, replayed elsewhere, misrouted) and notices of such from other agencies. */
   readonly incidents: IncidentRegister;
+  /** The agency's inbound envelopes: opened and checked here, then routed by payload type (later workflows register theirs). */
+  readonly inbox: EnvelopeInbox;
   private consumer: RunningConsumer | undefined;
   private readonly clock: () => Date;
 
@@ -133,6 +136,9 @@ export class TransferEngine {
     this.timeline = runtime.timeline;
     this.audit = runtime.audit;
     this.incidents = new IncidentRegister({ agency: deps.agency, runtime, inboxOf: transferSubject, logger: deps.logger.child({ component: "incidents" }), clock: this.clock });
+    this.inbox = new EnvelopeInbox(deps.seals.verifier, deps.agency, this.incidents);
+    this.inbox.register(TRANSFER_EVENT_TYPE, { apply: (opened) => this.applyTransferEvent(opened), kindOf: (payload) => eventKindOf(pb.TransferEvent.decode(payload)) });
+    this.inbox.register(INCIDENT_NOTICE_TYPE, { apply: (opened) => this.incidents.applyNotice(opened), kindOf: () => "incident notice" });
   }
 
   /** Opens the stores, the stream and this agency's durable consumer. */
@@ -161,7 +167,7 @@ export class TransferEngine {
 
   /** Starts the consumer of inbound events (the runtime relays and projects). */
   async start(): Promise<void> {
-    this.consumer = await consumeEvents(this.deps.js, TRANSFER_STREAM, this.consumerName, (event) => this.applyEvent(event.data, event.eventId), {
+    this.consumer = await consumeEvents(this.deps.js, TRANSFER_STREAM, this.consumerName, (event) => this.inbox.apply(event.data), {
       concurrency: this.deps.concurrency ?? 32,
       backoffMs: [200, 1000, 5000, 15_000],
       maxDeliver: 10,
@@ -377,47 +383,27 @@ export class TransferEngine {
 
   // --- inbound events ----------------------------------------------------------------------
 
-  /**
-   * Applies one inbound signed envelope once (a redelivery or replay changes nothing); throws to have
-   * it redelivered later. Before anything is applied: the signature, the certificate's chain and
-   * revocation, its agency against `from`, `to` against this agency, and the sender against the
-   * counterpart the transfer records. A refused envelope is recorded as a security incident.
-   */
-  async applyEvent(data: Uint8Array, _messageId: string): Promise<void> {
-    const opened = openEnvelope(this.deps.seals.verifier, data, this.deps.agency);
-    if (isRefusal(opened)) {
-      await this.incidents.record(opened, incidentIdOf(data), claimedKindOf(data));
-      return;
-    }
+  /** Applies one verified transfer event once (a redelivery or replay changes nothing), or says why it is refused. */
+  private async applyTransferEvent(opened: OpenedEnvelope): Promise<Refused | undefined> {
     const { content } = opened;
-    if (content.payloadType === INCIDENT_NOTICE_TYPE) return this.incidents.applyNotice(opened);
-    const refuse = (reason: tpb.IncidentReason, detail: string, kind = "event") =>
-      this.incidents.record(refusal(reason, detail, { claimedFrom: content.from, subjectId: content.subjectId, payloadType: content.payloadType, signer: opened.signer }), incidentIdOf(data), kind);
-    if (content.payloadType !== TRANSFER_EVENT_TYPE) return void (await refuse(Reason.INCIDENT_REASON_MALFORMED, `unknown payload type ${content.payloadType}`));
     let event: pb.TransferEvent;
     try {
       event = pb.TransferEvent.decode(content.payload);
     } catch (error) {
-      return void (await refuse(Reason.INCIDENT_REASON_MALFORMED, `undecodable transfer event: ${(error as Error).message}`));
+      return { reason: Reason.INCIDENT_REASON_MALFORMED, detail: `undecodable transfer event: ${(error as Error).message}` };
     }
-    const kind = eventKindOf(event);
     if (event.from !== content.from || event.to !== content.to || event.transferId !== content.subjectId || (event.submitted && event.submitted.transferId !== event.transferId)) {
-      return void (await refuse(Reason.INCIDENT_REASON_SUBJECT_MISMATCH, "the event names another sender, recipient or transfer than its signed envelope", kind));
+      return { reason: Reason.INCIDENT_REASON_SUBJECT_MISMATCH, detail: "the event names another sender, recipient or transfer than its signed envelope" };
     }
-    const problem = event.submitted
-      ? await this.receive(event, event.submitted, opened)
-      : event.withdrawnReason !== undefined
-        ? await this.applyWithdrawal(event, opened)
-        : event.status
-          ? await this.applyStatus(event, event.status, opened)
-          : event.progress
-            ? await this.applyProgress(event, event.progress, opened)
-            : { reason: Reason.INCIDENT_REASON_MALFORMED, detail: "the event carries no body" };
-    if (problem) await refuse(problem.reason, problem.detail, kind);
+    if (event.submitted) return this.receive(event, event.submitted, opened);
+    if (event.withdrawnReason !== undefined) return this.applyWithdrawal(event, opened);
+    if (event.status) return this.applyStatus(event, event.status, opened);
+    if (event.progress) return this.applyProgress(event, event.progress, opened);
+    return { reason: Reason.INCIDENT_REASON_MALFORMED, detail: "the event carries no body" };
   }
 
   /** A submission: the sender must be the transfer's sender on a legal route; the bundle is verified and bound to the transfer. */
-  private async receive(event: pb.TransferEvent, submitted: pb.Transfer, opened: OpenedEnvelope): Promise<Problem | undefined> {
+  private async receive(event: pb.TransferEvent, submitted: pb.Transfer, opened: OpenedEnvelope): Promise<Refused | undefined> {
     const envelopeId = opened.content.envelopeId;
     if (submitted.sender !== event.from || submitted.recipient !== this.deps.agency) {
       return { reason: Reason.INCIDENT_REASON_NOT_COUNTERPART, detail: "the submission names another sender or recipient than its envelope" };
@@ -504,7 +490,7 @@ export class TransferEngine {
   }
 
   /** A withdrawal: only the transfer's sender may take it back. */
-  private async applyWithdrawal(event: pb.TransferEvent, opened: OpenedEnvelope): Promise<Problem | undefined> {
+  private async applyWithdrawal(event: pb.TransferEvent, opened: OpenedEnvelope): Promise<Refused | undefined> {
     const existing = await this.transfers.get(event.transferId);
     if (!existing || existing.value.recipient !== this.deps.agency || existing.value.sender !== event.from) {
       return { reason: Reason.INCIDENT_REASON_NOT_COUNTERPART, detail: existing ? "only the agency that sent the transfer may withdraw it" : `no transfer ${event.transferId} was received from this sender` };
@@ -532,7 +518,7 @@ export class TransferEngine {
    * A status report: only the transfer's recipient may send one; applied in order, once (a replay or
    * a stale report changes nothing and adds no timeline entry). The signed envelope is kept as a receipt.
    */
-  private async applyStatus(event: pb.TransferEvent, status: pb.StatusChange, opened: OpenedEnvelope): Promise<Problem | undefined> {
+  private async applyStatus(event: pb.TransferEvent, status: pb.StatusChange, opened: OpenedEnvelope): Promise<Refused | undefined> {
     const existing = await this.transfers.get(event.transferId);
     if (!existing || existing.value.sender !== this.deps.agency || existing.value.recipient !== event.from) {
       return { reason: Reason.INCIDENT_REASON_NOT_COUNTERPART, detail: existing ? "only the agency the transfer was sent to may report its status" : `this agency sent no transfer ${event.transferId}` };
@@ -564,7 +550,7 @@ export class TransferEngine {
    * A step further down the case's path (registered, judgment, ...): accepted from the agency this
    * one sent the transfer to, or from an agency the case may lawfully have reached after it.
    */
-  private async applyProgress(event: pb.TransferEvent, entry: pb.TimelineEntry, opened: OpenedEnvelope): Promise<Problem | undefined> {
+  private async applyProgress(event: pb.TransferEvent, entry: pb.TimelineEntry, opened: OpenedEnvelope): Promise<Refused | undefined> {
     const existing = await this.transfers.get(event.transferId);
     const mine = existing?.value.sender === this.deps.agency ? existing.value : undefined;
     const fromCounterpart = mine?.recipient === event.from;
@@ -768,12 +754,6 @@ function failedVerification(message: string): sealPb.BundleVerification {
 }
 
 
-/** Why an inbound event is refused (becomes a security incident). */
-interface Problem {
-  readonly reason: tpb.IncidentReason;
-  readonly detail: string;
-}
-
 /** What a transfer event claims to be: "submission", "status", "withdrawal" or "progress". */
 function eventKindOf(event: pb.TransferEvent): string {
   if (event.submitted) return "submission";
@@ -781,15 +761,4 @@ function eventKindOf(event: pb.TransferEvent): string {
   if (event.withdrawnReason !== undefined) return "withdrawal";
   if (event.progress) return `progress ${event.progress.action}`;
   return "event";
-}
-
-/** What a refused message claimed to be, as far as it can be read without trusting it. */
-function claimedKindOf(data: Uint8Array): string {
-  try {
-    const content = tpb.EnvelopeContent.decode(tpb.SignedEnvelope.decode(data).content);
-    if (content.payloadType === TRANSFER_EVENT_TYPE) return eventKindOf(pb.TransferEvent.decode(content.payload));
-    return content.payloadType || "unknown";
-  } catch {
-    return "unreadable";
-  }
 }

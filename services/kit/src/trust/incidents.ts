@@ -7,6 +7,7 @@ import { auditOutboxItem } from "../runtime/outbox-items";
 import { newestFirst } from "../runtime/paging";
 import type { ViewCollection } from "../runtime/view-collection";
 import { envelopeOutboxItem, type OpenedEnvelope, type Refusal } from "./envelope";
+import type { Refused } from "./inbox";
 
 const INCIDENT_CODEC: AggregateCodec<tpb.SecurityIncident> = { encode: (i) => tpb.SecurityIncident.encode(i).finish(), decode: (b) => tpb.SecurityIncident.decode(b) };
 
@@ -79,22 +80,21 @@ export class IncidentRegister {
     return incident;
   }
 
-  /** Records a verified notice from another agency: something was sent in this agency's name and refused there. */
-  async applyNotice(opened: OpenedEnvelope): Promise<void> {
+  /** Records a verified notice from another agency (something was sent in this agency's name and refused there), or says why it is refused. */
+  async applyNotice(opened: OpenedEnvelope): Promise<Refused | undefined> {
     let notice: tpb.IncidentNotice;
     try {
       notice = tpb.IncidentNotice.decode(opened.content.payload);
-    } catch {
-      this.deps.logger.error({ envelopeId: opened.content.envelopeId }, "undecodable incident notice dropped");
-      return;
+    } catch (error) {
+      return { reason: tpb.IncidentReason.INCIDENT_REASON_MALFORMED, detail: `undecodable incident notice: ${(error as Error).message}` };
     }
     const reported = notice.incident;
     if (!reported?.incidentId || reported.recordedBy !== opened.content.from || reported.claimedFrom !== this.deps.agency) {
-      this.deps.logger.error({ envelopeId: opened.content.envelopeId }, "incident notice that does not concern this agency dropped");
-      return;
+      return { reason: tpb.IncidentReason.INCIDENT_REASON_SUBJECT_MISMATCH, detail: "the notice is about an incident another agency recorded, or about another sender" };
     }
     const incident: tpb.SecurityIncident = { ...reported, reportedByCounterpart: true };
     await this.incidents.insert(`${reported.incidentId}.reported`, { value: incident, outbox: [this.auditItem(incident)] });
+    return undefined;
   }
 
   /** One page of incidents, newest first. */
