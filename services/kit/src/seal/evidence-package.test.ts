@@ -1,14 +1,13 @@
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, hash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { common, transfer, trust } from "@casebridge/proto";
 import { unzipSync, zipSync } from "fflate";
 import { buildManifest, sealManifest } from "./bundle";
-import { parseCertificate, type CertificateInfo } from "./certificate";
-import { Sealer } from "./cms";
-import { childrenOf, encodeOid, rawOf, readTop, Tag, tlv } from "./der";
+import { type CertificateInfo } from "./certificate";
+import { parseSeal, Sealer, SealFormatError, type TimeStamper } from "./cms";
 import {
   buildEvidencePackage,
   EVIDENCE_PACKAGE_LIMITS,
@@ -18,8 +17,10 @@ import {
   type EvidencePackageInput,
   type EvidencePackageReport,
 } from "./evidence-package";
-import { checkTimeStampToken, extractTimeStampTokens, SIGNATURE_TIME_STAMP_TOKEN_OID } from "./evidence-timestamps";
-import { createPki, credentialOf, issueCaCrl, type Pki } from "./pki";
+import { locateSealTimeStamp } from "./evidence-timestamps";
+import { createPki, credentialOf, issueCaCrl, keySigner, type Pki } from "./pki";
+import { RevocationRegistry } from "./revocation";
+import { TimeStampAuthority, timeStamperOf, verifyTimeStampToken } from "./timestamp";
 
 const { Agency } = common;
 
@@ -37,48 +38,10 @@ function sh(command: string, cwd: string): { status: number | null; output: stri
   return { status: run.status, output: `${run.stdout}${run.stderr}` };
 }
 
-/** A TSA under the platform root, made with openssl like a real TSA's certificate: EKU timeStamping, critical. */
-function makeTsa(dir: string): CertificateInfo {
-  writeFileSync(join(dir, "root.pem"), pki.root.certificate.x509.toString());
-  writeFileSync(join(dir, "root.key"), pki.root.key.export({ type: "pkcs8", format: "pem" }));
-  writeFileSync(
-    join(dir, "ext.cnf"),
-    "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\nextendedKeyUsage=critical,timeStamping\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
-  );
-  writeFileSync(
-    join(dir, "tsa.cnf"),
-    "[ tsa ]\ndefault_tsa = tsa_config\n[ tsa_config ]\nserial = ./tsa.serial\nsigner_digest = sha256\ndefault_policy = 1.2.3.4.1\ndigests = sha256\naccuracy = secs:1\ness_cert_id_alg = sha256\ncrypto_device = builtin\ncerts = ./tsa.pem\nother_policies = 1.2.3.4.2\nordering = no\ntsa_name = no\n",
-  );
-  writeFileSync(join(dir, "tsa.serial"), "01\n");
-  for (const command of [
-    "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out tsa.key",
-    'openssl req -new -key tsa.key -subj "/C=CN/O=CaseBridge/OU=platform/CN=CaseBridge TSA" -out tsa.csr',
-    "openssl x509 -req -in tsa.csr -CA root.pem -CAkey root.key -set_serial 0x5A5A01 -days 3650 -extfile ext.cnf -out tsa.pem",
-  ]) {
-    const run = sh(command, dir);
-    if (run.status !== 0) throw new Error(`${command}: ${run.output}`);
-  }
-  return parseCertificate(Buffer.from(readFileSync(join(dir, "tsa.pem"), "utf8").replace(/-----[A-Z ]+-----|\s/g, ""), "base64"));
-}
-
-/** Asks the openssl TSA for a token over `signatureValue` (RFC 3161, DER TimeStampToken). */
-function timeStamp(dir: string, signatureValue: Buffer): Buffer {
-  writeFileSync(join(dir, "sig.bin"), signatureValue);
-  const run = sh("openssl ts -query -data sig.bin -sha256 -cert -out q.tsq && openssl ts -reply -config tsa.cnf -queryfile q.tsq -signer tsa.pem -inkey tsa.key -token_out -out token.der", dir);
-  if (run.status !== 0) throw new Error(run.output);
-  return readFileSync(join(dir, "token.der"));
-}
-
-/** The seal with `token` added as the unsigned attribute id-aa-signatureTimeStampToken (what a CAdES-T upgrade does). */
-function withTimeStampToken(p7s: Buffer, token: Buffer): Buffer {
-  const [type, wrapper] = childrenOf(p7s, readTop(p7s, Tag.SEQUENCE));
-  const signedData = childrenOf(p7s, wrapper!)[0]!;
-  const parts = childrenOf(p7s, signedData);
-  const signerInfo = childrenOf(p7s, parts.at(-1)!)[0]!;
-  const attribute = tlv(Tag.SEQUENCE, encodeOid(SIGNATURE_TIME_STAMP_TOKEN_OID), tlv(Tag.SET, token));
-  const newSignerInfo = tlv(Tag.SEQUENCE, ...childrenOf(p7s, signerInfo).map((part) => rawOf(p7s, part)), tlv(Tag.CONTEXT_1, attribute));
-  const newSignedData = tlv(Tag.SEQUENCE, ...parts.slice(0, -1).map((part) => rawOf(p7s, part)), tlv(Tag.SET, newSignerInfo));
-  return tlv(Tag.SEQUENCE, rawOf(p7s, type!), tlv(Tag.CONTEXT_0, newSignedData));
+/** The platform TSA of `of`, in-process: what the TSA service answers over NATS in production. */
+function stamperOf(of: Pki): TimeStamper {
+  const tsa = new TimeStampAuthority({ key: keySigner(of.algorithm, of.tsa.key), chain: [of.tsa.certificate, of.root.certificate] });
+  return timeStamperOf((der) => tsa.respond(der));
 }
 
 /** Unzips `zip` into a fresh directory with Info-ZIP's unzip, as a court clerk would. */
@@ -135,11 +98,11 @@ function failures(report: EvidencePackageReport): Array<[string, string]> {
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "cb-evidence-"));
   [pki, other] = await Promise.all([createPki("p-256"), createPki("p-256")]);
-  const tsaDir = join(work, "tsa");
-  mkdirSync(tsaDir);
-  tsaCertificate = makeTsa(tsaDir);
+  tsaCertificate = pki.tsa.certificate;
 
+  // As services seal: the police Sealer time-stamps with the platform TSA (CAdES-B-T); a plain one does not.
   const police = new Sealer(credentialOf(pki, "police"));
+  const stampingPolice = new Sealer(credentialOf(pki, "police"), undefined, stamperOf(pki));
   const contents = [Buffer.from("%PDF-1.7 起诉意见书 recommendation for prosecution"), Buffer.from("\x89PNG scene photo")];
   const manifest = buildManifest(
     { bundleId: transferId, caseId: "320582-2026-00042", sender: Agency.AGENCY_POLICE, recipient: Agency.AGENCY_PROSECUTION, createdAt: new Date() },
@@ -148,10 +111,9 @@ beforeAll(async () => {
       { documentId: "../photo 2", title: "现场照片 / ../../etc/passwd", documentType: "photo", mediaType: "image/png", content: contents[1]! },
     ],
   );
-  const sealed = await sealManifest(police, manifest);
   // The manifest seal and the photo's seal carry a time-stamp token; the first document's does not.
-  const stamp = (p7s: Buffer): Buffer => withTimeStampToken(p7s, timeStamp(tsaDir, extractTimeStampTokens(p7s).signatureValue));
-  const documentSeals = [await police.seal(contents[0]!), stamp(await police.seal(contents[1]!))];
+  const sealed = await sealManifest(stampingPolice, manifest);
+  const documentSeals = [await police.seal(contents[0]!), await stampingPolice.seal(contents[1]!)];
 
   const credential = credentialOf(pki, "prosecution");
   const receipt = (state: transfer.TransferState, id: string): Buffer => {
@@ -186,7 +148,7 @@ beforeAll(async () => {
     recipient: "prosecution",
     purpose: "TRANSFER_PURPOSE_PROSECUTION_REVIEW",
     exportedAt: new Date(Math.floor(Date.now() / 1000) * 1000 + 60_000),
-    manifest: { bytes: sealed.manifest, seal: stamp(sealed.manifestSeal) },
+    manifest: { bytes: sealed.manifest, seal: sealed.manifestSeal },
     documents: [
       { documentId: "d-1", title: "起诉意见书", mediaType: "application/pdf", content: contents[0]!, seal: documentSeals[0]! },
       { documentId: "../photo 2", title: "现场照片 / ../../etc/passwd", mediaType: "image/png", content: contents[1]!, seal: documentSeals[1]! },
@@ -235,6 +197,9 @@ describe("the evidence package", () => {
     expect(names.filter((name) => name.startsWith("pki/crls/"))).toHaveLength(6);
     expect(names.every((name) => unsafePathReason(name) === undefined && /^[A-Za-z0-9._/-]+$/.test(name))).toBe(true);
     expect((await buildEvidencePackage(input)).equals(zip)).toBe(true);
+    // The TSA certificate reaches pki/ca-chain.pem from the input, or else from the tokens that carry it.
+    const withoutTsa = unzipSync(await buildEvidencePackage({ ...input, caCertificates: input.caCertificates.filter((der) => !der.equals(tsaCertificate.der)) }));
+    expect(Buffer.from(withoutTsa["pki/ca-chain.pem"]!).equals(Buffer.from(unzipSync(zip)["pki/ca-chain.pem"]!))).toBe(true);
     const receiptJson = JSON.parse(Buffer.from(unzipSync(zip)["receipts/02-accepted.json"]!).toString()) as Record<string, unknown>;
     expect(receiptJson).toMatchObject({ envelopeId: "env-2", from: "AGENCY_PROSECUTION", payloadType: "casebridge.transfer.v1.TransferEvent", payloadDecoded: { status: { state: "TRANSFER_STATE_ACCEPTED" } } });
   });
@@ -246,8 +211,13 @@ describe("the evidence package", () => {
     expect(commands.filter((command) => command.startsWith("openssl ts -verify"))).toHaveLength(2);
     expect(commands.filter((command) => command.startsWith("openssl dgst -sha256 -verify"))).toHaveLength(2);
     expect(commands).toContain("sha256sum -c SHA256SUMS");
-    const failed = commands.map((command) => ({ command, ...sh(command, dir) })).filter((run) => run.status !== 0);
-    expect(failed).toEqual([]);
+    const runs = commands.map((command) => ({ command, ...sh(command, dir) }));
+    expect(runs.filter((run) => run.status !== 0)).toEqual([]);
+    for (const run of runs.filter(({ command }) => command.startsWith("openssl ts -verify"))) expect(run.output).toContain("Verification: OK");
+    // The chain file holds every CA and the TSA certificate.
+    const chainPem = readFileSync(join(dir, "pki/ca-chain.pem"), "utf8");
+    expect(chainPem).toContain(tsaCertificate.x509.toString());
+    expect(chainPem.match(/BEGIN CERTIFICATE/g)).toHaveLength(input.caCertificates.length);
     const fingerprint = sh("openssl x509 -in pki/root.pem -noout -fingerprint -sha256", dir).output;
     expect(fingerprint.replace(/:/g, "").toLowerCase()).toContain(pki.root.certificate.sha256.toString("hex"));
     expect(readFileSync(join(dir, "README.txt"), "utf8")).toContain("Trust in the root must be established out of band");
@@ -279,9 +249,13 @@ describe("the evidence package", () => {
     const kinds = new Set(report.items.map((item) => item.kind));
     expect([...kinds].sort()).toEqual(["checksums", "document", "index", "manifest", "pki", "receipt", "timestamp"]);
     expect(report.items.filter((item) => item.kind === "timestamp").map((item) => item.reason)).toEqual([
-      expect.stringMatching(/^time-stamped at \d{4}-.+ by CN=CaseBridge TSA/),
+      expect.stringMatching(/^time-stamped at \d{4}-.+ by CN=CaseBridge Time-Stamp Authority,OU=platform/),
       expect.stringMatching(/^time-stamped at /),
     ]);
+    // The kit's SealVerifier verified the same tokens inside the seals, and reports their time.
+    const manifestItem = report.items.find((item) => item.item === "manifest/manifest.p7s")!;
+    expect(manifestItem.details).toMatchObject({ timeStampAuthority: tsaCertificate.subject, timeStampTime: report.items.find((item) => item.item === "timestamps/manifest.tst")!.details!.genTime });
+    expect(report.items.find((item) => item.item === "documents/d-1.pdf")!.details!.timeStampTime).toBeUndefined();
     expect(report.items.find((item) => item.item === "receipts/02-accepted.content.bin")).toMatchObject({
       status: "ok",
       details: { from: "AGENCY_PROSECUTION", subjectId: transferId, payloadType: "casebridge.transfer.v1.TransferEvent" },
@@ -358,14 +332,18 @@ describe("the evidence package", () => {
     expect(later.items.find((item) => item.item === "documents/d-1.pdf")).toMatchObject({ status: "indeterminate", reason: expect.stringMatching(/expired/) as string });
   });
 
-  it("fails OpenSSL and the kit alike when the CRL in force revokes the sender's seal certificate", async () => {
+  it("fails OpenSSL and the kit alike when the CRL in force revokes the sender's seal certificate before the time-stamp", async () => {
     const police = pki.agencies.police;
-    const revokedAt = new Date(input.exportedAt.getTime() - 30_000);
-    const crl = await issueCaCrl(police.ca, 2n, [{ serial: police.sealCertificate.certificate.serial, revokedAt }], new Date(input.exportedAt.getTime() - 20_000));
-    const revoked = await buildEvidencePackage({ ...input, crls: [pki.crls[0]!, crl, ...pki.crls.slice(2)] });
+    const crlAt = new Date(input.exportedAt.getTime() - 20_000);
+    const revoking = async (revokedAt: Date): Promise<Buffer> => {
+      const crl = await issueCaCrl(police.ca, 2n, [{ serial: police.sealCertificate.certificate.serial, revokedAt }], crlAt);
+      return buildEvidencePackage({ ...input, crls: [pki.crls[0]!, crl, ...pki.crls.slice(2)] });
+    };
+    // Revoked before anything was sealed: every seal of the certificate fails, time-stamped or not.
+    const revoked = await revoking(new Date(police.sealCertificate.certificate.notBefore.getTime() + 1000));
     const report = verifyEvidencePackage(revoked);
     expect(failures(report)).toEqual(expect.arrayContaining([
-      ["manifest/manifest.p7s", expect.stringMatching(/revoked.*CERTIFICATE_REVOKED/)],
+      ["manifest/manifest.p7s", expect.stringMatching(/revoked at .*, before the time-stamp's .*CERTIFICATE_REVOKED/)],
       ["documents/d-1.pdf", expect.stringMatching(/CERTIFICATE_REVOKED/)],
     ]));
     const dir = unzipTo(revoked, "revoked");
@@ -373,8 +351,49 @@ describe("the evidence package", () => {
     const run = sh(manifestCheck, dir);
     expect(run.status).not.toBe(0);
     expect(run.output).toContain("certificate revoked");
-    // The receipts were signed by the prosecution: untouched by the police CA's CRL.
+    // The receipts were signed by the prosecution and the tokens by the TSA: untouched by the police CA's CRL.
     expect(report.items.find((item) => item.item === "receipts/01-received.content.bin")?.status).toBe("ok");
+    expect(report.items.filter((item) => item.kind === "timestamp").map((item) => item.status)).toEqual(["ok", "ok"]);
+
+    // Revoked after the seals were time-stamped: the time-stamped seals stay valid (CAdES-T), the plain one does not.
+    const later = verifyEvidencePackage(await revoking(new Date(input.exportedAt.getTime() - 30_000)));
+    expect(failures(later)).toEqual([["documents/d-1.pdf", expect.stringMatching(/CERTIFICATE_REVOKED/)]]);
+    expect(Buffer.from(unzipSync(zip)["README.txt"]!).toString()).toContain("OpenSSL does not take the time-stamp into account");
+  });
+
+  it("fails OpenSSL and the kit alike when the root's CRL revokes the time-stamp authority", async () => {
+    const at = new Date(input.exportedAt.getTime() - 20_000);
+    const crl = await issueCaCrl(pki.root, 2n, [{ serial: tsaCertificate.serial, revokedAt: at }], at);
+    const revoked = await buildEvidencePackage({ ...input, crls: [crl, ...pki.crls.slice(1)] });
+    const report = verifyEvidencePackage(revoked);
+    expect(failures(report)).toEqual(expect.arrayContaining([
+      ["manifest/manifest.p7s", expect.stringMatching(/time-stamp authority .* was revoked.*TIME_STAMP_UNTRUSTED/)],
+      ["timestamps/manifest.tst", `the time-stamp authority ${tsaCertificate.subject} was revoked at ${at.toISOString()}`],
+    ]));
+    expect(report.items.find((item) => item.item === "documents/d-1.pdf")?.status).toBe("ok");
+    const dir = unzipTo(revoked, "tsa-revoked");
+    const tokenChecks = readmeCommands(dir).filter((command) => command.startsWith("openssl ts -verify"));
+    expect(tokenChecks).toHaveLength(2);
+    for (const command of tokenChecks) expect(sh(command, dir).output).toContain("certificate revoked");
+  });
+
+  it("names the token and the seal when a seal is time-stamped by a TSA outside the platform", async () => {
+    const foreign = new Sealer(credentialOf(pki, "police"), undefined, stamperOf(other));
+    const seal = await foreign.seal(input.manifest.bytes);
+    const zipped = await buildEvidencePackage({ ...input, manifest: { ...input.manifest, seal } });
+    const report = verifyEvidencePackage(zipped);
+    const untrusted = `${other.tsa.certificate.subject} is not issued by a trusted root`;
+    expect(failures(report)).toEqual(expect.arrayContaining([
+      ["manifest/manifest.p7s", `${untrusted} (TIME_STAMP_UNTRUSTED)`],
+      ["timestamps/manifest.tst", untrusted],
+    ]));
+    expect(report.items.filter((item) => item.kind === "timestamp").map((item) => [item.item, item.status])).toEqual([
+      ["timestamps/manifest.tst", "failed"],
+      [expect.stringMatching(/^timestamps\/photo_2-/), "ok"],
+    ]);
+    const dir = unzipTo(zipped, "foreign-tsa");
+    const manifestToken = readmeCommands(dir).find((command) => command.startsWith("openssl ts -verify -in timestamps/manifest.tst"))!;
+    expect(sh(manifestToken, dir).status).not.toBe(0);
   });
 
   it("works without any time-stamp token, and refuses a receipt signed by another agency than it claims", async () => {
@@ -399,18 +418,28 @@ describe("the evidence package", () => {
 });
 
 describe("time-stamp tokens in seals", () => {
-  it("are found in the unsigned attributes, and checked against the signature value and the TSA", () => {
+  it("are located byte for byte where parseSeal finds them, and verified by the kit's one RFC 3161 check", () => {
     const seal = input.manifest.seal;
-    const found = extractTimeStampTokens(seal);
-    expect(found.tokens).toHaveLength(1);
-    expect(seal.subarray(found.signatureRange.offset, found.signatureRange.offset + found.signatureRange.length)).toEqual(found.signatureValue);
-    const check = checkTimeStampToken(found.tokens[0]!.der, found.signatureValue, [tsaCertificate]);
-    expect(check).toMatchObject({ ok: true, reason: "valid", tsa: { subject: "CN=CaseBridge TSA,OU=platform,O=CaseBridge,C=CN" } });
-    const other = Buffer.from(found.signatureValue);
-    other[3] = other[3]! ^ 1;
-    expect(checkTimeStampToken(found.tokens[0]!.der, other, [])).toMatchObject({ ok: false, reason: expect.stringMatching(/message imprint/) as string });
-    expect(extractTimeStampTokens(input.documents[0]!.seal).tokens).toEqual([]);
-    expect(checkTimeStampToken(Buffer.from("junk"), other, [])).toMatchObject({ ok: false, reason: expect.stringMatching(/^malformed time-stamp token/) as string });
+    const cut = (bytes: Buffer, range: { offset: number; length: number }): Buffer => bytes.subarray(range.offset, range.offset + range.length);
+    const parsed = parseSeal(seal);
+    const found = locateSealTimeStamp(seal);
+    expect(found.signatureValue).toEqual(parsed.signature);
+    expect(cut(seal, found.signatureRange)).toEqual(found.signatureValue);
+    expect(found.token!.der).toEqual(parsed.timeStampToken);
+    expect(cut(seal, found.token!.range)).toEqual(found.token!.der);
+    const revocations = new RevocationRegistry([pki.root.certificate]);
+    revocations.apply(pki.crls[0]!);
+    const check = { expectedImprint: hash("sha256", found.signatureValue, "buffer"), roots: [pki.root.certificate], revocations, now: input.exportedAt };
+    expect(verifyTimeStampToken(found.token!.der, check)).toMatchObject({ authority: { subject: tsaCertificate.subject } });
+    const otherValue = Buffer.from(found.signatureValue);
+    otherValue[3] = otherValue[3]! ^ 1;
+    expect(() => verifyTimeStampToken(found.token!.der, { ...check, expectedImprint: hash("sha256", otherValue, "buffer") })).toThrow(/another message imprint/);
+
+    const plainSeal = input.documents[0]!.seal;
+    const plain = locateSealTimeStamp(plainSeal);
+    expect(plain.token).toBeUndefined();
+    expect(cut(plainSeal, plain.signatureRange)).toEqual(parseSeal(plainSeal).signature);
+    expect(() => locateSealTimeStamp(Buffer.from("junk"))).toThrow(SealFormatError);
   });
 
   it("unsafePathReason accepts plain relative names only", () => {

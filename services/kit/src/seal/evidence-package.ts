@@ -1,4 +1,4 @@
-import { createHash, verify as verifySignature } from "node:crypto";
+import { createHash, hash, verify as verifySignature } from "node:crypto";
 import * as contracts from "@casebridge/proto";
 import { common, seal as sealPb, trust } from "@casebridge/proto";
 // fflate: zero dependencies, types included, synchronous zip and unzip (verification is synchronous), per-entry filter to refuse bombs before inflating.
@@ -8,9 +8,10 @@ import { suiteOf } from "./algorithms";
 import { verifyBundle, type ReceivedDocument } from "./bundle";
 import { parseCertificate, type CertificateInfo } from "./certificate";
 import { parseCrl, type RevocationList } from "./crl";
-import { checkTimeStampToken, extractTimeStampTokens, type ByteRange, type SealTimeStamps } from "./evidence-timestamps";
+import { locateSealTimeStamp, type ByteRange, type SealTimeStamp } from "./evidence-timestamps";
 import { agencyEnumOf, parseSealAgency } from "./pki";
 import { RevocationError, RevocationRegistry } from "./revocation";
+import { isTimeStampingCertificate, parseTimeStampToken, TimeStampError, verifyTimeStampToken } from "./timestamp";
 import { SealVerifier } from "./verifier";
 
 const { VerificationStatus: Status } = sealPb;
@@ -183,22 +184,21 @@ function buildPackage(input: EvidencePackageInput): Buffer {
 
   const timestamps: TimeStampPlacement[] = [];
   const timestampStems = new Set<string>();
+  const tokenCertificates: Buffer[] = [];
   const addTimestamps = (sealPath: string, seal: Buffer, stem: string): void => {
-    let found: SealTimeStamps;
-    try {
-      found = extractTimeStampTokens(seal);
-    } catch {
-      return; // an unreadable seal has no tokens to show; verification reports the seal itself
-    }
-    if (found.tokens.length === 0) return;
+    const found = timeStampOf(seal);
+    if (!found?.token) return; // an unreadable seal has no token to show; verification reports the seal itself
     const name = uniqueStem(stem, timestampStems);
     const signatureValue = `timestamps/${name}.sigvalue`;
+    const token = `timestamps/${name}.tst`;
     put(signatureValue, found.signatureValue);
-    found.tokens.forEach((token, index) => {
-      const path = `timestamps/${name}${index === 0 ? "" : `-${index + 1}`}.tst`;
-      put(path, token.der);
-      timestamps.push({ token: path, signatureValue, seal: sealPath, tokenRange: token.range, signatureRange: found.signatureRange });
-    });
+    put(token, found.token.der);
+    timestamps.push({ token, signatureValue, seal: sealPath, tokenRange: found.token.range, signatureRange: found.signatureRange });
+    try {
+      tokenCertificates.push(...parseTimeStampToken(found.token.der).certificates);
+    } catch {
+      // an unreadable token brings no certificate; verification reports the token
+    }
   };
   addTimestamps(FIXED.manifestSeal, input.manifest.seal, "manifest");
 
@@ -214,7 +214,18 @@ function buildPackage(input: EvidencePackageInput): Buffer {
   });
 
   put(FIXED.root, roots.map((root) => root.x509.toString()).join(""));
-  put(FIXED.caChain, certificates.map((certificate) => certificate.x509.toString()).join(""));
+  // Every CA and TSA certificate given, then any TSA certificate a token carries that was not given, so that
+  // `openssl ts -verify -untrusted pki/ca-chain.pem` and the kit find the TSA either way.
+  const chain = [...certificates];
+  for (const der of tokenCertificates) {
+    if (chain.some((certificate) => certificate.der.equals(der))) continue;
+    try {
+      chain.push(parseCertificate(der));
+    } catch {
+      // not a certificate this platform reads: the token verifies without it or not at all
+    }
+  }
+  put(FIXED.caChain, chain.map((certificate) => certificate.x509.toString()).join(""));
   const crlStems = new Set<string>();
   const crlEntries = crls.map((crl, index) => {
     const issuer = certificates.find((certificate) => certificate.subjectDer.equals(crl.issuerDer));
@@ -358,8 +369,9 @@ export function verifyEvidencePackage(zip: Buffer, options: VerifyEvidencePackag
   add(FIXED.rootAndCrls, "pki", rootAndCrlsOk ? "ok" : "failed", rootAndCrlsOk ? "exactly pki/root.pem followed by pki/crls.pem" : "is not exactly pki/root.pem followed by pki/crls.pem (it is OpenSSL's trust file)");
 
   const intermediates = pool.filter((certificate) => !roots.some((root) => root.sha256.equals(certificate.sha256)));
-  const verifier = new SealVerifier({ roots, intermediates, revocations, clock: () => checkedAt });
-  const context: CheckContext = { roots, pool: intermediates, revocations, checkedAt };
+  const timeStampAuthorities = intermediates.filter(isTimeStampingCertificate);
+  const verifier = new SealVerifier({ roots, intermediates, revocations, timeStampAuthorities, clock: () => checkedAt, maxClockSkewMs: MAX_CLOCK_SKEW_MS });
+  const context: CheckContext = { roots, pool: intermediates, timeStampAuthorities, revocations, checkedAt };
 
   if (index) {
     checkManifestAndDocuments(files, index, verifier, add);
@@ -399,9 +411,14 @@ export function formatEvidenceReport(report: EvidencePackageReport): string {
   return lines.join("\n");
 }
 
+/** How far a signing or time-stamp time may lie after the check time (SealVerifier's default). */
+const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+
 interface CheckContext {
   readonly roots: readonly CertificateInfo[];
   readonly pool: readonly CertificateInfo[];
+  /** The time-stamping certificates among the package's CA chain (a token may also carry its own). */
+  readonly timeStampAuthorities: readonly CertificateInfo[];
   readonly revocations: RevocationRegistry;
   readonly checkedAt: Date;
 }
@@ -465,21 +482,20 @@ function checkManifestAndDocuments(files: ReadonlyMap<string, Buffer>, index: Pa
   }
 }
 
+/**
+ * Each exported token must be exactly the one its seal carries, over exactly the exported signature
+ * value; it is then verified by verifyTimeStampToken (timestamp.ts), the kit's one RFC 3161 check:
+ * imprint, TSA signature and signing-certificate-v2, TSA certificate (time-stamping only, issued by a
+ * trusted root, valid at genTime) and its revocation as of the check time, from the package's CRLs.
+ */
 function checkTimestamps(files: ReadonlyMap<string, Buffer>, index: PackageIndex, context: CheckContext, add: Add): void {
   const seals = new Set<string>([FIXED.manifestSeal, ...index.documents.map((document) => document.seal)]);
-  const listed = new Set(index.timestamps.map((entry) => entry.token));
+  const listed = index.timestamps.map((entry) => entry.token);
   for (const sealPath of seals) {
     const seal = files.get(sealPath);
-    if (!seal) continue;
-    let found: SealTimeStamps;
-    try {
-      found = extractTimeStampTokens(seal);
-    } catch {
-      continue; // the seal check reports an unreadable seal
-    }
-    for (const token of found.tokens) {
-      const exported = [...listed].some((path) => files.get(path)?.equals(token.der));
-      if (!exported) add(sealPath, "timestamp", "failed", "the seal carries a time-stamp token the package does not export");
+    const token = seal ? timeStampOf(seal)?.token : undefined; // the seal check reports an unreadable seal
+    if (token && !listed.some((path) => files.get(path)?.equals(token.der))) {
+      add(sealPath, "timestamp", "failed", "the seal carries a time-stamp token the package does not export");
     }
   }
   for (const entry of index.timestamps) {
@@ -490,9 +506,9 @@ function checkTimestamps(files: ReadonlyMap<string, Buffer>, index: PackageIndex
       add(entry.token, "timestamp", "failed", "the token, its signature value or its seal is missing");
       continue;
     }
-    let found: SealTimeStamps;
+    let found: SealTimeStamp;
     try {
-      found = extractTimeStampTokens(seal);
+      found = locateSealTimeStamp(seal);
     } catch (error) {
       add(entry.token, "timestamp", "failed", `${entry.seal} is unreadable: ${(error as Error).message}`);
       continue;
@@ -501,20 +517,38 @@ function checkTimestamps(files: ReadonlyMap<string, Buffer>, index: PackageIndex
       add(entry.token, "timestamp", "failed", `${entry.signatureValue} is not the signature value of ${entry.seal}`);
       continue;
     }
-    if (!found.tokens.some((candidate) => candidate.der.equals(token))) {
+    if (!found.token?.der.equals(token)) {
       add(entry.token, "timestamp", "failed", `the token is not the one ${entry.seal} carries`);
       continue;
     }
-    const check = checkTimeStampToken(token, signatureValue, context.pool);
     const details: Record<string, string> = { seal: entry.seal };
-    if (check.genTime) details.genTime = check.genTime.toISOString();
-    if (check.tsa) details.tsa = check.tsa.subject;
-    if (!check.ok || !check.tsa || !check.genTime) {
-      add(entry.token, "timestamp", "failed", check.reason, details);
-      continue;
+    try {
+      const stamp = verifyTimeStampToken(token, {
+        expectedImprint: hash("sha256", signatureValue, "buffer"),
+        roots: context.roots,
+        timeStampAuthorities: context.timeStampAuthorities,
+        revocations: context.revocations,
+        now: context.checkedAt,
+      });
+      Object.assign(details, { genTime: stamp.genTime.toISOString(), tsa: stamp.authority.subject, serial: stamp.serial });
+      if (stamp.genTime.getTime() > context.checkedAt.getTime() + MAX_CLOCK_SKEW_MS) {
+        add(entry.token, "timestamp", "failed", `the time-stamp's time ${stamp.genTime.toISOString()} is after ${context.checkedAt.toISOString()}`, details);
+        continue;
+      }
+      add(entry.token, "timestamp", "ok", `time-stamped at ${stamp.genTime.toISOString()} by ${stamp.authority.subject}`, details);
+    } catch (error) {
+      if (!(error instanceof TimeStampError)) throw error;
+      add(entry.token, "timestamp", error.problem === "revocation-unknown" ? "indeterminate" : "failed", error.message, details);
     }
-    const path = certificatePath(check.tsa, [...context.pool, ...check.certificates], check.genTime, context);
-    add(entry.token, "timestamp", path.status, path.status === "ok" ? `time-stamped at ${check.genTime.toISOString()} by ${check.tsa.subject}` : path.reason, details);
+  }
+}
+
+/** The seal's signature value and time-stamp token with their byte ranges, or undefined when the seal is unreadable. */
+function timeStampOf(seal: Buffer): SealTimeStamp | undefined {
+  try {
+    return locateSealTimeStamp(seal);
+  } catch {
+    return undefined;
   }
 }
 
@@ -859,6 +893,8 @@ function sealDetails(seal: sealPb.SealVerification | undefined, extra: Record<st
   if (seal?.seal) Object.assign(out, { seal: `${seal.seal.name} (${seal.seal.sealId})`, agency: common.agencyToJSON(seal.seal.agency) });
   if (seal?.signer) out.signer = seal.signer.subject;
   if (seal?.signingTime) out.signingTime = seal.signingTime.toISOString();
+  if (seal?.timeStampTime) Object.assign(out, { timeStampTime: seal.timeStampTime.toISOString(), timeStampAuthority: seal.timeStampAuthority });
+  if (seal?.warnings.length) out.warnings = seal.warnings.join("; ");
   return out;
 }
 
@@ -1005,6 +1041,14 @@ function readmeText({ index, manifest, timestamps, receiptDigests }: ReadmeConte
   }
   say("", "5. 时间戳 / Time-stamp tokens (RFC 3161) over the seals' signature values:");
   if (timestamps.length === 0) say("   本包的印章未带时间戳。 The seals in this package carry no time-stamp token.");
+  else {
+    say(
+      "   带时间戳的印章，其证书在时间戳时刻之后被吊销仍然有效；OpenSSL 不考虑时间戳，此时第 3、4 步会报 certificate revoked，",
+      "   请以 CaseBridge 工具的结果为准。 A time-stamped seal whose certificate was revoked after the time-stamp's time",
+      "   stays valid; OpenSSL does not take the time-stamp into account and then reports \"certificate revoked\" in",
+      "   steps 3 and 4: the CaseBridge tool below judges revocation at the time-stamp's time.",
+    );
+  }
   for (const entry of timestamps) {
     say(`   ${entry.token} (${entry.seal}): the token and the signature value are cut out of the seal byte for byte:`);
     run(`openssl asn1parse -inform DER -in ${entry.seal} -offset ${entry.tokenRange.offset} -length ${entry.tokenRange.length} -noout -out /dev/stdout | cmp - ${entry.token}`);

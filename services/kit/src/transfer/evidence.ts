@@ -92,7 +92,7 @@ export async function exportTransferEvidence(nc: NatsConnection, agency: SealAge
     const found = await crlBucket.get(key);
     if (found?.operation === "PUT") offerCrl(registry, Buffer.from(found.value));
   }
-  const caCertificates = [...trust.roots, ...trust.intermediates].map((certificate) => certificate.der);
+  const caCertificates = [...trust.roots, ...trust.intermediates, ...trust.timeStampAuthorities].map((certificate) => certificate.der);
   return transferEvidencePackage(transfer, await DocumentStore.open(nc), { caCertificates, crls: registry.currentCrls() }, now);
 }
 
