@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { devUserToken } from "@casebridge/kit";
@@ -101,6 +101,12 @@ describe("web UI in Chromium, signed in through the real Keycloak login page", (
     await shot(legal, "police-legal-sent");
     // The timeline shows the prosecution's signed receipts: received (seals verified) and accepted.
     await legal.click(`[data-testid=transfer-${caseId}] a`);
+    // The offline evidence package downloads as a ZIP named after the case.
+    expect(await legal.textContent("[data-testid=evidence-package]")).toContain("证据包");
+    const [download] = await Promise.all([legal.waitForEvent("download"), legal.click("[data-testid=evidence-package]")]);
+    expect(download.suggestedFilename()).toMatch(new RegExp(`^evidence-${caseNumber}-[0-9a-f]{8}\\.zip$`));
+    const zipped = readFileSync((await download.path())!);
+    expect(zipped.subarray(0, 2).toString("latin1")).toBe("PK");
     await legal.click("[data-testid=open-timeline]");
     await eventually(async () => {
       const receipts = await legal.locator("[data-testid=receipt]").allTextContents();

@@ -429,6 +429,10 @@ function TransferDetail({ tx, me, id, tick, go, back }: { tx: T; me: Me; id: str
           {tx.label(t.sender)} → {tx.label(t.recipient)} · {tx.date(t.updatedAt)} ·{" "}
           <a href="#" data-testid="open-timeline" onClick={(e) => (e.preventDefault(), go({ kind: "timeline", caseId: t.case?.caseId, back }))}>
             {tx.t("timeline")}
+          </a>{" "}
+          ·{" "}
+          <a href={`/api/v1/transfers/${encodeURIComponent(id)}/evidence`} data-testid="evidence-package" title={tx.t("evidencePackageHint")}>
+            {tx.t("evidencePackage")}
           </a>
         </p>
         {t.state === "TRANSFER_STATE_RETURNED" && (
