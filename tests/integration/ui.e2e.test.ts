@@ -105,7 +105,7 @@ describe("web UI in Chromium, signed in through the real Keycloak login page", (
     expect(await legal.textContent("[data-testid=evidence-package]")).toContain("证据包");
     const [download] = await Promise.all([legal.waitForEvent("download"), legal.click("[data-testid=evidence-package]")]);
     expect(download.suggestedFilename()).toMatch(new RegExp(`^evidence-${caseNumber}-[0-9a-f]{8}\\.zip$`));
-    const zipped = readFileSync((await download.path())!);
+    const zipped = readFileSync(await download.path());
     expect(zipped.subarray(0, 2).toString("latin1")).toBe("PK");
     await legal.click("[data-testid=open-timeline]");
     await eventually(async () => {
