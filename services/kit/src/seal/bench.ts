@@ -1,3 +1,4 @@
+import { rate } from "../bench-rate";
 import { hash, randomBytes, sign, verify } from "node:crypto";
 import { seal as sealPb } from "@casebridge/proto";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -43,18 +44,6 @@ async function rateConcurrent(op: () => Promise<unknown>, seconds: number, concu
   return count / (Number(process.hrtime.bigint() - start) / 1e9);
 }
 
-/** Calls `op` repeatedly for `seconds` and returns operations per second. */
-async function rate(op: () => unknown, seconds: number): Promise<number> {
-  const end = process.hrtime.bigint() + BigInt(Math.round(seconds * 1e9));
-  const start = process.hrtime.bigint();
-  let count = 0;
-  while (process.hrtime.bigint() < end) {
-    const result = op();
-    if (result instanceof Promise) await result;
-    count++;
-  }
-  return count / (Number(process.hrtime.bigint() - start) / 1e9);
-}
 
 async function benchAlgorithm(algorithm: SealAlgorithm, pki: Pki, nc: NatsConnection | undefined): Promise<Record<string, number | string>> {
   const credential = credentialOf(pki, "police");

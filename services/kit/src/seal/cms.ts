@@ -213,11 +213,13 @@ interface AttributeTemplate {
   readonly digestOffset: number;
 }
 
-function attribute(type: Buffer, value: Buffer): Buffer {
+/** A CMS Attribute: SEQUENCE { type, SET { value } }. */
+export function attribute(type: Buffer, value: Buffer): Buffer {
   return tlv(Tag.SEQUENCE, type, tlv(Tag.SET, value));
 }
 
-function smallInteger(value: number): Buffer {
+/** A DER INTEGER of one byte. */
+export function smallInteger(value: number): Buffer {
   return tlv(Tag.INTEGER, Buffer.of(value));
 }
 
@@ -390,7 +392,7 @@ function signingCertificateHash(buf: Buffer, value: Tlv): Buffer {
 }
 
 /** The accepted encodings of each suite's digest and signature AlgorithmIdentifiers (parameters absent or NULL, as RFC 5754 allows). */
-const SUITE_ENCODINGS = SEAL_ALGORITHMS.map((name) => {
+export const SUITE_ENCODINGS = SEAL_ALGORITHMS.map((name) => {
   const suite = suiteOf(name);
   const both = (oid: string): Buffer[] => [toDer(algorithmIdentifier(oid, false)), toDer(algorithmIdentifier(oid, true))];
   const signature = both(suite.signatureOid);
@@ -399,6 +401,6 @@ const SUITE_ENCODINGS = SEAL_ALGORITHMS.map((name) => {
 });
 
 /** True when the TLV at `tlv` is exactly the encoded `expected`. */
-function is(buf: Buffer, at: Tlv, expected: Buffer): boolean {
+export function is(buf: Buffer, at: Tlv, expected: Buffer): boolean {
   return at.end - at.start === expected.length && buf.compare(expected, 0, expected.length, at.start, at.end) === 0;
 }

@@ -6,9 +6,9 @@
  * id-aa-signatureTimeStampToken (CAdES-B-T); see cms.ts and verifier.ts.
  */
 import { hash, randomBytes, timingSafeEqual, verify as verifySignature } from "node:crypto";
-import { AlgorithmOid, SEAL_ALGORITHMS, suiteOf, type AlgorithmSuite } from "./algorithms";
+import { AlgorithmOid, suiteOf, type AlgorithmSuite } from "./algorithms";
 import { ExtendedKeyUsageOid, isIssuedBy, parseCertificate, type CertificateInfo, type SigningKey } from "./certificate";
-import { CASEBRIDGE_OID_ARC, CmsOid, type TimeStamper } from "./cms";
+import { attribute, CASEBRIDGE_OID_ARC, CmsOid, is, smallInteger, SUITE_ENCODINGS, type TimeStamper } from "./cms";
 import { childrenOf, DerError, encodeOid, expectTlv, oidOf, rawOf, readTlv, readTop, smallIntOf, Tag, tlv, valueOf, type Tlv } from "./der";
 import { algorithmIdentifier, toDer } from "./forge-asn1";
 import type { RevocationRegistry } from "./revocation";
@@ -427,7 +427,7 @@ function parseTokenStrict(buf: Buffer): ParsedTimeStampToken {
   if (smallIntOf(buf, signerVersion) !== 1 || sid.tag !== Tag.SEQUENCE) throw new DerError("the token's signer must be named by issuer and serial number");
   const [sidIssuer, sidSerial, sidExtra] = childrenOf(buf, sid);
   if (!sidIssuer || !sidSerial || sidExtra || sidSerial.tag !== Tag.INTEGER) throw new DerError("malformed signer identifier");
-  const suite = SUITES.find(
+  const suite = SUITE_ENCODINGS.find(
     (candidate) => candidate.digest.some((e) => is(buf, digestAlgorithm, e)) && candidate.signature.some((e) => is(buf, signatureAlgorithm, e)),
   )?.suite;
   if (!suite) throw new DerError("the token's digest and signature algorithms are not a supported suite");
@@ -652,22 +652,3 @@ function positiveIntegerBytes(value: Buffer): Buffer {
   return trimmed[0]! & 0x80 ? Buffer.concat([Buffer.of(0), trimmed]) : Buffer.from(trimmed);
 }
 
-function attribute(type: Buffer, value: Buffer): Buffer {
-  return tlv(Tag.SEQUENCE, type, tlv(Tag.SET, value));
-}
-
-function smallInteger(value: number): Buffer {
-  return tlv(Tag.INTEGER, Buffer.of(value));
-}
-
-const SUITES = SEAL_ALGORITHMS.map((name) => {
-  const suite = suiteOf(name);
-  const both = (oid: string): Buffer[] => [toDer(algorithmIdentifier(oid, false)), toDer(algorithmIdentifier(oid, true))];
-  const signature = both(suite.signatureOid);
-  if (name === "rsa-2048") signature.push(...both(AlgorithmOid.rsaEncryption));
-  return { suite, digest: both(suite.digestOid), signature };
-});
-
-function is(buf: Buffer, at: Tlv, expected: Buffer): boolean {
-  return at.end - at.start === expected.length && buf.compare(expected, 0, expected.length, at.start, at.end) === 0;
-}

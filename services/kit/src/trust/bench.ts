@@ -6,6 +6,7 @@ import { createPki, credentialOf } from "../seal/pki";
 import { RevocationRegistry } from "../seal/revocation";
 import { SealVerifier } from "../seal/verifier";
 import { isRefusal, openEnvelope, sealerEnvelopeSigner } from "./envelope";
+import { rate } from "../bench-rate";
 
 /**
  * `npm run bench:envelopes`: the cost of signing a cross-agency event and of verifying it at the
@@ -16,17 +17,6 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = 12;
 const PAYLOAD_BYTES = Number(process.env.BENCH_PAYLOAD_BYTES ?? 600); // a status report with its verification summary
 
-async function rate(op: () => unknown, seconds: number): Promise<number> {
-  const end = process.hrtime.bigint() + BigInt(Math.round(seconds * 1e9));
-  const start = process.hrtime.bigint();
-  let count = 0;
-  while (process.hrtime.bigint() < end) {
-    const result = op();
-    if (result instanceof Promise) await result;
-    count++;
-  }
-  return count / (Number(process.hrtime.bigint() - start) / 1e9);
-}
 
 async function main(): Promise<void> {
   for (const algorithm of SEAL_ALGORITHMS) {
