@@ -179,27 +179,36 @@ describe("cross-agency trust: signed envelopes, bound bundles, legal routes", ()
     expect(timeline.entries.map((e) => e.detail)).not.toContain("无罪释放");
   }, 90_000);
 
-  it("rejects a genuine bundle re-sent under a new transfer id or with edited case data, with the precise reason", async () => {
+  it("rejects a genuine bundle re-sent under a new transfer id or with edited case data, with the precise reason; refuses a resubmission out of turn", async () => {
     const transfer = await receivedTransfer();
     const replayedId = randomUUID();
     const replayed = { ...transfer, transferId: replayedId, state: State.TRANSFER_STATE_SUBMITTED, receiptKeys: [] };
     const edited = { ...transfer, submission: 2, case: { ...transfer.case!, offence: "寻衅滋事", parties: [{ ...transfer.case!.parties[0]!, name: "王某" }] } };
-    // Signed with the police's genuine key: a faulty or compromised sender, past the envelope checks.
+    // Signed with the police's genuine key: a compromised sender, past the envelope checks.
     await publishRaw(nc, Agency.AGENCY_PROSECUTION, await wrap(event(replayed, Agency.AGENCY_POLICE, Agency.AGENCY_PROSECUTION, { submitted: replayed }), { sealer: sealers.police }));
+    // A resubmission of a transfer the prosecution holds as received (neither returned nor rejected) is out of turn.
     await publishRaw(nc, Agency.AGENCY_PROSECUTION, await wrap(event(edited, Agency.AGENCY_POLICE, Agency.AGENCY_PROSECUTION, { submitted: edited }), { sealer: sealers.police }));
+    expect(await incident("prosecution", transfer.transferId, Reason.INCIDENT_REASON_OUT_OF_TURN)).toMatchObject({ claimedFrom: Agency.AGENCY_POLICE, claimedKind: "submission" });
 
-    const rejected = async (transferId: string, submission: number) =>
+    const held = async (transferId: string, state: pb.TransferState, submission: number) =>
       eventually(async () => {
-        const { transfer: held } = await clients.prosecutionTransfers.getTransfer({ transferId }, as("prosecutor.zhao"));
-        if (held?.state !== State.TRANSFER_STATE_REJECTED || held.submission !== submission) throw new Error(`prosecution holds ${pb.transferStateToJSON(held?.state ?? 0)}`);
-        return held;
+        const { transfer: found } = await clients.prosecutionTransfers.getTransfer({ transferId }, as("prosecutor.zhao"));
+        if (found?.state !== state || found.submission !== submission) throw new Error(`prosecution holds ${pb.transferStateToJSON(found?.state ?? 0)} (submission ${found?.submission})`);
+        return found;
       }, 20_000, 100);
-    const underNewId = await rejected(replayedId, 1);
+    const underNewId = await held(replayedId, State.TRANSFER_STATE_REJECTED, 1);
     expect(underNewId.verification?.manifestSeal).toMatchObject({ failure: sealPb.VerificationFailure.VERIFICATION_FAILURE_BINDING_MISMATCH, message: expect.stringContaining(`names transfer ${transfer.transferId}`) as string });
-    const withEdits = await rejected(transfer.transferId, 2);
+    await expect(clients.prosecutionTransfers.acceptTransfer({ transferId: replayedId }, as("prosecutor.zhao"))).rejects.toMatchObject({ code: common.ErrorCode.ERROR_CODE_FAILED_PRECONDITION });
+    expect((await held(transfer.transferId, State.TRANSFER_STATE_RECEIVED, 1)).case?.offence).toBe(transfer.case!.offence);
+
+    // Once returned, the edited resubmission with the old bundle is taken in turn, and REJECTED with every reason;
+    // the case data the prosecution verified before stays as it was.
+    await clients.prosecutionTransfers.returnTransfer({ transferId: transfer.transferId, reason: pb.ReturnReason.RETURN_REASON_INCOMPLETE_BUNDLE, note: "missing statement" }, as("prosecutor.zhao"));
+    await publishRaw(nc, Agency.AGENCY_PROSECUTION, await wrap(event(edited, Agency.AGENCY_POLICE, Agency.AGENCY_PROSECUTION, { submitted: edited }), { sealer: sealers.police }));
+    const withEdits = await held(transfer.transferId, State.TRANSFER_STATE_REJECTED, 2);
     expect(withEdits.verification?.manifestSeal?.message).toMatch(/case data .* differs/);
     expect(withEdits.verification?.manifestSeal?.message).toMatch(/bundle .* was received before/);
-    await expect(clients.prosecutionTransfers.acceptTransfer({ transferId: replayedId }, as("prosecutor.zhao"))).rejects.toMatchObject({ code: common.ErrorCode.ERROR_CODE_FAILED_PRECONDITION });
+    expect(withEdits.case).toMatchObject({ offence: transfer.case!.offence, parties: [expect.objectContaining({ name: "李某" })] });
   }, 90_000);
 
   it("refuses an indictment from police or notary to court at both ends", async () => {
@@ -297,5 +306,41 @@ describe("cross-agency trust: signed envelopes, bound bundles, legal routes", ()
     expect(await cli(["verify-package", join(work, "tampered.zip")])).toBe(1);
     expect(await cli(["export", "--agency", "police", "--transfer", "no-such-transfer", "--out", join(work, "x.zip"), "--dir", infra.pkiDir, "--nats", infra.natsUrl])).toBe(1);
     expect(lines.join("\n")).toContain("holds no transfer no-such-transfer");
+  }, 90_000);
+
+  it("counts a flood of unauthenticated garbage in one incident per claimed sender and hour, clips what it claims, and keeps the inbox flowing", async () => {
+    const garbage = (subjectId: string) =>
+      tpb.SignedEnvelope.encode({
+        content: tpb.EnvelopeContent.encode({ envelopeId: randomUUID(), from: Agency.AGENCY_NOTARY, to: Agency.AGENCY_POLICE, payloadType: "casebridge.transfer.v1.TransferEvent", subjectId, signedAt: new Date(), payload: Buffer.alloc(0) }).finish(),
+        signature: Buffer.alloc(0),
+        certificate: Buffer.alloc(0),
+      }).finish();
+    for (let i = 0; i < 40; i++) await publishRaw(nc, Agency.AGENCY_POLICE, garbage(`flood-${randomUUID()}`));
+    // One more with a subject of 600 kB: recorded clipped, not retried for ever.
+    await publishRaw(nc, Agency.AGENCY_POLICE, garbage("x".repeat(600_000)));
+    const jsm = await jetstreamManager(nc);
+    await eventually(async () => {
+      const info = await jsm.consumers.info(TRANSFER_STREAM, "transfer-inbox-police");
+      if (info.num_pending > 0 || info.num_ack_pending > 0) throw new Error(`police inbox: ${info.num_pending} pending, ${info.num_ack_pending} unacknowledged`);
+    }, 30_000);
+    const counted = await eventually(async () => {
+      const { incidents } = await clients.incidentsAt("police").listIncidents({ pageSize: 200, pageToken: "" }, as("admin.he"));
+      const fromNotary = incidents.filter((i) => i.claimedFrom === Agency.AGENCY_NOTARY && i.reason === Reason.INCIDENT_REASON_UNSIGNED && !i.reportedByCounterpart);
+      if (fromNotary.reduce((n, i) => n + i.occurrences, 0) < 41) throw new Error(`${fromNotary.length} records, ${fromNotary.map((i) => i.occurrences).join("+")} occurrences`);
+      return fromNotary;
+    });
+    // At most one record per hour (two if the flood crossed an hour), each with its count; every field clipped.
+    expect(counted.length).toBeLessThanOrEqual(2);
+    expect(Math.max(...counted.map((i) => i.subjectId.length))).toBeLessThanOrEqual(201);
+    // The notary was told once per record, not 41 times.
+    const notices = await eventually(async () => {
+      const { incidents } = await clients.incidentsAt("notary").listIncidents({ pageSize: 200, pageToken: "" }, as("admin.he"));
+      const told = incidents.filter((i) => i.reportedByCounterpart && i.recordedBy === Agency.AGENCY_POLICE);
+      if (told.length === 0) throw new Error("the notary was not told yet");
+      return told;
+    });
+    expect(notices.length).toBe(counted.length);
+    // Genuine traffic still flows: a new transfer is received and its receipt reaches the police.
+    await receivedTransfer();
   }, 90_000);
 });

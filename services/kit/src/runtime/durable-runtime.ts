@@ -3,7 +3,7 @@ import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type mongoose from "mongoose";
 import type { Logger } from "pino";
-import { ensureStream } from "../jetstream";
+import { DEAD_LETTER_STREAM, ensureStream } from "../jetstream";
 import { AggregateStore, type AggregateCodec } from "./aggregate-store";
 import { AuditLog } from "./audit-log";
 import { auditStream, auditSubject, LEDGER_STREAM } from "./ledger";
@@ -76,6 +76,8 @@ export class DurableRuntime {
     // A long dedup window: an audit record re-published by a relay that was down for a while is still dropped.
     await ensureStream(jsm, { name: auditStream(deps.agency), subjects: [auditSubject(deps.agency)], duplicate_window: 60 * 60 * 1_000_000_000, num_replicas });
     await ensureTimerStream(jsm, num_replicas);
+    // Where consumers put what they gave up on (without it a poison message would be retried for ever).
+    await ensureStream(jsm, { name: DEAD_LETTER_STREAM, subjects: ["cb.dlq.>"], max_age: 30 * 24 * 3600 * 1_000_000_000, num_replicas });
     return new DurableRuntime(deps, kv, jsm);
   }
 

@@ -16,9 +16,14 @@ export function stateName(state: pb.TransferState): string {
 
 /** The sender may resubmit only what came back (returned or rejected). */
 export function assertResubmittable(transfer: pb.Transfer): void {
-  if (transfer.state !== State.TRANSFER_STATE_RETURNED && transfer.state !== State.TRANSFER_STATE_REJECTED) {
+  if (!isResubmittable(transfer)) {
     throw new FailedPreconditionError(`transfer ${transfer.transferId} is ${stateName(transfer.state)}; only a returned or rejected transfer can be resubmitted`);
   }
+}
+
+/** Whether a new submission of `transfer` may come: only after a return or a rejection (both sides apply this rule). */
+export function isResubmittable(transfer: pb.Transfer): boolean {
+  return transfer.state === State.TRANSFER_STATE_RETURNED || transfer.state === State.TRANSFER_STATE_REJECTED;
 }
 
 /** The sender may withdraw until the receiver has decided. */

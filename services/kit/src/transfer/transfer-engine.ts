@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import { type common, seal as sealPb, transfer as pb, trust as tpb } from "@casebridge/proto";
 import type { Actor } from "../actor";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from "../errors";
-import { consumeEvents, ensureConsumer, ensureStream, publishEvent, type RunningConsumer } from "../jetstream";
+import { consumeEvents, ensureConsumer, ensureStream, type RunningConsumer } from "../jetstream";
 import { sealAgencyOf, verifyBundle, type ReceivedDocument, type ServiceSeals } from "../seal";
 import { bindingMismatches, caseSha256 } from "../trust/binding";
 import { envelopeOutboxItem, type OpenedEnvelope } from "../trust/envelope";
@@ -15,7 +15,6 @@ import { assertLegalRoute, legalRoute, reachableDownstream, routeRefusal } from 
 import type { AggregateCodec, AggregateStore, Change, OutboxItem, Stored } from "../runtime/aggregate-store";
 import type { AuditLog } from "../runtime/audit-log";
 import type { DurableRuntime } from "../runtime/durable-runtime";
-import { ledgerMessageId, timelineSubject } from "../runtime/ledger";
 import type { TimelineRepository } from "../runtime/timeline.repository";
 import { auditOutboxItem, timelineOutboxItem } from "../runtime/outbox-items";
 import { newestFirst } from "../runtime/paging";
@@ -29,6 +28,7 @@ import {
   assertResubmittable,
   assertWithdrawable,
   documentViolations,
+  isResubmittable,
   isCurrentStatus,
   returnCountAfter,
   applyStatusChange,
@@ -416,6 +416,9 @@ export class TransferEngine {
       return { reason: Reason.INCIDENT_REASON_NOT_COUNTERPART, detail: `transfer ${submitted.transferId} was sent by another agency` };
     }
     if (existing?.applied.includes(envelopeId) || (existing && existing.value.submission >= submitted.submission)) return undefined;
+    if (existing && !isResubmittable(existing.value)) {
+      return { reason: Reason.INCIDENT_REASON_OUT_OF_TURN, detail: `transfer ${submitted.transferId} is ${pb.transferStateToJSON(existing.value.state)} here; only a returned or rejected transfer can be resubmitted` };
+    }
     const usedBundleIds = existing ? [...existing.value.usedBundleIds, existing.value.bundle?.bundleId ?? ""].filter(Boolean) : [];
     const verification = await this.verifySubmission(submitted, usedBundleIds);
     // The sender's signed submission is the receiver's evidence of what it was sent, and by whom.
@@ -427,6 +430,8 @@ export class TransferEngine {
       const seen = base ? [...new Set([...base.usedBundleIds, base.bundle?.bundleId ?? ""].filter(Boolean))] : [];
       const next: pb.Transfer = {
         ...submitted,
+        // A refused resubmission never replaces the case data this agency verified before.
+        case: base && state !== State.TRANSFER_STATE_RECEIVED ? base.case : submitted.case,
         state,
         verification,
         supplementaryReturns: base?.supplementaryReturns ?? submitted.supplementaryReturns,
@@ -450,7 +455,7 @@ export class TransferEngine {
     if (!existing) {
       if (await this.transfers.insert(submitted.transferId, build(undefined), envelopeId)) return undefined;
     }
-    await this.transfers.mutate(submitted.transferId, ({ value }) => (value.submission >= submitted.submission ? undefined : build(value)), envelopeId);
+    await this.transfers.mutate(submitted.transferId, ({ value }) => (value.submission >= submitted.submission || !isResubmittable(value) ? undefined : build(value)), envelopeId);
     return undefined;
   }
 
@@ -568,8 +573,8 @@ export class TransferEngine {
     }
     const receiptKey = await this.keepReceipt(opened);
     const seen = { ...entry, verification, receiptKey, receiptSigner: opened.signer };
-    const agency = sealAgencyOf(this.deps.agency)!;
-    await publishEvent(this.deps.js, timelineSubject(agency), pb.TimelineEntry.encode(seen).finish(), ledgerMessageId(agency, seen.entryId));
+    // Through the transfer's outbox, with the envelope id remembered: a replay, even a late one, adds nothing.
+    await this.transfers.mutate(mine.transferId, ({ value }) => ({ value, outbox: [timelineOutboxItem(seen)] }), opened.content.envelopeId);
     return undefined;
   }
 

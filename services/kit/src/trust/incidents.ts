@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { common, trust as tpb } from "@casebridge/proto";
 import type { Logger } from "pino";
 import type { AggregateCodec, AggregateStore, OutboxItem } from "../runtime/aggregate-store";
@@ -10,6 +10,14 @@ import { envelopeOutboxItem, type OpenedEnvelope, type Refusal } from "./envelop
 import type { Refused } from "./inbox";
 
 const INCIDENT_CODEC: AggregateCodec<tpb.SecurityIncident> = { encode: (i) => tpb.SecurityIncident.encode(i).finish(), decode: (b) => tpb.SecurityIncident.decode(b) };
+
+/** Refusals anyone on the network can provoke without a key: counted per claimed sender, reason and hour. */
+const UNAUTHENTICATED = new Set<tpb.IncidentReason>([tpb.IncidentReason.INCIDENT_REASON_MALFORMED, tpb.IncidentReason.INCIDENT_REASON_UNSIGNED, tpb.IncidentReason.INCIDENT_REASON_BAD_SIGNATURE]);
+
+/** At most `max` characters of what a refused message claimed (it may be anything, of any size). */
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}
 
 /** The protobuf type name of an incident notice payload. */
 export const INCIDENT_NOTICE_TYPE = "casebridge.trust.v1.IncidentNotice";
@@ -41,27 +49,39 @@ export class IncidentRegister {
       kind: "incident",
       codec: INCIDENT_CODEC,
       indexes: [{ updatedAt: -1 }],
-      fields: (incident) => ({ updatedAt: incident.at ?? new Date(0), reason: incident.reason, claimedFrom: incident.claimedFrom }),
+      fields: (incident) => ({ updatedAt: incident.lastAt ?? incident.at ?? new Date(0), reason: incident.reason, claimedFrom: incident.claimedFrom }),
     });
   }
 
-  /** Records a refused envelope (once per distinct message) and notifies the agency it claimed to come from. */
-  async record(refusal: Refusal, incidentId: string, claimedKind: string): Promise<tpb.SecurityIncident> {
+  /**
+   * Records a refused envelope and, the first time, notifies the agency it claimed to come from.
+   * `messageId` identifies the refused message (the SHA-256 of its bytes): a replay is the same
+   * incident. Unauthenticated refusals (malformed, unsigned, bad signature: anyone on the network can
+   * make them) are counted in one record per claimed sender, reason and hour instead, so that a flood
+   * stays a handful of records and notices; refusals of a genuinely signed envelope are each kept.
+   */
+  async record(refusal: Refusal, messageId: string, claimedKind: string): Promise<tpb.SecurityIncident> {
+    const at = this.clock();
+    const incidentId = UNAUTHENTICATED.has(refusal.reason)
+      ? createHash("sha256").update(`${refusal.claimedFrom}|${refusal.reason}|${at.toISOString().slice(0, 13)}`).digest("hex")
+      : messageId;
     const incident: tpb.SecurityIncident = {
       incidentId,
-      at: this.clock(),
+      at,
       recordedBy: this.deps.agency,
-      claimedFrom: refusal.claimedFrom,
-      claimedKind,
-      subjectId: refusal.subjectId,
+      claimedFrom: common.agencyToJSON(refusal.claimedFrom) === "UNRECOGNIZED" ? common.Agency.AGENCY_UNSPECIFIED : refusal.claimedFrom,
+      claimedKind: clip(claimedKind, 100),
+      subjectId: clip(refusal.subjectId, 200),
       reason: refusal.reason,
-      detail: refusal.detail,
-      signer: refusal.signer,
+      detail: clip(refusal.detail, 1000),
+      signer: clip(refusal.signer, 500),
       reportedByCounterpart: false,
+      occurrences: 1,
+      lastAt: at,
     };
+    const named = incident.claimedFrom;
     const outbox: OutboxItem[] = [this.auditItem(incident)];
-    const named = refusal.claimedFrom;
-    if (named !== common.Agency.AGENCY_UNSPECIFIED && named !== this.deps.agency && common.agencyToJSON(named) !== "UNRECOGNIZED") {
+    if (named !== common.Agency.AGENCY_UNSPECIFIED && named !== this.deps.agency) {
       outbox.push(
         envelopeOutboxItem({
           id: randomUUID(),
@@ -70,13 +90,17 @@ export class IncidentRegister {
           subject: this.deps.inboxOf(named),
           payloadType: INCIDENT_NOTICE_TYPE,
           subjectId: incident.subjectId,
-          at: incident.at!,
+          at,
           payload: tpb.IncidentNotice.encode({ incident }).finish(),
         }),
       );
     }
     const created = await this.incidents.insert(incidentId, { value: incident, outbox });
-    this.deps.logger.warn({ incidentId, reason: tpb.incidentReasonToJSON(refusal.reason), claimedFrom: common.agencyToJSON(named), subjectId: refusal.subjectId, detail: refusal.detail, replay: !created }, "inbound envelope refused: security incident");
+    if (!created && incidentId !== messageId) {
+      // One more of a counted kind: the count and the time of the last go up, nothing is sent again.
+      await this.incidents.mutate(incidentId, ({ value }) => ({ value: { ...value, occurrences: value.occurrences + 1, lastAt: at }, outbox: [] }), messageId);
+    }
+    this.deps.logger.warn({ incidentId, reason: tpb.incidentReasonToJSON(refusal.reason), claimedFrom: common.agencyToJSON(named), subjectId: incident.subjectId, detail: incident.detail, repeated: !created }, "inbound envelope refused: security incident");
     return incident;
   }
 

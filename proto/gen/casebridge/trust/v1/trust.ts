@@ -46,6 +46,8 @@ export enum IncidentReason {
   INCIDENT_REASON_SUBJECT_MISMATCH = 7,
   /** INCIDENT_REASON_ROUTE_NOT_ALLOWED - The legal-routes table does not allow this sender to send this purpose to this agency. */
   INCIDENT_REASON_ROUTE_NOT_ALLOWED = 8,
+  /** INCIDENT_REASON_OUT_OF_TURN - A resubmission of a transfer the receiver has not returned or rejected (e.g. one it accepted). */
+  INCIDENT_REASON_OUT_OF_TURN = 9,
   UNRECOGNIZED = -1,
 }
 
@@ -78,6 +80,9 @@ export function incidentReasonFromJSON(object: any): IncidentReason {
     case 8:
     case "INCIDENT_REASON_ROUTE_NOT_ALLOWED":
       return IncidentReason.INCIDENT_REASON_ROUTE_NOT_ALLOWED;
+    case 9:
+    case "INCIDENT_REASON_OUT_OF_TURN":
+      return IncidentReason.INCIDENT_REASON_OUT_OF_TURN;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -105,6 +110,8 @@ export function incidentReasonToJSON(object: IncidentReason): string {
       return "INCIDENT_REASON_SUBJECT_MISMATCH";
     case IncidentReason.INCIDENT_REASON_ROUTE_NOT_ALLOWED:
       return "INCIDENT_REASON_ROUTE_NOT_ALLOWED";
+    case IncidentReason.INCIDENT_REASON_OUT_OF_TURN:
+      return "INCIDENT_REASON_OUT_OF_TURN";
     case IncidentReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -165,6 +172,13 @@ export interface SecurityIncident {
   signer: string;
   /** Set on the incident as the named sender records it: another agency told us something was sent in our name. */
   reportedByCounterpart: boolean;
+  /**
+   * How many refused messages this record stands for: unauthenticated ones (malformed, unsigned, bad
+   * signature) are counted per claimed sender, reason and hour, so that a flood cannot bury the rest.
+   */
+  occurrences: number;
+  /** When the last of them came. */
+  lastAt?: Date | undefined;
 }
 
 /**
@@ -489,6 +503,8 @@ function createBaseSecurityIncident(): SecurityIncident {
     detail: "",
     signer: "",
     reportedByCounterpart: false,
+    occurrences: 0,
+    lastAt: undefined,
   };
 }
 
@@ -523,6 +539,12 @@ export const SecurityIncident: MessageFns<SecurityIncident> = {
     }
     if (message.reportedByCounterpart !== false) {
       writer.uint32(80).bool(message.reportedByCounterpart);
+    }
+    if (message.occurrences !== 0) {
+      writer.uint32(88).uint32(message.occurrences);
+    }
+    if (message.lastAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastAt), writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -620,6 +642,22 @@ export const SecurityIncident: MessageFns<SecurityIncident> = {
             message.reportedByCounterpart = reader.bool();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.occurrences = reader.uint32();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.lastAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -668,6 +706,12 @@ export const SecurityIncident: MessageFns<SecurityIncident> = {
         : isSet(object.reported_by_counterpart)
         ? globalThis.Boolean(object.reported_by_counterpart)
         : false,
+      occurrences: isSet(object.occurrences) ? globalThis.Number(object.occurrences) : 0,
+      lastAt: isSet(object.lastAt)
+        ? fromJsonTimestamp(object.lastAt)
+        : isSet(object.last_at)
+        ? fromJsonTimestamp(object.last_at)
+        : undefined,
     };
   },
 
@@ -703,6 +747,12 @@ export const SecurityIncident: MessageFns<SecurityIncident> = {
     if (message.reportedByCounterpart !== false) {
       obj.reportedByCounterpart = message.reportedByCounterpart;
     }
+    if (message.occurrences !== 0) {
+      obj.occurrences = Math.round(message.occurrences);
+    }
+    if (message.lastAt !== undefined) {
+      obj.lastAt = message.lastAt.toISOString();
+    }
     return obj;
   },
 
@@ -721,6 +771,8 @@ export const SecurityIncident: MessageFns<SecurityIncident> = {
     message.detail = object.detail ?? "";
     message.signer = object.signer ?? "";
     message.reportedByCounterpart = object.reportedByCounterpart ?? false;
+    message.occurrences = object.occurrences ?? 0;
+    message.lastAt = object.lastAt ?? undefined;
     return message;
   },
 };
