@@ -754,7 +754,15 @@ function Incidents({ tx }: { tx: T }) {
         <tbody>
           {incidents.map((i) => (
             <tr data-testid="incident">
-              <td>{tx.date(i.at)}</td>
+              <td>
+                {tx.date(i.at)}
+                {(i.occurrences ?? 1) > 1 && (
+                  <span class="muted" data-testid="incident-occurrences">
+                    {" "}
+                    × {i.occurrences} · {tx.t("lastAt")} {tx.date(i.lastAt)}
+                  </span>
+                )}
+              </td>
               <td>{tx.label(i.recordedBy)}</td>
               <td>
                 {tx.label(i.claimedFrom)} {i.reportedByCounterpart && <span class="badge indeterminate">{tx.t("reportedByCounterpart")}</span>}
