@@ -142,18 +142,27 @@ describe("web UI in Chromium, signed in through the real Keycloak login page", (
     const adminToken = await devUserToken(authIssuer, "admin.he");
     const listed = await eventually(async () => {
       const res = await fetch(`${base}/api/v1/incidents`, { headers: { authorization: `Bearer ${adminToken}` } });
-      const body = (await res.json()) as { incidents?: Array<{ subjectId: string }> };
-      if (res.status !== 200 || !body.incidents?.some((i) => i.subjectId === subjectId)) throw new Error(`incidents: ${res.status} ${JSON.stringify(body).slice(0, 300)}`);
+      const body = (await res.json()) as { incidents?: Array<{ subjectId: string; namedSenderNotified?: boolean }> };
+      if (res.status !== 200 || !body.incidents?.some((i) => i.subjectId === subjectId && i.namedSenderNotified)) throw new Error(`incidents: ${res.status} ${JSON.stringify(body).slice(0, 300)}`);
       return body.incidents;
     }, 20_000, 200);
-    expect(listed.filter((i) => i.subjectId === subjectId)).toHaveLength(2);
+    // One row per incident: the prosecution's copy of the notice is folded into the police's record.
+    expect(listed.filter((i) => i.subjectId === subjectId)).toHaveLength(1);
     const admin = await signIn("admin.he", "zh-CN", true);
     expect(await admin.textContent("[data-testid=tab-incidents]")).toBe("安全事件");
     // The incidents page is the administrator's first page; both incidents are listed by the time it loads (checked above).
-    await admin.waitForSelector(`[data-testid=incident]:has-text("${subjectId}") >> nth=1`, { timeout: 20_000 });
+    await admin.waitForSelector(`[data-testid=incident]:has-text("${subjectId}")`, { timeout: 20_000 });
     const rows = await admin.locator("[data-testid=incident]", { hasText: subjectId }).allTextContents();
     expect(rows.some((row) => row.includes("未签名") && row.includes("公安机关") && row.includes("检察院"))).toBe(true);
-    expect(rows.some((row) => row.includes("冒用本单位名义"))).toBe(true);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toContain("状态回执：受理");
+    expect(rows[0]).toContain("处置：无签名的伪造消息");
+    // The prosecution's notice arrives a moment later: refresh until the row says the named sender was told.
+    await eventually(async () => {
+      await admin.click("[data-testid=incidents-reload]");
+      await admin.waitForSelector(`[data-testid=incident]:has-text("${subjectId}") [data-testid=named-sender-notified]`, { timeout: 2_000 });
+    }, 20_000, 200);
+    expect(await admin.locator("[data-testid=incident]", { hasText: subjectId }).textContent()).toContain("已通知被冒名单位");
     expect(await admin.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await shot(admin, "platform-admin-incidents-phone");
   }, 60_000);

@@ -395,7 +395,13 @@ export function apiRoutes(schemas: ProtoSchemas, live: LiveUpdates, systemStatus
       handle: async ({ query }, { clientsOf, call }) => {
         const limit = Number(query.limit ?? 100);
         const answers = await Promise.allSettled(SEAL_AGENCIES.map((agency) => clientsOf(agency).incidents.listIncidents({ pageSize: limit, pageToken: "" }, call)));
-        const incidents = answers.flatMap((answer) => (answer.status === "fulfilled" ? answer.value.incidents : []));
+        const all = answers.flatMap((answer) => (answer.status === "fulfilled" ? answer.value.incidents : []));
+        // The copy an agency keeps of a notice ("sent in your name") is the same incident as the refusing agency's record: one row.
+        const recorded = new Set(all.filter((incident) => !incident.reportedByCounterpart).map((incident) => incident.incidentId));
+        const notified = new Set(all.filter((incident) => incident.reportedByCounterpart).map((incident) => incident.incidentId));
+        const incidents = all
+          .filter((incident) => !incident.reportedByCounterpart || !recorded.has(incident.incidentId))
+          .map((incident) => ({ ...incident, namedSenderNotified: !incident.reportedByCounterpart && notified.has(incident.incidentId) }));
         incidents.sort((a, b) => (b.at?.getTime() ?? 0) - (a.at?.getTime() ?? 0));
         return {
           incidents: incidents.slice(0, limit).map((incident) => tpb.SecurityIncident.toJSON(incident)),

@@ -592,13 +592,18 @@ function Timeline({ tx, caseId, tick, back }: { tx: T; caseId: string; tick: num
             <tr>
               <td>{tx.date(e.at)}</td>
               <td>{tx.label(e.agency)}</td>
-              <td>{e.action}</td>
+              <td>{tx.label(`ACTION_${e.action}`)}</td>
               <td class="muted">{e.actor}</td>
               <td>
                 {e.verification && <span class={`badge ${sealClass(e.verification)}`}>{sealText(tx, e.verification)}</span>} {e.detail} {e.returnReason && tx.label(e.returnReason)}
                 {e.receiptKey && (
-                  <span class="badge valid" data-testid="receipt" title={`${tx.t("receiptTitle")} · ${e.receiptSigner ?? ""} · SHA-256 ${e.receiptKey}`}>
-                    ✔ {tx.t("receipt")} · {tx.label(e.agency)}
+                  <span class="receipt">
+                    <span class="badge valid" data-testid="receipt" title={`${tx.t("receiptTitle")} · SHA-256 ${e.receiptKey}`}>
+                      ✔ {tx.t("receipt")} · {tx.label(e.agency)}
+                    </span>
+                    <span class="muted small wrap">
+                      {tx.t("signedBy")} {(/CN=([^,]+)/.exec(e.receiptSigner ?? "") ?? [])[1] ?? e.receiptSigner}
+                    </span>
                   </span>
                 )}
               </td>
@@ -729,12 +734,26 @@ function Audit({ tx }: { tx: T }) {
   );
 }
 
+/** The step of a claimed event in words ("status accepted" → 状态回执：已受理). */
+function claimedKindText(tx: T, kind: string): string {
+  const [head, ...rest] = (kind ?? "").split(" ");
+  const detail = rest.join(" ");
+  const label = tx.label(`KIND_${head}`);
+  return detail ? `${label}：${tx.label(`ACTION_${detail}`)}` : label;
+}
+
 function Incidents({ tx }: { tx: T }) {
   const list = useApi("/api/v1/incidents", 0);
   const incidents: Json[] = list.data?.incidents ?? [];
   return (
     <section>
-      <h2>{tx.t("incidents")}</h2>
+      <h2>
+        {tx.t("incidents")}{" "}
+        <button class="secondary" data-testid="incidents-reload" onClick={list.reload}>
+          {tx.t("reload")}
+        </button>
+      </h2>
+      <p class="muted">{tx.t("incidentsHint")}</p>
       <Problem error={list.error} />
       {(list.data?.unavailable ?? []).length > 0 && (
         <p class="error">
@@ -763,15 +782,22 @@ function Incidents({ tx }: { tx: T }) {
                   </span>
                 )}
               </td>
-              <td>{tx.label(i.recordedBy)}</td>
-              <td>
-                {tx.label(i.claimedFrom)} {i.reportedByCounterpart && <span class="badge indeterminate">{tx.t("reportedByCounterpart")}</span>}
+              <td data-label={tx.t("recordedBy")}>{tx.label(i.recordedBy)}</td>
+              <td data-label={tx.t("claimedFrom")}>
+                {tx.label(i.claimedFrom) || "—"} {i.reportedByCounterpart && <span class="badge indeterminate">{tx.t("reportedByCounterpart")}</span>}
+                {i.namedSenderNotified && (
+                  <span class="badge indeterminate" data-testid="named-sender-notified">
+                    {tx.t("namedSenderNotified")}
+                  </span>
+                )}
               </td>
-              <td>
-                {i.claimedKind} <span class="muted">{i.subjectId}</span>
+              <td data-label={tx.t("claimedKind")}>
+                {claimedKindText(tx, i.claimedKind)} <span class="muted wrap">{i.subjectId}</span>
               </td>
-              <td>
-                <span class="badge invalid">{tx.label(i.reason)}</span> <span class="muted">{i.detail}</span>
+              <td data-label={tx.t("incidentReason")}>
+                <span class="badge invalid">{tx.label(i.reason)}</span>
+                <div>{tx.label(`ADVICE_${i.reason}`)}</div>
+                <div class="muted wrap">{i.detail}</div>
               </td>
             </tr>
           ))}

@@ -1016,6 +1016,8 @@ function readmeText({ index, manifest, timestamps, receiptDigests }: ReadmeConte
     `"-attime ${at}" judges certificates and CRLs as of the export time (years later they may have expired).`,
     "",
     "1. 文件完整性 / Every file is intact:",
+    "   SHA256SUMS 本身未签名，只能发现传输损坏；防篡改由下面各步的签章、时间戳和签名回执保证。",
+    "   SHA256SUMS is not signed: it shows damage in transit; the seals, time-stamps and signed receipts below prove that nothing was altered.",
   );
   run("sha256sum -c SHA256SUMS");
   say(

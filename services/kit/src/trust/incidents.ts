@@ -78,6 +78,7 @@ export class IncidentRegister {
       reportedByCounterpart: false,
       occurrences: 1,
       lastAt: at,
+      namedSenderNotified: false,
     };
     const named = incident.claimedFrom;
     const outbox: OutboxItem[] = [this.auditItem(incident)];

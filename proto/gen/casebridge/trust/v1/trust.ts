@@ -178,7 +178,11 @@ export interface SecurityIncident {
    */
   occurrences: number;
   /** When the last of them came. */
-  lastAt?: Date | undefined;
+  lastAt?:
+    | Date
+    | undefined;
+  /** In a listing across agencies (platform-admin): the agency named as sender holds the notice of it. */
+  namedSenderNotified: boolean;
 }
 
 /**
@@ -505,6 +509,7 @@ function createBaseSecurityIncident(): SecurityIncident {
     reportedByCounterpart: false,
     occurrences: 0,
     lastAt: undefined,
+    namedSenderNotified: false,
   };
 }
 
@@ -545,6 +550,9 @@ export const SecurityIncident: MessageFns<SecurityIncident> = {
     }
     if (message.lastAt !== undefined) {
       Timestamp.encode(toTimestamp(message.lastAt), writer.uint32(98).fork()).join();
+    }
+    if (message.namedSenderNotified !== false) {
+      writer.uint32(104).bool(message.namedSenderNotified);
     }
     return writer;
   },
@@ -658,6 +666,14 @@ export const SecurityIncident: MessageFns<SecurityIncident> = {
             message.lastAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.namedSenderNotified = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -712,6 +728,11 @@ export const SecurityIncident: MessageFns<SecurityIncident> = {
         : isSet(object.last_at)
         ? fromJsonTimestamp(object.last_at)
         : undefined,
+      namedSenderNotified: isSet(object.namedSenderNotified)
+        ? globalThis.Boolean(object.namedSenderNotified)
+        : isSet(object.named_sender_notified)
+        ? globalThis.Boolean(object.named_sender_notified)
+        : false,
     };
   },
 
@@ -753,6 +774,9 @@ export const SecurityIncident: MessageFns<SecurityIncident> = {
     if (message.lastAt !== undefined) {
       obj.lastAt = message.lastAt.toISOString();
     }
+    if (message.namedSenderNotified !== false) {
+      obj.namedSenderNotified = message.namedSenderNotified;
+    }
     return obj;
   },
 
@@ -773,6 +797,7 @@ export const SecurityIncident: MessageFns<SecurityIncident> = {
     message.reportedByCounterpart = object.reportedByCounterpart ?? false;
     message.occurrences = object.occurrences ?? 0;
     message.lastAt = object.lastAt ?? undefined;
+    message.namedSenderNotified = object.namedSenderNotified ?? false;
     return message;
   },
 };
