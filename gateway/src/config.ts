@@ -1,4 +1,4 @@
-import { EnvReader, SEAL_AGENCIES, type Env, type SealAgency } from "@casebridge/kit";
+import { API_AUDIENCE, EnvReader, SEAL_AGENCIES, type Env, type SealAgency } from "@casebridge/kit";
 
 /** Settings of the gateway. */
 export interface GatewayConfig {
@@ -9,6 +9,8 @@ export interface GatewayConfig {
   rpcTimeoutMs: number;
   /** Keycloak realm URL: the tokens' issuer, e.g. http://127.0.0.1:8180/realms/casebridge. */
   authIssuer: string;
+  /** The audience every access token must name. */
+  authAudience: string;
   /** The gateway's confidential OIDC client (browser login). */
   clientId: string;
   clientSecret: string;
@@ -35,6 +37,7 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     logLevel: read.oneOf("LOG_LEVEL", ["fatal", "error", "warn", "info", "debug", "trace", "silent"], "info"),
     rpcTimeoutMs: read.int("RPC_TIMEOUT_MS", { default: 10_000, min: 1, max: 600_000 }),
     authIssuer: read.url("AUTH_ISSUER", ["http:", "https:"], "http://127.0.0.1:8180/realms/casebridge"),
+    authAudience: read.string("AUTH_AUDIENCE", API_AUDIENCE),
     clientId: read.string("OIDC_CLIENT_ID", "casebridge-gateway"),
     // Development defaults, refused when NODE_ENV=production.
     clientSecret: read.string("OIDC_CLIENT_SECRET", `${DEV_SECRET_PREFIX}gateway-secret-change-me`),

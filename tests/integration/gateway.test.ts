@@ -1,9 +1,11 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import Ajv from "ajv";
 import addFormats from "ajv-formats";
-import { devUserToken } from "@casebridge/kit";
+import { connect } from "@nats-io/transport-node";
+import { bearerMetadata, devUserToken, natsClient } from "@casebridge/kit";
+import { common, transfer as pb } from "@casebridge/proto";
 import { startPlatform, type Platform } from "./platform";
-import { authIssuer, eventually } from "./support";
+import { authIssuer, eventually, infra } from "./support";
 
 // The demo users of the real Keycloak realm, one per role.
 const USERS = ["officer.wang", "legal.li", "leader.qian", "custodian.chen", "prosecutor.zhao", "judge.sun", "clerk.zhou", "lawyer.wu", "mediator.zheng", "notary.feng", "admin.he"] as const;
@@ -131,6 +133,25 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
       expect(res.status).toBe(401);
     }
     expect((await fetch(`${base}/api/v1/cases`, { headers: { authorization: `Bearer ${good}` } })).status).toBe(200);
+  });
+
+  it("refuses, at the gateway and at the service, a genuine realm token that is not for the CaseBridge API (no audience)", async () => {
+    const foreign = await devUserToken(authIssuer, "legal.li", "demo", "casebridge-test-noaud");
+    const claims = JSON.parse(Buffer.from(foreign.split(".")[1]!, "base64url").toString()) as { aud?: string | string[]; agency?: string };
+    expect([claims.aud].flat()).not.toContain("casebridge-api");
+    expect(claims.agency).toBe("police"); // otherwise a full token: only the audience is missing
+    const res = await fetch(`${base}/api/v1/me`, { headers: { authorization: `Bearer ${foreign}` } });
+    expect(res.status).toBe(401);
+    // Past the gateway too: the police service itself refuses it over NATS.
+    const nc = await connect({ servers: infra.natsUrl });
+    try {
+      await expect(natsClient(nc, "police", pb.CaseFileServiceDefinition, 10_000).listCases({ approval: 0, pageSize: 1, pageToken: "" }, { metadata: bearerMetadata(foreign) })).rejects.toMatchObject({
+        code: common.ErrorCode.ERROR_CODE_UNAUTHENTICATED,
+        message: expect.stringContaining("not for the CaseBridge API") as string,
+      });
+    } finally {
+      await nc.close();
+    }
   });
 
   describe("a case through the API, every answer checked against /openapi.json", () => {

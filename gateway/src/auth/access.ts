@@ -39,6 +39,7 @@ export interface AccessTokenClaims {
   sub?: string;
   agency?: string;
   exp?: number;
+  aud?: string | string[];
   realm_access?: { roles?: string[] };
 }
 

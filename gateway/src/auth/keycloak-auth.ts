@@ -1,6 +1,7 @@
 import type { Request, RequestHandler } from "express";
 import session from "express-session";
 import Keycloak from "keycloak-connect";
+import { audiencesOf } from "@casebridge/kit";
 import { principalOf, type AccessTokenClaims, type Principal } from "./access";
 
 /**
@@ -28,6 +29,8 @@ export interface KeycloakAuthOptions {
   readonly store: session.Store;
   /** Idle timeout of a browser session. */
   readonly sessionIdleMs: number;
+  /** The audience every access token must name (tokens of the realm's other clients are refused). */
+  readonly audience: string;
 }
 
 interface KeycloakRequest extends Request {
@@ -60,7 +63,8 @@ export function keycloakAuth(options: KeycloakAuthOptions): GatewayAuth {
     login: [keycloak.protect(), (_req, res) => res.redirect("/")],
     principalOf(req) {
       const token = (req as KeycloakRequest).kauth?.grant?.access_token;
-      return token ? principalOf(token.content, token.token) : undefined;
+      if (!token || !audiencesOf(token.content).includes(options.audience)) return undefined;
+      return principalOf(token.content, token.token);
     },
   };
 }

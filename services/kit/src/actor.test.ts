@@ -22,7 +22,7 @@ function token(claims: Record<string, unknown>, options: { kid?: string; alg?: s
   return `${header}.${payload}.${signature.toString("base64url")}`;
 }
 
-const legal = { iss: issuer, exp: now / 1000 + 300, typ: "Bearer", sub: "u-1", preferred_username: "legal.li", agency: "police", realm_access: { roles: ["police-legal"] } };
+const legal = { iss: issuer, aud: ["casebridge-api", "account"], exp: now / 1000 + 300, typ: "Bearer", sub: "u-1", preferred_username: "legal.li", agency: "police", realm_access: { roles: ["police-legal"] } };
 
 function verifier(fetches = { count: 0 }): TokenVerifier {
   return new TokenVerifier(
@@ -43,6 +43,12 @@ describe("TokenVerifier", () => {
   it("accepts a token signed by the realm's key and reads user, roles and agency", async () => {
     await expect(verifier().verify(token(legal))).resolves.toEqual({ user: "legal.li", roles: ["police-legal"], agency: common.Agency.AGENCY_POLICE, platform: false });
     await expect(verifier().verify(token(legal, { alg: "ES256", kid: "ec-1" }))).resolves.toMatchObject({ user: "legal.li" });
+  });
+
+  it("refuses a token that is not for the CaseBridge API (no or another audience)", async () => {
+    await expect(verifier().verify(token({ ...legal, aud: undefined }))).rejects.toThrow("not for the CaseBridge API");
+    await expect(verifier().verify(token({ ...legal, aud: "account" }))).rejects.toThrow("not for the CaseBridge API");
+    await expect(verifier().verify(token({ ...legal, aud: "casebridge-api" }))).resolves.toMatchObject({ user: "legal.li" });
   });
 
   it("refuses expired, foreign, tampered, unsigned and unknown-key tokens", async () => {

@@ -4,6 +4,9 @@ import type { CallContext } from "./contract";
 import { PermissionDeniedError, UnauthenticatedError } from "./errors";
 import { agencyEnumOf, parseSealAgency } from "./seal/pki";
 
+/** The audience of access tokens for the CaseBridge API: the gateway and every service refuse tokens without it. */
+export const API_AUDIENCE = "casebridge-api";
+
 /** Who is calling, from a verified Keycloak access token: user, realm roles and agency. */
 export interface Actor {
   readonly user: string;
@@ -27,6 +30,7 @@ interface AccessClaims {
   sub?: string;
   preferred_username?: string;
   agency?: string;
+  aud?: string | string[];
   realm_access?: { roles?: string[] };
 }
 
@@ -58,6 +62,8 @@ export class TokenVerifier {
       return (await response.json()) as { keys: Array<JsonWebKey & { kid?: string; alg?: string; use?: string }> };
     },
     private readonly now: () => number = Date.now,
+    /** The audience a token must name; tokens of the realm's other clients are refused. */
+    private readonly audience: string = API_AUDIENCE,
   ) {}
 
   /** The actor of a verified access token; throws UnauthenticatedError saying why not. */
@@ -84,6 +90,7 @@ export class TokenVerifier {
     if (typeof claims.exp !== "number" || claims.exp + CLOCK_SKEW_S < nowS) throw new UnauthenticatedError("the access token has expired");
     if (typeof claims.nbf === "number" && claims.nbf - CLOCK_SKEW_S > nowS) throw new UnauthenticatedError("the access token is not valid yet");
     if (claims.typ !== undefined && claims.typ !== "Bearer") throw new UnauthenticatedError("not an access token");
+    if (!audiencesOf(claims).includes(this.audience)) throw new UnauthenticatedError(`the access token is not for the CaseBridge API (its audience lacks ${this.audience})`);
     const agency = parseSealAgency(claims.agency ?? "");
     return {
       user: claims.preferred_username ?? claims.sub ?? "",
@@ -146,4 +153,9 @@ export class TokenVerifier {
     }
     this.keys = keys;
   }
+}
+
+/** The audiences a token names (`aud` is a string or a list). */
+export function audiencesOf(claims: { aud?: string | string[] }): string[] {
+  return Array.isArray(claims.aud) ? claims.aud : claims.aud ? [claims.aud] : [];
 }

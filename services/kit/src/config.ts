@@ -1,3 +1,4 @@
+import { API_AUDIENCE } from "./actor";
 import { resolve } from "node:path";
 import { parseDeadlineRules, STATUTORY_RULES, type DeadlineRules } from "./deadlines/domain";
 /** The environment a service reads its settings from. */
@@ -111,6 +112,8 @@ export interface ServiceConfig {
   pkiKeyPassphrase: string | undefined;
   /** Keycloak realm URL whose access tokens callers must present (its JWKS verifies them). */
   authIssuer: string;
+  /** The audience every access token must name (the realm's audience mapper adds it for the platform's clients). */
+  authAudience: string;
   /** Replicas of the JetStream streams and buckets this service creates (1 locally; the NATS cluster size, at most 3, in Kubernetes). */
   jetstreamReplicas: number;
   /** Statutory deadline rules in force: the statutory ones, with DEADLINE_RULES overrides (JSON; e.g. short rules in tests). */
@@ -137,6 +140,7 @@ export function loadServiceConfig(service: string, defaultGrpcPort: number, env:
     pkiDir: resolve(read.string("PKI_DIR", ".data/pki")),
     pkiKeyPassphrase: read.string("PKI_KEY_PASSPHRASE", "") || undefined,
     authIssuer: read.url("AUTH_ISSUER", ["http:", "https:"], "http://127.0.0.1:8180/realms/casebridge"),
+    authAudience: read.string("AUTH_AUDIENCE", API_AUDIENCE),
     jetstreamReplicas: read.int("JETSTREAM_REPLICAS", { default: 1, min: 1, max: 5 }),
     deadlineRules: STATUTORY_RULES,
   };

@@ -134,7 +134,7 @@ export async function startService(spec: ServiceSpec, env: Env, logDestination?:
     await Promise.all([nats.nc.close(), mongo.close()]);
     throw err;
   }
-  const deps: ServiceDeps = { config, logger, nats, js, mongo, seals: seals.seals, auth: new TokenVerifier(config.authIssuer), runtime };
+  const deps: ServiceDeps = { config, logger, nats, js, mongo, seals: seals.seals, auth: new TokenVerifier(config.authIssuer, undefined, undefined, config.authAudience), runtime };
 
   const identity = { service: spec.name, agency: spec.agency, version: config.version, instanceId: randomUUID(), startedAt: new Date() };
   const systemContract = serve(
