@@ -22,6 +22,8 @@ export interface GatewayConfig {
   services: Record<SealAgency, string>;
   /** Requests per user per minute before 429. */
   rateLimitPerMinute: number;
+  /** Live-update (SSE) streams one user may hold open at once (per gateway replica). */
+  maxStreamsPerUser: number;
 }
 
 const DEV_SECRET_PREFIX = "dev-only-";
@@ -45,6 +47,7 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     secureCookies: read.oneOf("SECURE_COOKIES", ["true", "false"], env.NODE_ENV === "production" ? "true" : "false") === "true",
     services: parseServiceAddresses(read.string("SERVICE_ADDRESSES", DEV_SERVICES), read),
     rateLimitPerMinute: read.int("RATE_LIMIT_PER_MINUTE", { default: 600, min: 1, max: 1_000_000 }),
+    maxStreamsPerUser: read.int("SSE_MAX_STREAMS_PER_USER", { default: 5, min: 1, max: 1000 }),
   };
   if (env.NODE_ENV === "production") {
     for (const [name, value] of [["OIDC_CLIENT_SECRET", config.clientSecret], ["SESSION_SECRET", config.sessionSecret]] as const) {

@@ -1,19 +1,35 @@
 import type { Response } from "express";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { sealAgencyOf, type Logger, type SealAgency } from "@casebridge/kit";
+import { ResourceExhaustedError, sealAgencyOf, type Logger, type SealAgency } from "@casebridge/kit";
 import { transfer as pb } from "@casebridge/proto";
 
 const HEARTBEAT_MS = 15_000;
 
+/** Who holds a stream: the user, and when their access token ends (the stream ends with it). */
+export interface StreamHolder {
+  readonly user: string;
+  readonly expiresAt: Date;
+}
+
+/** Longest a stream lives whatever its token says, so that a stream is re-authorised at least this often. */
+const MAX_STREAM_MS = 60 * 60_000;
+
 /**
  * Live updates for the web UI: one NATS subscription to every agency's ChangeNotices
  * (cb.changes.*), fanned out as server-sent events to the browsers of that agency's users.
+ * A stream ends when its access token does (the browser reconnects and is authorised again), and a
+ * user holds at most `maxPerUser` streams at once.
  */
 export class LiveUpdates {
   private readonly streams = new Map<SealAgency, Set<Response>>();
+  private readonly perUser = new Map<string, number>();
   private readonly subscription: Subscription;
 
-  constructor(nc: NatsConnection, private readonly logger: Logger) {
+  constructor(
+    nc: NatsConnection,
+    private readonly logger: Logger,
+    private readonly maxPerUser = 5,
+  ) {
     this.subscription = nc.subscribe("cb.changes.*", {
       callback: (error, message) => {
         if (error) return;
@@ -27,8 +43,18 @@ export class LiveUpdates {
     });
   }
 
-  /** Streams the changes of `agency` to `res` until the client goes away. */
-  stream(agency: SealAgency, res: Response): Promise<void> {
+  /**
+   * Streams the changes of `agency` to `res` until the client goes away or the holder's token ends;
+   * throws ResourceExhaustedError (429) when the holder has `maxPerUser` streams open already.
+   */
+  stream(agency: SealAgency, holder: StreamHolder, res: Response): Promise<void> {
+    const open = this.perUser.get(holder.user) ?? 0;
+    if (open >= this.maxPerUser) {
+      throw new ResourceExhaustedError(`${holder.user} has ${open} live-update streams open already, the most one user may hold; close one (another tab or device) first`);
+    }
+    const lifetime = Math.min(holder.expiresAt.getTime() - Date.now(), MAX_STREAM_MS);
+    if (lifetime <= 0) throw new ResourceExhaustedError("the access token has expired; sign in again");
+    this.perUser.set(holder.user, open + 1);
     res.status(200).set({ "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache, no-transform", "x-accel-buffering": "no", connection: "keep-alive" });
     res.flushHeaders();
     res.write("retry: 3000\n: connected\n\n");
@@ -36,10 +62,19 @@ export class LiveUpdates {
     this.streams.set(agency, set);
     set.add(res);
     const heartbeat = setInterval(() => res.write(": heartbeat\n\n"), HEARTBEAT_MS);
+    // When the token ends, so does the stream: the browser reconnects, and its session is checked (and refreshed) again.
+    const expiry = setTimeout(() => {
+      res.write("event: expired\ndata: {}\n\n");
+      res.end();
+    }, lifetime);
     return new Promise((resolve) => {
       res.on("close", () => {
         clearInterval(heartbeat);
+        clearTimeout(expiry);
         set.delete(res);
+        const left = (this.perUser.get(holder.user) ?? 1) - 1;
+        if (left > 0) this.perUser.set(holder.user, left);
+        else this.perUser.delete(holder.user);
         resolve();
       });
     });

@@ -135,6 +135,45 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
     expect((await fetch(`${base}/api/v1/cases`, { headers: { authorization: `Bearer ${good}` } })).status).toBe(200);
   });
 
+  it("lets one user hold at most 5 live-update streams (the 6th gets 429 problem+json) and ends a stream when its token ends", async () => {
+    const open = async (headers: Record<string, string>) => {
+      const abort = new AbortController();
+      const res = await fetch(`${base}/api/v1/events`, { headers, signal: abort.signal });
+      return { res, abort };
+    };
+    const streams = await eventually(async () => {
+      const opened = [];
+      for (let i = 0; i < 5; i++) opened.push(await open(bearer("judge.sun")));
+      if (opened.some((s) => s.res.status !== 200)) {
+        for (const s of opened) s.abort.abort();
+        throw new Error(`statuses ${opened.map((s) => s.res.status).join(",")}`); // earlier tests' streams are still closing
+      }
+      return opened;
+    });
+    const sixth = await open(bearer("judge.sun"));
+    expect(sixth.res.status).toBe(429);
+    expect(sixth.res.headers.get("content-type")).toContain("application/problem+json");
+    expect(((await sixth.res.json()) as { detail: string }).detail).toContain("5 live-update streams open already");
+    // Another user is not affected, and closing one stream frees a place.
+    const other = await open(bearer("clerk.zhou"));
+    expect(other.res.status).toBe(200);
+    other.abort.abort();
+    streams[0]!.abort.abort();
+    const again = await eventually(async () => {
+      const attempt = await open(bearer("judge.sun"));
+      if (attempt.res.status !== 200) throw new Error(`still ${attempt.res.status}`);
+      return attempt;
+    });
+    for (const s of [...streams.slice(1), again]) s.abort.abort();
+
+    // A token that lives 1 s: its stream ends by itself, with an "expired" event.
+    const shortLived = await devUserToken(authIssuer, "legal.li", "demo", "casebridge-test-short");
+    const expiring = await open({ authorization: `Bearer ${shortLived}` });
+    expect(expiring.res.status).toBe(200);
+    const text = await Promise.race([expiring.res.text(), new Promise<string>((_, reject) => setTimeout(() => reject(new Error("the stream outlived its token by 20 s")), 20_000))]);
+    expect(text).toContain("event: expired");
+  }, 60_000);
+
   it("refuses, at the gateway and at the service, a genuine realm token that is not for the CaseBridge API (no audience)", async () => {
     const foreign = await devUserToken(authIssuer, "legal.li", "demo", "casebridge-test-noaud");
     const claims = JSON.parse(Buffer.from(foreign.split(".")[1]!, "base64url").toString()) as { aud?: string | string[]; agency?: string };

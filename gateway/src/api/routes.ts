@@ -427,7 +427,7 @@ export function apiRoutes(schemas: ProtoSchemas, live: LiveUpdates, systemStatus
       tag: "transfers",
       access: grants("read"),
       response: "events",
-      handle: async (_input, { agency }, res) => live.stream(agency, res),
+      handle: async (_input, { agency, principal }, res) => live.stream(agency, { user: principal.user, expiresAt: principal.expiresAt }, res),
     },
   ];
 }
