@@ -44,8 +44,11 @@ export function createApp(parts: AppParts): express.Express {
     res.json(parts.openApi);
   });
   app.use(express.static(PUBLIC_DIR, { index: false, maxAge: "1h" }));
+  // "//host/…" would leave the site on any redirect built from the path (keycloak-connect's after login): refused.
+  app.use((req, res, next) => (req.url.startsWith("//") ? sendProblem(res, 400, "INVALID_ARGUMENT", "a path may not start with //", "/") : next()));
   app.use(parts.auth.middleware);
   app.get("/login", ...parts.auth.login);
+  app.get("/login/callback", ...parts.auth.callback);
   app.use(apiRouter({ routes: parts.routes, components: parts.components, auth: parts.auth, clients: parts.clients, rateLimitPerMinute: parts.rateLimitPerMinute }));
   app.use("/api", (req, res) => sendProblem(res, 404, "NOT_FOUND", `no route for ${req.method} ${req.originalUrl}`, req.originalUrl));
   // The single-page UI answers every other GET with its shell; it asks /api/v1/me who is signed in.

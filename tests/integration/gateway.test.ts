@@ -174,6 +174,45 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
     expect(text).toContain("event: expired");
   }, 60_000);
 
+  it("logs in with state and PKCE: refuses another login's answer (login CSRF), a path starting with //, and a cross-site logout", async () => {
+    // Every answer is read to its end, so that no connection is left open when the gateway stops.
+    const get = async (url: string, init: RequestInit = {}) => {
+      const res = await fetch(url, { redirect: "manual", ...init });
+      await res.arrayBuffer();
+      return res;
+    };
+    const start = await get(`${base}/login`);
+    expect(start.status).toBe(302);
+    const location = new URL(start.headers.get("location")!);
+    expect(location.pathname).toMatch(/\/realms\/casebridge\/protocol\/openid-connect\/auth$/);
+    expect(location.searchParams.get("code_challenge_method")).toBe("S256");
+    expect(location.searchParams.get("code_challenge")).toMatch(/^[\w-]{43}$/);
+    const state = location.searchParams.get("state")!;
+    const cookies = start.headers.getSetCookie();
+    expect(cookies.some((c) => c.startsWith("casebridge.sid="))).toBe(false); // no session before the user comes back
+    const loginCookie = cookies.find((c) => c.startsWith("casebridge.login="))!.split(";")[0]!;
+    const callback = (query: string, cookie?: string) => get(`${base}/login/callback?${query}`, { headers: cookie ? { cookie } : {} });
+    // An attacker's login answer (its own state and code) planted in this browser: refused.
+    const foreign = await callback("state=attackers-state&code=attackers-code", loginCookie);
+    expect(foreign.status).toBe(403);
+    expect(foreign.headers.get("content-type")).toContain("application/problem+json");
+    // The right state without the browser's login cookie (another browser), or a forged cookie: refused.
+    expect((await callback(`state=${state}&code=x`)).status).toBe(403);
+    expect((await callback(`state=${state}&code=x`, `casebridge.login=${Buffer.from(JSON.stringify({ state, verifier: "v", exp: Date.now() + 60_000 })).toString("base64url")}.forged`)).status).toBe(403);
+    // The right state, but a code that is not this login's: Keycloak refuses it, and no session is opened.
+    const wrongCode = await callback(`state=${state}&code=not-a-code`, loginCookie);
+    expect(wrongCode.status).toBe(401);
+    expect(wrongCode.headers.getSetCookie().some((c) => c.startsWith("casebridge.sid="))).toBe(false);
+    // keycloak-connect's own callback (no state check) is refused before the adapter; the realm also requires PKCE of the gateway client.
+    expect((await get(`${base}/?auth_callback=1&state=x&code=y`)).status).toBe(401);
+    // A path starting with // could turn into an off-site redirect: refused, with no Location.
+    const offSite = await get(`${base}//evil.example/x?auth_callback=1`);
+    expect([offSite.status, offSite.headers.get("location")]).toEqual([400, null]);
+    // A cross-site GET /logout (a link or image on another site) is refused.
+    const logout = await get(`${base}/logout`, { headers: { "sec-fetch-site": "cross-site" } });
+    expect(logout.status).toBe(403);
+  });
+
   it("refuses, at the gateway and at the service, a genuine realm token that is not for the CaseBridge API (no audience)", async () => {
     const foreign = await devUserToken(authIssuer, "legal.li", "demo", "casebridge-test-noaud");
     const claims = JSON.parse(Buffer.from(foreign.split(".")[1]!, "base64url").toString()) as { aud?: string | string[]; agency?: string };
