@@ -2,9 +2,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import path from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
-import { devUserToken } from "@casebridge/kit";
+import { devUserToken, natsClient, type SealAgency } from "@casebridge/kit";
+import { transfer as pb, trust as tpb } from "@casebridge/proto";
 import { startTimeStampService, type RunningTimeStampService } from "@casebridge/tsa/service";
 
 /** Where the test infrastructure listens (started by scripts/test-all.sh; ports from the environment). */
@@ -139,4 +140,17 @@ export async function startNats(port: number, storeDir: string): Promise<ChildPr
     await nc.close();
   });
   return server;
+}
+
+/** NATS clients of the agency services' contracts, as the tests call them (each call carries a user's token). */
+export function serviceClients(nc: NatsConnection, timeoutMs = 15_000) {
+  return {
+    policeCases: natsClient(nc, "police", pb.CaseFileServiceDefinition, timeoutMs),
+    policeTransfers: natsClient(nc, "police", pb.TransferServiceDefinition, timeoutMs),
+    prosecutionTransfers: natsClient(nc, "prosecution", pb.TransferServiceDefinition, timeoutMs),
+    prosecution: natsClient(nc, "prosecution", pb.ProsecutionServiceDefinition, timeoutMs),
+    courtTransfers: natsClient(nc, "court", pb.TransferServiceDefinition, timeoutMs),
+    court: natsClient(nc, "court", pb.CourtServiceDefinition, timeoutMs),
+    incidentsAt: (agency: SealAgency) => natsClient(nc, agency, tpb.IncidentServiceDefinition, timeoutMs),
+  };
 }

@@ -11,7 +11,6 @@ import {
   DocumentStore,
   keyOf,
   loadSealCredential,
-  natsClient,
   runAuditCli,
   Sealer,
   startService,
@@ -23,7 +22,7 @@ import { spec as courtSpec } from "@casebridge/court/spec";
 import { spec as policeSpec } from "@casebridge/police/spec";
 import { spec as prosecutionSpec } from "@casebridge/prosecution/spec";
 import { publishRaw, wrap } from "./hostile";
-import { authIssuer, eventually, infra, resetRuntimeStreams, spawnNode, startTsa, tokenFor, type Spawned } from "./support";
+import { authIssuer, eventually, infra, resetRuntimeStreams, spawnNode, startTsa, tokenFor, type Spawned, serviceClients } from "./support";
 
 const { Agency } = common;
 const { TransferState: State, ReturnReason } = pb;
@@ -71,18 +70,9 @@ describe("case transfer police → prosecution → court", () => {
   let prosecution: RunningService | undefined;
   let court: RunningService;
   let tsa: Awaited<ReturnType<typeof startTsa>> | undefined;
-  let clients: ReturnType<typeof makeClients>;
+  let clients: ReturnType<typeof serviceClients>;
 
-  function makeClients(connection: NatsConnection) {
-    return {
-      policeCases: natsClient(connection, "police", pb.CaseFileServiceDefinition, 15_000),
-      policeTransfers: natsClient(connection, "police", pb.TransferServiceDefinition, 15_000),
-      prosecutionTransfers: natsClient(connection, "prosecution", pb.TransferServiceDefinition, 15_000),
-      prosecution: natsClient(connection, "prosecution", pb.ProsecutionServiceDefinition, 15_000),
-      courtTransfers: natsClient(connection, "court", pb.TransferServiceDefinition, 15_000),
-      court: natsClient(connection, "court", pb.CourtServiceDefinition, 15_000),
-    };
-  }
+
 
   async function openApprovedCase(caseId = `case-${randomUUID()}`): Promise<string> {
     await clients.policeCases.openCase(
@@ -114,7 +104,7 @@ describe("case transfer police → prosecution → court", () => {
     for (const user of [officer, legal, prosecutor, judge]) tokens.set(user, await tokenFor(user));
     await resetRuntimeStreams();
     nc = await connect({ servers: infra.natsUrl });
-    clients = makeClients(nc);
+    clients = serviceClients(nc);
     tsa = await startTsa();
     [police, prosecution, court] = await Promise.all([start(policeSpec, "police"), start(prosecutionSpec, "prosecution"), start(courtSpec, "court")]);
   }, 60_000);

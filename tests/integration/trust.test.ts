@@ -11,7 +11,6 @@ import {
   createPki,
   credentialOf,
   loadSealCredential,
-  natsClient,
   runSealCli,
   Sealer,
   startService,
@@ -27,7 +26,7 @@ import { spec as notarySpec } from "@casebridge/notary/spec";
 import { spec as policeSpec } from "@casebridge/police/spec";
 import { spec as prosecutionSpec } from "@casebridge/prosecution/spec";
 import { publishRaw, wrap } from "./hostile";
-import { authIssuer, eventually, infra, resetRuntimeStreams, startTsa, tokenFor } from "./support";
+import { authIssuer, eventually, infra, resetRuntimeStreams, startTsa, tokenFor, serviceClients } from "./support";
 
 const { Agency } = common;
 const { TransferState: State } = pb;
@@ -42,17 +41,9 @@ describe("cross-agency trust: signed envelopes, bound bundles, legal routes", ()
   const tokens = new Map<string, string>();
   const as = (user: string) => ({ metadata: bearerMetadata(tokens.get(user)!), timeoutMs: 15_000 });
   let sealers: Record<"police" | "prosecution" | "court" | "notary" | "foreign", Sealer>;
-  let clients: ReturnType<typeof makeClients>;
+  let clients: ReturnType<typeof serviceClients>;
 
-  function makeClients(connection: NatsConnection) {
-    return {
-      policeCases: natsClient(connection, "police", pb.CaseFileServiceDefinition, 15_000),
-      policeTransfers: natsClient(connection, "police", pb.TransferServiceDefinition, 15_000),
-      prosecutionTransfers: natsClient(connection, "prosecution", pb.TransferServiceDefinition, 15_000),
-      courtTransfers: natsClient(connection, "court", pb.TransferServiceDefinition, 15_000),
-      incidentsAt: (agency: SealAgency) => natsClient(connection, agency, tpb.IncidentServiceDefinition, 15_000),
-    };
-  }
+
 
   const env = (agency: string) => ({ NATS_URL: infra.natsUrl, MONGO_URL: infra.mongoUrl, LOG_LEVEL: "silent", MONGO_DB: `it_trust_${agency}_${run}`, PKI_DIR: infra.pkiDir, GRPC_PORT: "0", AUTH_ISSUER: authIssuer });
 
@@ -60,7 +51,7 @@ describe("cross-agency trust: signed envelopes, bound bundles, legal routes", ()
     for (const user of ["officer.wang", "legal.li", "prosecutor.zhao", "judge.sun", "admin.he"]) tokens.set(user, await tokenFor(user));
     await resetRuntimeStreams();
     nc = await connect({ servers: infra.natsUrl });
-    clients = makeClients(nc);
+    clients = serviceClients(nc);
     tsa = await startTsa();
     const specs: Array<[SealAgency, ServiceSpec]> = [["police", policeSpec], ["prosecution", prosecutionSpec], ["court", courtSpec], ["notary", notarySpec]];
     await Promise.all(specs.map(async ([agency, spec]) => (services[agency] = await startService(spec, env(agency)))));
