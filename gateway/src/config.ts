@@ -22,6 +22,8 @@ export interface GatewayConfig {
   services: Record<SealAgency, string>;
   /** Requests per user per minute before 429. */
   rateLimitPerMinute: number;
+  /** Logins one client address may start per minute (per gateway replica). */
+  loginsPerMinute: number;
   /** Live-update (SSE) streams one user may hold open at once (per gateway replica). */
   maxStreamsPerUser: number;
 }
@@ -48,6 +50,7 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     services: parseServiceAddresses(read.string("SERVICE_ADDRESSES", DEV_SERVICES), read),
     rateLimitPerMinute: read.int("RATE_LIMIT_PER_MINUTE", { default: 600, min: 1, max: 1_000_000 }),
     maxStreamsPerUser: read.int("SSE_MAX_STREAMS_PER_USER", { default: 5, min: 1, max: 1000 }),
+    loginsPerMinute: read.int("LOGINS_PER_MINUTE", { default: 30, min: 1, max: 100_000 }),
   };
   if (env.NODE_ENV === "production") {
     for (const [name, value] of [["OIDC_CLIENT_SECRET", config.clientSecret], ["SESSION_SECRET", config.sessionSecret]] as const) {

@@ -208,6 +208,13 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
     // A path starting with // could turn into an off-site redirect: refused, with no Location.
     const offSite = await get(`${base}//evil.example/x?auth_callback=1`);
     expect([offSite.status, offSite.headers.get("location")]).toEqual([400, null]);
+    // /login is throttled per client address (LOGINS_PER_MINUTE, 3 on this gateway) and stores nothing when refused.
+    const throttled = await platform.gatewayWith({ LOGINS_PER_MINUTE: "3" });
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push(await get(`${throttled.url}/login`));
+    expect(statuses.map((res) => res.status)).toEqual([302, 302, 302, 429]);
+    expect(statuses[3]!.headers.get("content-type")).toContain("application/problem+json");
+    expect(statuses[3]!.headers.getSetCookie()).toEqual([]);
     // A cross-site GET /logout (a link or image on another site) is refused.
     const logout = await get(`${base}/logout`, { headers: { "sec-fetch-site": "cross-site" } });
     expect(logout.status).toBe(403);

@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Request, RequestHandler, Response } from "express";
+import { rateLimit } from "express-rate-limit";
 import session from "express-session";
 import Keycloak from "keycloak-connect";
 import { audiencesOf } from "@casebridge/kit";
@@ -34,6 +35,8 @@ export interface KeycloakAuthOptions {
   readonly sessionIdleMs: number;
   /** The audience every access token must name (tokens of the realm's other clients are refused). */
   readonly audience: string;
+  /** Logins one client address may start per minute. */
+  readonly loginsPerMinute: number;
 }
 
 interface KeycloakRequest extends Request {
@@ -65,7 +68,16 @@ export function keycloakAuth(options: KeycloakAuthOptions): GatewayAuth {
   return {
     // A cross-site GET cannot log the user out (it would end a session from any page on the web).
     middleware: [refuseCrossSiteLogout, refuseAdapterCallback, sessionMiddleware, ...keycloak.middleware({ logout: "/logout", admin: "/" })],
-    login: [(req, res) => flow.start(req, res)],
+    login: [
+      rateLimit({
+        windowMs: 60_000,
+        limit: options.loginsPerMinute,
+        standardHeaders: "draft-8",
+        legacyHeaders: false,
+        handler: (_req, res) => problem(res, 429, "RESOURCE_EXHAUSTED", `more than ${options.loginsPerMinute} logins a minute from this address; wait a minute`),
+      }),
+      (req, res) => flow.start(req, res),
+    ],
     callback: [(req, res, next) => void flow.finish(req, res).catch(next)],
     principalOf(req) {
       const token = (req as KeycloakRequest).kauth?.grant?.access_token;
