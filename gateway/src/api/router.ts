@@ -4,7 +4,7 @@ import addFormats from "ajv-formats";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { rateLimit } from "express-rate-limit";
 import { bearerMetadata, InvalidArgumentError, PermissionDeniedError, ResourceExhaustedError, TRACE_ID_HEADER, UnauthenticatedError, type FieldViolation, type SealAgency } from "@casebridge/kit";
-import { isAllowed, type Principal } from "../auth/access";
+import { crossSite, isAllowed, type Principal } from "../auth/access";
 import type { GatewayAuth } from "../auth/keycloak-auth";
 import type { AgencyClients } from "./agency-clients";
 import type { JsonSchema } from "./proto-schema";
@@ -108,13 +108,6 @@ export function apiRouter(options: ApiRouterOptions): express.Router {
   return router;
 }
 
-/** A browser request sent from another site (Origin or Sec-Fetch-Site says so): refused for session-authenticated changes. */
-function crossSite(req: Request): boolean {
-  const site = req.get("sec-fetch-site");
-  if (site && site !== "same-origin" && site !== "none") return true;
-  const origin = req.get("origin");
-  return origin !== undefined && origin !== `${req.protocol}://${req.get("host")}`;
-}
 
 function check(validate: ValidateFunction | undefined, data: unknown, where: string): FieldViolation[] {
   if (!validate || validate(data)) return [];

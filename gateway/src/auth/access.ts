@@ -1,3 +1,4 @@
+import type { Request } from "express";
 import { SEAL_AGENCIES, type SealAgency } from "@casebridge/kit";
 
 /** The agency a user belongs to: one of the five, or the platform operator. */
@@ -48,4 +49,12 @@ export function principalOf(claims: AccessTokenClaims, accessToken: string): Pri
   const agency = claims.agency === "platform" || (SEAL_AGENCIES as readonly string[]).includes(claims.agency ?? "") ? (claims.agency as UserAgency) : undefined;
   const user = claims.preferred_username ?? claims.sub ?? "";
   return { user, name: claims.name ?? user, roles: claims.realm_access?.roles ?? [], agency, accessToken, expiresAt: new Date((claims.exp ?? 0) * 1000) };
+}
+
+/** A browser request sent from another site (Sec-Fetch-Site or Origin says so). */
+export function crossSite(req: Request): boolean {
+  const site = req.get("sec-fetch-site");
+  if (site && site !== "same-origin" && site !== "none") return true;
+  const origin = req.get("origin");
+  return origin !== undefined && origin !== `${req.protocol}://${req.get("host")}`;
 }

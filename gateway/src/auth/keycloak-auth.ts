@@ -4,7 +4,8 @@ import { rateLimit } from "express-rate-limit";
 import session from "express-session";
 import Keycloak from "keycloak-connect";
 import { audiencesOf } from "@casebridge/kit";
-import { principalOf, type AccessTokenClaims, type Principal } from "./access";
+import { sendProblem } from "../problem";
+import { crossSite, principalOf, type AccessTokenClaims, type Principal } from "./access";
 
 /**
  * What the gateway needs from its identity provider. keycloak-connect (in maintenance mode upstream)
@@ -181,15 +182,13 @@ function equal(a: string, b: string): boolean {
 }
 
 function problem(res: Response, status: number, title: string, detail: string): void {
-  res.status(status).type("application/problem+json").json({ type: "about:blank", title, status, detail });
+  sendProblem(res, status, title, detail, res.req.originalUrl);
 }
 
 /** GET /logout from another site (a link or image on any page) is refused; the UI's own sign-out is same-origin. */
 const refuseCrossSiteLogout: RequestHandler = (req, res, next) => {
   if (req.path !== "/logout") return next();
-  const site = req.get("sec-fetch-site");
-  const origin = req.get("origin");
-  if ((site && site !== "same-origin" && site !== "none") || (origin && origin !== `${req.protocol}://${req.get("host")}`)) {
+  if (crossSite(req)) {
     return problem(res, 403, "PERMISSION_DENIED", "sign out from the CaseBridge page itself; a request from another site cannot sign you out");
   }
   next();

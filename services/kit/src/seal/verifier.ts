@@ -147,28 +147,7 @@ export class SealVerifier {
         ];
       }
     }
-    for (const certificate of chain.chain) {
-      if (signingTime < certificate.notBefore) {
-        return fail(Failure.VERIFICATION_FAILURE_CERTIFICATE_NOT_YET_VALID, `${certificate.subject} was not yet valid at signing time`);
-      }
-      if (signingTime > certificate.notAfter) {
-        return fail(Failure.VERIFICATION_FAILURE_CERTIFICATE_EXPIRED, `${certificate.subject} had expired at signing time (${certificate.notAfter.toISOString()})`);
-      }
-    }
-    for (let i = 0; i < chain.chain.length - 1; i++) {
-      const status = this.options.revocations.statusOf(chain.chain[i]!, chain.chain[i + 1]!, now);
-      // With a trusted time, a revocation later than it does not touch a signature that already existed.
-      if (status.state === "revoked" && !(genTime && status.revokedAt.getTime() > genTime.getTime())) {
-        return fail(
-          Failure.VERIFICATION_FAILURE_CERTIFICATE_REVOKED,
-          `${chain.chain[i]!.subject} was revoked at ${status.revokedAt.toISOString()}${genTime ? `, before the time-stamp's ${genTime.toISOString()}` : ""}`,
-        );
-      }
-      if (status.state === "unknown") {
-        return report(Status.VERIFICATION_STATUS_INDETERMINATE, Failure.VERIFICATION_FAILURE_REVOCATION_UNKNOWN, status.why, context);
-      }
-    }
-    return this.checkSeal(made, chain.chain, signingTime, expectation, context);
+    return this.chainReport(chain.chain, signingTime, now, context, genTime) ?? this.checkSeal(made, chain.chain, signingTime, expectation, context);
   }
 
   private checkSeal(
@@ -222,21 +201,41 @@ export class SealVerifier {
     if (signingTime.getTime() > now.getTime() + this.maxClockSkewMs) {
       return fail(Failure.VERIFICATION_FAILURE_SIGNING_TIME_IN_FUTURE, `signing time ${signingTime.toISOString()} is in the future`);
     }
-    for (const certificate of chain.chain) {
-      if (signingTime < certificate.notBefore) return fail(Failure.VERIFICATION_FAILURE_CERTIFICATE_NOT_YET_VALID, `${certificate.subject} was not yet valid at signing time`);
-      if (signingTime > certificate.notAfter) return fail(Failure.VERIFICATION_FAILURE_CERTIFICATE_EXPIRED, `${certificate.subject} had expired at signing time`);
-    }
-    for (let i = 0; i < chain.chain.length - 1; i++) {
-      const status = this.options.revocations.statusOf(chain.chain[i]!, chain.chain[i + 1]!, now);
-      if (status.state === "revoked") return fail(Failure.VERIFICATION_FAILURE_CERTIFICATE_REVOKED, `${chain.chain[i]!.subject} was revoked at ${status.revokedAt.toISOString()}`);
-      if (status.state === "unknown") return report(Status.VERIFICATION_STATUS_INDETERMINATE, Failure.VERIFICATION_FAILURE_REVOCATION_UNKNOWN, status.why, context);
-    }
+    const chainProblem = this.chainReport(chain.chain, signingTime, now, context);
+    if (chainProblem) return chainProblem;
     const agency = parseSealAgency(signer.organizationalUnit ?? "");
     if (!agency) return fail(Failure.VERIFICATION_FAILURE_SEAL_NOT_ALLOWED, `${signer.subject} is not an agency's certificate`);
     if (expectation.agency !== undefined && agencyEnumOf(agency) !== expectation.agency) {
       return fail(Failure.VERIFICATION_FAILURE_WRONG_AGENCY, `the signer is ${agency}, expected ${common.agencyToJSON(expectation.agency)}`);
     }
     return report(Status.VERIFICATION_STATUS_VALID, Failure.VERIFICATION_FAILURE_UNSPECIFIED, "valid", context);
+  }
+
+  /**
+   * The first failing check of a trusted chain: validity at `signingTime`, then revocation as known
+   * `now` (with a trusted time `genTime`, a revocation later than it does not count); undefined when all hold.
+   */
+  private chainReport(chain: readonly CertificateInfo[], signingTime: Date, now: Date, context: Partial<sealPb.SealVerification>, genTime?: Date): sealPb.SealVerification | undefined {
+    for (const certificate of chain) {
+      if (signingTime < certificate.notBefore) {
+        return invalid(Failure.VERIFICATION_FAILURE_CERTIFICATE_NOT_YET_VALID, `${certificate.subject} was not yet valid at signing time`, context);
+      }
+      if (signingTime > certificate.notAfter) {
+        return invalid(Failure.VERIFICATION_FAILURE_CERTIFICATE_EXPIRED, `${certificate.subject} had expired at signing time (${certificate.notAfter.toISOString()})`, context);
+      }
+    }
+    for (let i = 0; i < chain.length - 1; i++) {
+      const status = this.options.revocations.statusOf(chain[i]!, chain[i + 1]!, now);
+      if (status.state === "revoked" && !(genTime && status.revokedAt.getTime() > genTime.getTime())) {
+        return invalid(
+          Failure.VERIFICATION_FAILURE_CERTIFICATE_REVOKED,
+          `${chain[i]!.subject} was revoked at ${status.revokedAt.toISOString()}${genTime ? `, before the time-stamp's ${genTime.toISOString()}` : ""}`,
+          context,
+        );
+      }
+      if (status.state === "unknown") return report(Status.VERIFICATION_STATUS_INDETERMINATE, Failure.VERIFICATION_FAILURE_REVOCATION_UNKNOWN, status.why, context);
+    }
+    return undefined;
   }
 
   private chainOfCertificate(der: Buffer): ChainResult {
