@@ -26,6 +26,9 @@ SKAFFOLD_VERSION=${SKAFFOLD_VERSION:-v2.16.1}
 K8S_SCHEMAS_PACKAGE=${K8S_SCHEMAS_PACKAGE:-kubernetes-validate==1.37.0}
 K8S_SCHEMA_VERSION=${K8S_SCHEMA_VERSION:-1.31.0}
 
+# One nkey seed per NATS user (services, gateway, tsa, operator), made once per state directory.
+export NATS_CREDENTIALS_DIR=${NATS_CREDENTIALS_DIR:-$CB_STATE/nats-auth}
+
 mkdir -p "$CB_BIN" "$CB_STATE/logs" "$CB_STATE/pids"
 
 log() { printf '[infra] %s\n' "$*" >&2; }
@@ -94,4 +97,11 @@ java_home() {
   done
   command -v java >/dev/null && { dirname "$(dirname "$(readlink -f "$(command -v java)")")"; return; }
   return 1
+}
+
+# nats_credentials: makes the NATS users' nkey seeds and public-keys.env if missing (needs the built kit).
+nats_credentials() {
+  local cli=$CB_REPO/services/kit/dist/nats-auth/cli.js
+  [ -f "$cli" ] || (cd "$CB_REPO" && npx tsc -b services/kit) || die "cannot build services/kit (run npm install first)"
+  node "$cli" init --dir "$NATS_CREDENTIALS_DIR" >/dev/null
 }

@@ -6,9 +6,12 @@ source "$(dirname "$0")/lib.sh"
 
 up_nats() {
   if ! pid_of nats >/dev/null; then
-    log "starting NATS with JetStream on :$NATS_PORT"
+    nats_credentials
+    log "starting NATS with JetStream on :$NATS_PORT (nkey users: $NATS_CREDENTIALS_DIR)"
     mkdir -p "$CB_STATE/nats"
-    start_server nats "$CB_BIN/nats-server" -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MONITOR_PORT" -js -sd "$CB_STATE/nats" -n "casebridge-$NATS_PORT"
+    # The public keys the authorization file names, from the environment (never in the repo).
+    ( set -a; source "$NATS_CREDENTIALS_DIR/public-keys.env"; NATS_SERVER_NAME=casebridge-$NATS_PORT; set +a
+      start_server nats "$CB_BIN/nats-server" -c "$CB_REPO/infra/nats/local.conf" -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MONITOR_PORT" -js -sd "$CB_STATE/nats" )
   fi
   wait_until nats 30 curl -sf "http://127.0.0.1:$NATS_MONITOR_PORT/healthz"
 }

@@ -5,6 +5,8 @@ export interface GatewayConfig {
   host: string;
   port: number;
   natsUrl: string;
+  /** The gateway's nkey seed file (NATS_NKEY_FILE, or <NATS_CREDENTIALS_DIR>/gateway.nk). */
+  natsSeedFile: string;
   logLevel: string;
   rpcTimeoutMs: number;
   /** Keycloak realm URL: the tokens' issuer, e.g. http://127.0.0.1:8180/realms/casebridge. */
@@ -38,6 +40,7 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     host: read.string("GATEWAY_HOST", "127.0.0.1"),
     port: read.int("GATEWAY_PORT", { default: 8088, min: 0, max: 65535 }),
     natsUrl: read.url("NATS_URL", ["nats:", "tls:"]),
+    natsSeedFile: read.natsSeedFile("gateway"),
     logLevel: read.oneOf("LOG_LEVEL", ["fatal", "error", "warn", "info", "debug", "trace", "silent"], "info"),
     rpcTimeoutMs: read.int("RPC_TIMEOUT_MS", { default: 10_000, min: 1, max: 600_000 }),
     authIssuer: read.url("AUTH_ISSUER", ["http:", "https:"], "http://127.0.0.1:8180/realms/casebridge"),

@@ -23,7 +23,7 @@ export interface RunningGateway {
 
 /** Starts the gateway: NATS (sessions, live updates, service status), the services' gRPC clients, the app. */
 export async function startGateway(config: GatewayConfig, logger: Logger = createLogger("gateway", config.logLevel), version = "0.1.0"): Promise<RunningGateway> {
-  const { nc } = await connectNats(config.natsUrl, "gateway", 5, logger);
+  const { nc } = await connectNats({ servers: config.natsUrl, principal: "gateway", seedFile: config.natsSeedFile }, 5, logger);
   const store = await NatsSessionStore.open(nc, SESSION_IDLE_MS);
   const auth = keycloakAuth({ issuer: config.authIssuer, clientId: config.clientId, clientSecret: config.clientSecret, sessionSecret: config.sessionSecret, secureCookies: config.secureCookies, store, sessionIdleMs: SESSION_IDLE_MS, audience: config.authAudience, loginsPerMinute: config.loginsPerMinute });
   const clients = agencyClients(config.services, config.rpcTimeoutMs);

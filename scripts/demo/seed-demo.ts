@@ -1,5 +1,5 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { bearerMetadata, CaseBridgeError, devUserToken, natsClient } from "@casebridge/kit";
+import { bearerMetadata, CaseBridgeError, devUserToken, natsAuthOptions, natsClient } from "@casebridge/kit";
 import { common, system, transfer as pb } from "@casebridge/proto";
 
 /**
@@ -138,7 +138,7 @@ async function seed(nc: NatsConnection, issuer: string): Promise<void> {
 
 const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 const issuer = process.env.AUTH_ISSUER ?? "http://127.0.0.1:8180/realms/casebridge";
-connect({ servers: natsUrl, name: "seed-demo" })
+connect({ ...natsAuthOptions("operator"), servers: natsUrl, name: "seed-demo" })
   .then(async (nc) => {
     try {
       await seed(nc, issuer);

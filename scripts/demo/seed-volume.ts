@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { connect } from "@nats-io/transport-node";
-import { bearerMetadata, devUserToken, natsClient } from "@casebridge/kit";
+import { bearerMetadata, devUserToken, natsAuthOptions, natsClient } from "@casebridge/kit";
 import { common, transfer as pb } from "@casebridge/proto";
 
 /**
@@ -16,7 +16,7 @@ const IN_FLIGHT = 16;
 
 async function main(): Promise<void> {
   if (!Number.isInteger(count) || count < 1) throw new Error("usage: seed-volume <count>");
-  const nc = await connect({ servers: natsUrl, name: "seed-volume" });
+  const nc = await connect({ ...natsAuthOptions("operator"), servers: natsUrl, name: "seed-volume" });
   try {
     const token = async (user: string) => ({ metadata: bearerMetadata(await devUserToken(issuer, user)), timeoutMs: 60_000 });
     let officer = await token("officer.wang");

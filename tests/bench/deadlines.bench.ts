@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { ensureTimerStream, setSchedule, timerFiredSubject, timerScheduleSubject } from "@casebridge/kit";
+import { ensureTimerStream, setSchedule, timerStream, timerFiredSubject, timerScheduleSubject } from "@casebridge/kit";
+import { asOperator, startNats } from "../integration/support";
 
 /**
  * `npm run bench:deadlines`: 100,000 statutory-deadline timers as server-side schedules (ADR-51,
@@ -16,7 +17,6 @@ import { ensureTimerStream, setSchedule, timerFiredSubject, timerScheduleSubject
 const TIMERS = Number(process.env.BENCH_TIMERS ?? 100_000);
 const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 30_000);
 const LEAD_MS = Number(process.env.BENCH_LEAD_MS ?? 45_000);
-const natsBinary = process.env.NATS_SERVER_BIN ?? path.join(process.env.CASEBRIDGE_HOME ?? path.join(process.env.HOME ?? "", ".cache/casebridge"), "bin", "nats-server");
 const port = Number(process.env.BENCH_NATS_PORT ?? 24322);
 const url = `nats://127.0.0.1:${port}`;
 
@@ -24,18 +24,9 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
 
-async function startServer(storeDir: string): Promise<ChildProcess> {
-  const server = spawn(natsBinary, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], { stdio: "ignore" });
-  for (let i = 0; i < 100; i++) {
-    try {
-      const nc = await connect({ servers: url, reconnect: false });
-      await nc.close();
-      return server;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  throw new Error(`nats-server (${natsBinary}) did not start`);
+/** The platform's nats-server, with its authorization (tests/integration/support.ts startNats). */
+function startServer(storeDir: string): Promise<ChildProcess> {
+  return startNats(port, storeDir);
 }
 
 async function stopServer(server: ChildProcess): Promise<void> {
@@ -95,11 +86,11 @@ async function waitFor(done: () => boolean, timeoutMs: number): Promise<void> {
 
 async function scheduled(storeDir: string): Promise<ReturnType<typeof summary> & { schedule_per_s: number; restarted_at_fired: number }> {
   let server = await startServer(storeDir);
-  const nc: NatsConnection = await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  const nc: NatsConnection = await connect({ ...asOperator(), servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
   try {
     const js = jetstream(nc);
-    await ensureTimerStream(await jetstreamManager(nc));
-    const fired = await collect(js, "CB_TIMERS", "bench-fired", timerFiredSubject("bench", "*"));
+    await ensureTimerStream(await jetstreamManager(nc), "bench");
+    const fired = await collect(js, timerStream("bench"), "bench-fired", timerFiredSubject("bench", "*"));
     const start = Date.now() + LEAD_MS;
     const began = performance.now();
     let next = 0;
@@ -135,7 +126,7 @@ async function scheduled(storeDir: string): Promise<ReturnType<typeof summary> &
 
 async function inProcessTimers(storeDir: string): Promise<ReturnType<typeof summary>> {
   const server = await startServer(storeDir);
-  const nc = await connect({ servers: url });
+  const nc = await connect({ ...asOperator(), servers: url });
   try {
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);

@@ -10,6 +10,7 @@ import { common, transfer as pb } from "@casebridge/proto";
 import { spec as policeSpec } from "@casebridge/police/spec";
 import { spec as prosecutionSpec } from "@casebridge/prosecution/spec";
 import { startTimeStampService } from "@casebridge/tsa/service";
+import { asOperator, natsEnv } from "../integration/support";
 
 /**
  * `npm run bench:transfer`: bundles of 10 sealed documents (10 KiB each) from police to
@@ -49,14 +50,14 @@ async function drive(count: number, inFlight: number, task: (i: number) => Promi
 }
 
 async function benchTransfers(run: string, pkiDir: string): Promise<{ latencies: number[]; seconds: number }> {
-  const env = (agency: string) => ({ NATS_URL: natsUrl, MONGO_URL: mongoUrl, MONGO_DB: `bench_${agency}_${run}`, PKI_DIR: pkiDir, LOG_LEVEL: "warn", GRPC_PORT: "0", AUTH_ISSUER: authIssuer });
+  const env = (agency: string) => ({ ...natsEnv(natsUrl), MONGO_URL: mongoUrl, MONGO_DB: `bench_${agency}_${run}`, PKI_DIR: pkiDir, LOG_LEVEL: "warn", GRPC_PORT: "0", AUTH_ISSUER: authIssuer });
   // The police officer opens the cases and the legal unit sends them, each with a real Keycloak token.
   const officer = { metadata: bearerMetadata(await devUserToken(authIssuer, "officer.wang")), timeoutMs: 60_000 };
   const legal = { metadata: bearerMetadata(await devUserToken(authIssuer, "legal.li")), timeoutMs: 60_000 };
   // The platform TSA first: every seal the services make carries its time-stamp.
-  const tsa = await startTimeStampService({ NATS_URL: natsUrl, PKI_DIR: pkiDir, LOG_LEVEL: "warn" });
+  const tsa = await startTimeStampService({ ...natsEnv(natsUrl), PKI_DIR: pkiDir, LOG_LEVEL: "warn" });
   const [police, prosecution] = await Promise.all([startService(policeSpec, env("police")), startService(prosecutionSpec, env("prosecution"))]);
-  const nc = await connect({ servers: natsUrl });
+  const nc = await connect({ ...asOperator(), servers: natsUrl });
   const cases = natsClient(nc, "police", pb.CaseFileServiceDefinition, 60_000);
   const transfers = natsClient(nc, "police", pb.TransferServiceDefinition, 60_000);
   try {
@@ -112,7 +113,7 @@ async function benchTransfers(run: string, pkiDir: string): Promise<{ latencies:
 
 /** The same bytes through JetStream with nothing else: publish, consume, one KV write, ack. */
 async function benchBaseline(run: string): Promise<{ latencies: number[]; seconds: number }> {
-  const nc = await connect({ servers: natsUrl });
+  const nc = await connect({ ...asOperator(), servers: natsUrl });
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   const stream = `BENCH_BASELINE_${run}`;

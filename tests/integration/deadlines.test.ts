@@ -9,7 +9,7 @@ import { aggregateBucket, aggregateKey, bearerMetadata, type CaseBridgeError, de
 import { common, deadline as dpb, transfer as pb } from "@casebridge/proto";
 import { spec as policeSpec } from "@casebridge/police/spec";
 import { spec as prosecutionSpec } from "@casebridge/prosecution/spec";
-import { authIssuer, eventually, freePort, infra, startNats, startTsa, tokenFor } from "./support";
+import { asOperator, authIssuer, eventually, freePort, infra, natsEnv, startNats, startTsa, tokenFor } from "./support";
 
 const { AlertLevel: Level } = dpb;
 const run = randomUUID().slice(0, 8);
@@ -40,7 +40,7 @@ describe("statutory deadlines: durable timers, alerts, acknowledgement, escalati
   const alerts = (agency = "police") => natsClient(nc, agency, dpb.AlertServiceDefinition, 20_000);
 
   const envOf = (agency: string) => ({
-    NATS_URL: natsUrl,
+    ...natsEnv(natsUrl),
     MONGO_URL: infra.mongoUrl,
     MONGO_DB: `it_deadlines_${agency}_${run}`,
     LOG_LEVEL: "silent",
@@ -109,7 +109,7 @@ describe("statutory deadlines: durable timers, alerts, acknowledgement, escalati
     natsUrl = `nats://127.0.0.1:${natsPort}`;
     storeDir = mkdtempSync(path.join(tmpdir(), "cb-deadlines-nats-"));
     natsServer = await startNats(natsPort, storeDir);
-    nc = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    nc = await connect({ ...asOperator(), servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     tsa = await startTsa(natsUrl);
     await startPolice();
     prosecution = await startService(prosecutionSpec, envOf("prosecution"));

@@ -5,7 +5,7 @@ import { connect } from "@nats-io/transport-node";
 import { bearerMetadata, devUserToken, natsClient } from "@casebridge/kit";
 import { common, transfer as pb } from "@casebridge/proto";
 import { startPlatform, type Platform } from "./platform";
-import { authIssuer, eventually, infra } from "./support";
+import { asOperator, authIssuer, eventually, infra } from "./support";
 
 // The demo users of the real Keycloak realm, one per role.
 const USERS = ["officer.wang", "legal.li", "leader.qian", "custodian.chen", "prosecutor.zhao", "judge.sun", "clerk.zhou", "lawyer.wu", "mediator.zheng", "notary.feng", "admin.he"] as const;
@@ -228,7 +228,7 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
     const res = await fetch(`${base}/api/v1/me`, { headers: { authorization: `Bearer ${foreign}` } });
     expect(res.status).toBe(401);
     // Past the gateway too: the police service itself refuses it over NATS.
-    const nc = await connect({ servers: infra.natsUrl });
+    const nc = await connect({ ...asOperator(), servers: infra.natsUrl });
     try {
       await expect(natsClient(nc, "police", pb.CaseFileServiceDefinition, 10_000).listCases({ approval: 0, pageSize: 1, pageToken: "" }, { metadata: bearerMetadata(foreign) })).rejects.toMatchObject({
         code: common.ErrorCode.ERROR_CODE_UNAUTHENTICATED,

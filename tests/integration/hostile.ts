@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { publishEvent, TRANSFER_EVENT_TYPE, transferSubject, type Sealer } from "@casebridge/kit";
-import { type common, transfer as pb, trust as tpb } from "@casebridge/proto";
+import { common, transfer as pb, trust as tpb } from "@casebridge/proto";
 
 /** How a hostile (or faulty) publisher wraps an event: signed by `sealer` (or not at all), with the envelope fields it chooses. */
 export interface Wrapping {
@@ -31,7 +31,10 @@ export async function wrap(event: pb.TransferEvent, wrapping: Wrapping): Promise
   return tpb.SignedEnvelope.encode({ content, signature, certificate }).finish();
 }
 
-/** Publishes raw bytes straight on an agency's inbound JetStream subject, as a hostile publisher would. */
-export async function publishRaw(nc: NatsConnection, to: common.Agency, data: Uint8Array, msgId: string = randomUUID()): Promise<void> {
-  await publishEvent(jetstream(nc), transferSubject(to), data, msgId);
+/**
+ * Publishes raw bytes straight on an agency's inbound JetStream subject, as a hostile insider would
+ * (the test connection holds the operator's NATS rights, so the subject's sender token is whatever it likes).
+ */
+export async function publishRaw(nc: NatsConnection, to: common.Agency, data: Uint8Array, msgId: string = randomUUID(), from: common.Agency = common.Agency.AGENCY_NOTARY): Promise<void> {
+  await publishEvent(jetstream(nc), transferSubject(to, from), data, msgId);
 }

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { consumeEvents, DEAD_LETTER_STREAM, ensureConsumer, ensureStream, publishEvent, type DeliveredEvent } from "@casebridge/kit";
-import { eventually, infra, quietLogger } from "./support";
+import { asOperator, eventually, infra, quietLogger } from "./support";
 
 describe("JetStream helpers on a real NATS server", () => {
   let nc: NatsConnection;
@@ -13,7 +13,7 @@ describe("JetStream helpers on a real NATS server", () => {
   const subject = (s: string) => `it.${run}.${s}`;
 
   beforeAll(async () => {
-    nc = await connect({ servers: infra.natsUrl });
+    nc = await connect({ ...asOperator(), servers: infra.natsUrl });
     js = jetstream(nc);
     jsm = await jetstreamManager(nc);
     await ensureStream(jsm, { name: stream, subjects: [`it.${run}.>`], duplicate_window: 60_000_000_000 });

@@ -7,7 +7,7 @@ import { spec as policeSpec } from "@casebridge/police/spec";
 import { spec as prosecutionSpec } from "@casebridge/prosecution/spec";
 import { loadGatewayConfig } from "../../gateway/src/config";
 import { startGateway, type RunningGateway } from "../../gateway/src/gateway";
-import { authIssuer, infra, quietLogger, resetRuntimeStreams, startTsa } from "./support";
+import { authIssuer, infra, natsEnv, quietLogger, resetRuntimeStreams, startTsa } from "./support";
 
 const SPECS: Record<SealAgency, ServiceSpec> = { police: policeSpec, prosecution: prosecutionSpec, court: courtSpec, judicial: judicialSpec, notary: notarySpec };
 
@@ -28,7 +28,7 @@ export async function startPlatform(name: string, gatewayPort = 0, serviceEnv: R
   const services = {} as Record<SealAgency, RunningService>;
   for (const agency of SEAL_AGENCIES) {
     services[agency] = await startService(SPECS[agency], {
-      NATS_URL: infra.natsUrl,
+      ...natsEnv(infra.natsUrl),
       MONGO_URL: infra.mongoUrl,
       MONGO_DB: `it_${name}_${agency}_${run}`,
       LOG_LEVEL: "silent",
@@ -41,7 +41,7 @@ export async function startPlatform(name: string, gatewayPort = 0, serviceEnv: R
   const gateways: RunningGateway[] = [];
   const gatewayWith = async (env: Record<string, string>) => {
     const config = loadGatewayConfig({
-      NATS_URL: infra.natsUrl,
+      ...natsEnv(infra.natsUrl),
       AUTH_ISSUER: authIssuer,
       GATEWAY_PORT: "0",
       SERVICE_ADDRESSES: SEAL_AGENCIES.map((agency) => `${agency}=127.0.0.1:${services[agency].grpcPort}`).join(","),

@@ -7,7 +7,7 @@ import { service as healthService } from "grpc-health-check";
 import { connect } from "@nats-io/transport-node";
 import { EXIT_CONFIG, EXIT_UNAVAILABLE, natsClient } from "@casebridge/kit";
 import { system } from "@casebridge/proto";
-import { authIssuer, eventually, freePort, infra, spawnNode, startNats, tokenFor, type Spawned } from "./support";
+import { asOperator, authIssuer, eventually, freePort, infra, natsEnv, type Spawned, spawnNode, startNats, tokenFor } from "./support";
 
 const SERVICES = ["police", "prosecution", "court", "judicial", "notary"];
 
@@ -39,8 +39,8 @@ describe("service processes (built main.js)", () => {
     let nats = await startNats(port, store);
     const natsUrl = `nats://127.0.0.1:${port}`;
     const grpcAddress = `127.0.0.1:${await freePort()}`;
-    const police = spawnNode("services/police/dist/main.js", { NATS_URL: natsUrl, MONGO_URL: infra.mongoUrl, GRPC_PORT: grpcAddress.split(":")[1] ?? "", MONGO_DB: "it_restart" });
-    const nc = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+    const police = spawnNode("services/police/dist/main.js", { ...natsEnv(natsUrl), MONGO_URL: infra.mongoUrl, GRPC_PORT: grpcAddress.split(":")[1] ?? "", MONGO_DB: "it_restart" });
+    const nc = await connect({ ...asOperator(), servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
     try {
       await police.waitForOutput(/service started/);
       const client = natsClient(nc, "police", system.SystemServiceDefinition, 2000);
@@ -66,7 +66,7 @@ describe("service processes (built main.js)", () => {
   }, 60_000);
 
   it("stops cleanly on SIGTERM with exit code 0", async () => {
-    const court = spawnNode("services/court/dist/main.js", { NATS_URL: infra.natsUrl, MONGO_URL: infra.mongoUrl, GRPC_PORT: "0", MONGO_DB: "it_sigterm" });
+    const court = spawnNode("services/court/dist/main.js", { ...natsEnv(infra.natsUrl), MONGO_URL: infra.mongoUrl, GRPC_PORT: "0", MONGO_DB: "it_sigterm" });
     await court.waitForOutput(/service started/);
     court.child.kill("SIGTERM");
     await expect(court.exited).resolves.toEqual({ code: 0, signal: null });
@@ -75,9 +75,9 @@ describe("service processes (built main.js)", () => {
 
   const oneLineFailures: [string, Record<string, string>, number, RegExp][] = [
     ["a missing NATS URL", { MONGO_URL: infra.mongoUrl }, EXIT_CONFIG, /^police: invalid configuration: NATS_URL is required\n$/],
-    ["a malformed port", { NATS_URL: infra.natsUrl, MONGO_URL: infra.mongoUrl, GRPC_PORT: "http" }, EXIT_CONFIG, /^police: invalid configuration: GRPC_PORT must be an integer/],
-    ["an unreachable MongoDB", { NATS_URL: infra.natsUrl, MONGO_URL: "mongodb://127.0.0.1:9", MONGO_CONNECT_ATTEMPTS: "2", MONGO_CONNECT_TIMEOUT_MS: "300" }, EXIT_UNAVAILABLE, /^police: cannot reach MongoDB at mongodb:\/\/127.0.0.1:9 after 2 attempt\(s\)/],
-    ["a missing PKI", { NATS_URL: infra.natsUrl, MONGO_URL: infra.mongoUrl, PKI_DIR: "/nonexistent/pki" }, EXIT_CONFIG, /^police: invalid configuration: PKI: \/nonexistent\/pki\/pki.json is missing \(create the dev PKI with: npm run seal -- init\)\n$/],
+    ["a malformed port", { ...natsEnv(infra.natsUrl), MONGO_URL: infra.mongoUrl, GRPC_PORT: "http" }, EXIT_CONFIG, /^police: invalid configuration: GRPC_PORT must be an integer/],
+    ["an unreachable MongoDB", { ...natsEnv(infra.natsUrl), MONGO_URL: "mongodb://127.0.0.1:9", MONGO_CONNECT_ATTEMPTS: "2", MONGO_CONNECT_TIMEOUT_MS: "300" }, EXIT_UNAVAILABLE, /^police: cannot reach MongoDB at mongodb:\/\/127.0.0.1:9 after 2 attempt\(s\)/],
+    ["a missing PKI", { ...natsEnv(infra.natsUrl), MONGO_URL: infra.mongoUrl, PKI_DIR: "/nonexistent/pki" }, EXIT_CONFIG, /^police: invalid configuration: PKI: \/nonexistent\/pki\/pki.json is missing \(create the dev PKI with: npm run seal -- init\)\n$/],
     ["an unreachable NATS", { NATS_URL: "nats://127.0.0.1:9", MONGO_URL: infra.mongoUrl, NATS_CONNECT_ATTEMPTS: "1" }, EXIT_UNAVAILABLE, /^police: cannot reach NATS at nats:\/\/127.0.0.1:9 after 1 attempt\(s\)/],
   ];
   it.each(oneLineFailures)("ends with one clear line and a non-zero exit on %s", async (_case, env, exitCode, line) => {
@@ -93,9 +93,9 @@ describe("service processes (built main.js)", () => {
     const processes: Spawned[] = [];
     try {
       for (const name of SERVICES) {
-        processes.push(spawnNode(`services/${name}/dist/main.js`, { NATS_URL: infra.natsUrl, MONGO_URL: infra.mongoUrl, GRPC_PORT: "0", MONGO_DB: `it_all_${name}` }));
+        processes.push(spawnNode(`services/${name}/dist/main.js`, { ...natsEnv(infra.natsUrl), MONGO_URL: infra.mongoUrl, GRPC_PORT: "0", MONGO_DB: `it_all_${name}` }));
       }
-      const gateway = spawnNode("gateway/dist/main.js", { NATS_URL: infra.natsUrl, GATEWAY_PORT: String(gatewayPort), AUTH_ISSUER: authIssuer });
+      const gateway = spawnNode("gateway/dist/main.js", { ...natsEnv(infra.natsUrl), GATEWAY_PORT: String(gatewayPort), AUTH_ISSUER: authIssuer });
       processes.push(gateway);
       await Promise.all(processes.map((p) => p.waitForOutput(/service started|gateway listening/)));
 

@@ -8,7 +8,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import mongoose from "mongoose";
 import { auditStream, bearerMetadata, CaseBridgeError, grpcClient, LEDGER_STREAM, natsClient, runRebuildViewsCli } from "@casebridge/kit";
 import { common, transfer as pb } from "@casebridge/proto";
-import { authIssuer, eventually, freePort, infra, spawnNode, startNats, tokenFor, type Spawned } from "./support";
+import { asOperator, authIssuer, eventually, freePort, infra, natsEnv, type Spawned, spawnNode, startNats, tokenFor } from "./support";
 
 const { Agency } = common;
 const { TransferState: State } = pb;
@@ -31,7 +31,7 @@ describe("durable runtime: two instances of police and prosecution at once", () 
     const agency = name.replace(/-[ab]$/, "");
     const grpcPort = await freePort();
     const spawned = spawnNode(`services/${agency}/dist/main.js`, {
-      NATS_URL: natsUrl,
+      ...natsEnv(natsUrl),
       MONGO_URL: infra.mongoUrl,
       MONGO_DB: db(agency),
       LOG_LEVEL: "info",
@@ -92,8 +92,8 @@ describe("durable runtime: two instances of police and prosecution at once", () 
     natsUrl = `nats://127.0.0.1:${natsPort}`;
     storeDir = mkdtempSync(path.join(tmpdir(), "cb-runtime-nats-"));
     natsServer = await startNats(natsPort, storeDir);
-    nc = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-    tsa = spawnNode("services/tsa/dist/main.js", { NATS_URL: natsUrl, LOG_LEVEL: "info" });
+    nc = await connect({ ...asOperator(), servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    tsa = spawnNode("services/tsa/dist/main.js", { ...natsEnv(natsUrl), LOG_LEVEL: "info" });
     await tsa.waitForOutput(/time-stamp authority ready/, 30_000);
     await Promise.all(["police-a", "police-b", "prosecution-a", "prosecution-b"].map((name) => startInstance(name)));
   }, 120_000);

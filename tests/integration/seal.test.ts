@@ -21,7 +21,7 @@ import {
   type ServiceSeals,
 } from "@casebridge/kit";
 import { common, seal as sealPb } from "@casebridge/proto";
-import { eventually, infra, quietLogger, spawnNode } from "./support";
+import { asOperator, eventually, infra, natsEnv, quietLogger, spawnNode } from "./support";
 
 const { VerificationStatus: Status, VerificationFailure: Failure } = sealPb;
 
@@ -47,7 +47,7 @@ describe("seal revocation over NATS", () => {
     staleCopy = path.join(work, "stale");
     expect(await runSealCli(["init", "--dir", pkiDir], {}, () => undefined, () => undefined)).toBe(0);
     cpSync(pkiDir, staleCopy, { recursive: true });
-    nc = await connect({ servers: infra.natsUrl });
+    nc = await connect({ ...asOperator(), servers: infra.natsUrl });
   });
   afterAll(async () => {
     watches.forEach((watch) => watch.stop());
@@ -103,7 +103,7 @@ describe("time-stamped seals through the TSA process", () => {
     work = mkdtempSync(path.join(tmpdir(), "cb-it-tsa-"));
     pkiDir = path.join(work, "pki");
     expect(await runSealCli(["init", "--dir", pkiDir], {}, () => undefined, () => undefined)).toBe(0);
-    nc = await connect({ servers: infra.natsUrl });
+    nc = await connect({ ...asOperator(), servers: infra.natsUrl });
   });
   afterAll(async () => {
     watch?.stop();
@@ -112,7 +112,7 @@ describe("time-stamped seals through the TSA process", () => {
   });
 
   it("a service's seal carries the TSA's token and verifies; with the TSA down, sealing fails with UNAVAILABLE", async () => {
-    const tsa = spawnNode("services/tsa/dist/main.js", { NATS_URL: infra.natsUrl, PKI_DIR: pkiDir, LOG_LEVEL: "info" });
+    const tsa = spawnNode("services/tsa/dist/main.js", { ...natsEnv(infra.natsUrl), PKI_DIR: pkiDir, LOG_LEVEL: "info" });
     await tsa.waitForOutput(/time-stamp authority ready/, 30_000);
     const started = await startServiceSeals(pkiDir, "prosecution", undefined, nc, quietLogger, { timeoutMs: 1_000 });
     watch = started.watch;

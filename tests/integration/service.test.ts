@@ -1,16 +1,15 @@
-import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { CaseBridgeError, grpcClient, natsClient, rpcSubject, startService, type RunningService } from "@casebridge/kit";
 import { common, system } from "@casebridge/proto";
-import { infra, startTsa } from "./support";
+import { asOperator, infra, natsEnv, startTsa } from "./support";
 
 // One police service in this process, on a port of its own, against the real NATS and Mongo-protocol server.
 describe("a service serves its health/info contract on gRPC and on NATS", () => {
   let police: RunningService;
   let nc: NatsConnection;
-  const service = `police-${randomUUID().slice(0, 8)}`; // its own NATS subjects, so parallel runs do not meet
+  const service = "police"; // the police service's NATS user may serve only cb.rpc.police.>
 
   let tsa: Awaited<ReturnType<typeof startTsa>>;
 
@@ -18,9 +17,9 @@ describe("a service serves its health/info contract on gRPC and on NATS", () => 
     tsa = await startTsa();
     police = await startService(
       { name: service, agency: common.Agency.AGENCY_POLICE, defaultGrpcPort: 0 },
-      { NATS_URL: infra.natsUrl, MONGO_URL: infra.mongoUrl, LOG_LEVEL: "silent", MONGO_DB: "it_service", PKI_DIR: infra.pkiDir },
+      { ...natsEnv(infra.natsUrl), MONGO_URL: infra.mongoUrl, LOG_LEVEL: "silent", MONGO_DB: "it_service", PKI_DIR: infra.pkiDir },
     );
-    nc = await connect({ servers: infra.natsUrl });
+    nc = await connect({ ...asOperator(), servers: infra.natsUrl });
   });
   afterAll(async () => {
     await nc.close();

@@ -2,9 +2,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import path from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { readFileSync } from "node:fs";
+import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
-import { devUserToken, natsClient, type SealAgency } from "@casebridge/kit";
+import { devUserToken, natsAuthOptions, natsClient, type SealAgency } from "@casebridge/kit";
 import { transfer as pb, trust as tpb } from "@casebridge/proto";
 import { startTimeStampService, type RunningTimeStampService } from "@casebridge/tsa/service";
 
@@ -15,7 +16,19 @@ export const infra = {
   keycloakUrl: process.env.TEST_KEYCLOAK_URL ?? "http://127.0.0.1:18180",
   /** PKI of the services under test (made by scripts/test-all.sh; else the dev PKI of `npm run seal -- init`). */
   pkiDir: process.env.TEST_PKI_DIR ?? path.resolve(__dirname, "../../.data/pki"),
+  /** The NATS users' nkey seeds (made by infra/up.sh in the test state directory). */
+  natsCredentialsDir: process.env.NATS_CREDENTIALS_DIR ?? path.join(process.env.HOME ?? "", ".cache/casebridge/state/test/nats-auth"),
 };
+
+/** NATS settings of a process under test: its URL and where its nkey seed is (each process picks its own user's). */
+export function natsEnv(natsUrl = infra.natsUrl): { NATS_URL: string; NATS_CREDENTIALS_DIR: string } {
+  return { NATS_URL: natsUrl, NATS_CREDENTIALS_DIR: infra.natsCredentialsDir };
+}
+
+/** Connection options of the test harness itself: the operator's NATS user (resets streams, plays hostile publishers). */
+export function asOperator(): Partial<ConnectionOptions> {
+  return natsAuthOptions("operator", path.join(infra.natsCredentialsDir, "operator.nk"));
+}
 
 /** The issuer of the test realm's tokens, which the services under test verify. */
 export const authIssuer = `${infra.keycloakUrl}/realms/casebridge`;
@@ -54,7 +67,7 @@ export interface Spawned {
 /** Runs `node <script>` (a built main.js, relative to the repo root) with `env` on top of a clean environment. */
 export function spawnNode(script: string, env: Record<string, string>): Spawned {
   const child = spawn(process.execPath, [path.join(repoRoot, script)], {
-    env: { PATH: process.env.PATH ?? "", PKI_DIR: infra.pkiDir, ...env },
+    env: { PATH: process.env.PATH ?? "", PKI_DIR: infra.pkiDir, NATS_CREDENTIALS_DIR: infra.natsCredentialsDir, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -106,7 +119,7 @@ export async function eventually<T>(probe: () => Promise<T>, timeoutMs = 15_000,
 
 /** Starts the platform time-stamp authority in this process on `natsUrl` (services seal only with its tokens); start it before the services, stop it after them. */
 export function startTsa(natsUrl = infra.natsUrl): Promise<RunningTimeStampService> {
-  return startTimeStampService({ NATS_URL: natsUrl, PKI_DIR: infra.pkiDir, LOG_LEVEL: "silent" });
+  return startTimeStampService({ ...natsEnv(natsUrl), PKI_DIR: infra.pkiDir, LOG_LEVEL: "silent" });
 }
 
 /** The nats-server binary infra/install.sh built (an exact version from the Go module proxy). */
@@ -121,22 +134,32 @@ export function natsServerBinary(): string {
  * platform would. Each test file that starts agency services calls it first.
  */
 export async function resetRuntimeStreams(natsUrl = infra.natsUrl): Promise<void> {
-  const nc = await connect({ servers: natsUrl });
+  const nc = await connect({ ...asOperator(), servers: natsUrl });
   try {
     const jsm = await jetstreamManager(nc);
     for await (const name of jsm.streams.names()) {
-      if (/^(KV_cb_(police|prosecution|court|judicial|notary)|CB_AUDIT_.+|CB_LEDGER|CB_TRANSFERS|CB_TIMERS|CB_DEAD_LETTERS)$/.test(name)) await jsm.streams.delete(name);
+      if (/^(KV_cb_(police|prosecution|court|judicial|notary)|CB_AUDIT_.+|CB_LEDGER|CB_TRANSFERS|CB_TIMERS(_.+)?|CB_DEAD_LETTERS)$/.test(name)) await jsm.streams.delete(name);
     }
   } finally {
     await nc.close();
   }
 }
 
-/** Starts a nats-server of the caller's own (JetStream in `storeDir`), so that a test can kill and restart it; resolves once it answers. */
+/**
+ * Starts a nats-server of the caller's own (JetStream in `storeDir`), with the platform's
+ * authorization file and the test users' keys, so that a test can kill and restart it; resolves once it answers.
+ */
 export async function startNats(port: number, storeDir: string): Promise<ChildProcess> {
-  const server = spawn(natsServerBinary(), ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], { stdio: "ignore" });
+  const keys = Object.fromEntries(
+    readFileSync(path.join(infra.natsCredentialsDir, "public-keys.env"), "utf8")
+      .split("\n")
+      .filter((line) => line.includes("="))
+      .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+  );
+  const args = ["-c", path.join(repoRoot, "infra/nats/local.conf"), "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir];
+  const server = spawn(natsServerBinary(), args, { stdio: "ignore", env: { ...process.env, ...keys, NATS_SERVER_NAME: `casebridge-${port}` } });
   await eventually(async () => {
-    const nc = await connect({ servers: `nats://127.0.0.1:${port}`, reconnect: false });
+    const nc = await connect({ ...asOperator(), servers: `nats://127.0.0.1:${port}`, reconnect: false });
     await nc.close();
   });
   return server;

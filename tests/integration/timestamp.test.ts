@@ -19,7 +19,7 @@ import {
 import { common, seal as sealPb, transfer as pb } from "@casebridge/proto";
 import { spec as policeSpec } from "@casebridge/police/spec";
 import { startTimeStampService, type RunningTimeStampService } from "@casebridge/tsa/service";
-import { authIssuer, freePort, infra, startNats, tokenFor } from "./support";
+import { asOperator, authIssuer, freePort, infra, natsEnv, startNats, tokenFor } from "./support";
 
 const { VerificationStatus: Status, VerificationFailure: Failure } = sealPb;
 
@@ -43,11 +43,11 @@ describe("trusted time: a seal time-stamped before its certificate was revoked s
     const port = await freePort();
     natsUrl = `nats://127.0.0.1:${port}`;
     natsServer = await startNats(port, path.join(work, "nats"));
-    nc = await connect({ servers: natsUrl });
+    nc = await connect({ ...asOperator(), servers: natsUrl });
     expect(await runSealCli(["publish", "--dir", pkiDir, "--nats", natsUrl], {}, () => undefined, () => undefined)).toBe(0);
-    tsa = await startTimeStampService({ NATS_URL: natsUrl, PKI_DIR: pkiDir, LOG_LEVEL: "silent" });
+    tsa = await startTimeStampService({ ...natsEnv(natsUrl), PKI_DIR: pkiDir, LOG_LEVEL: "silent" });
     police = await startService(policeSpec, {
-      NATS_URL: natsUrl,
+      ...natsEnv(natsUrl),
       MONGO_URL: infra.mongoUrl,
       MONGO_DB: `it_timestamp_police_${randomUUID().slice(0, 8)}`,
       LOG_LEVEL: "silent",

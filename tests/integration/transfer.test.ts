@@ -22,7 +22,7 @@ import { spec as courtSpec } from "@casebridge/court/spec";
 import { spec as policeSpec } from "@casebridge/police/spec";
 import { spec as prosecutionSpec } from "@casebridge/prosecution/spec";
 import { publishRaw, wrap } from "./hostile";
-import { authIssuer, eventually, infra, resetRuntimeStreams, spawnNode, startTsa, tokenFor, type Spawned, serviceClients } from "./support";
+import { asOperator, authIssuer, eventually, infra, natsEnv, resetRuntimeStreams, serviceClients, type Spawned, spawnNode, startTsa, tokenFor } from "./support";
 
 const { Agency } = common;
 const { TransferState: State, ReturnReason } = pb;
@@ -39,7 +39,7 @@ const tokens = new Map<string, string>();
 const as = (user: User) => ({ metadata: bearerMetadata(tokens.get(user)!), timeoutMs: 15_000 });
 
 function envFor(agency: string): Record<string, string> {
-  return { NATS_URL: infra.natsUrl, MONGO_URL: infra.mongoUrl, LOG_LEVEL: "silent", MONGO_DB: db(agency), PKI_DIR: infra.pkiDir, GRPC_PORT: "0", AUTH_ISSUER: authIssuer };
+  return { ...natsEnv(infra.natsUrl), MONGO_URL: infra.mongoUrl, LOG_LEVEL: "silent", MONGO_DB: db(agency), PKI_DIR: infra.pkiDir, GRPC_PORT: "0", AUTH_ISSUER: authIssuer };
 }
 
 function start(spec: ServiceSpec, agency: string): Promise<RunningService> {
@@ -103,7 +103,7 @@ describe("case transfer police → prosecution → court", () => {
   beforeAll(async () => {
     for (const user of [officer, legal, prosecutor, judge]) tokens.set(user, await tokenFor(user));
     await resetRuntimeStreams();
-    nc = await connect({ servers: infra.natsUrl });
+    nc = await connect({ ...asOperator(), servers: infra.natsUrl });
     clients = serviceClients(nc);
     tsa = await startTsa();
     [police, prosecution, court] = await Promise.all([start(policeSpec, "police"), start(prosecutionSpec, "prosecution"), start(courtSpec, "court")]);

@@ -26,7 +26,7 @@ import { spec as notarySpec } from "@casebridge/notary/spec";
 import { spec as policeSpec } from "@casebridge/police/spec";
 import { spec as prosecutionSpec } from "@casebridge/prosecution/spec";
 import { publishRaw, wrap } from "./hostile";
-import { authIssuer, eventually, infra, resetRuntimeStreams, startTsa, tokenFor, serviceClients } from "./support";
+import { asOperator, authIssuer, eventually, infra, natsEnv, resetRuntimeStreams, serviceClients, startTsa, tokenFor } from "./support";
 
 const { Agency } = common;
 const { TransferState: State } = pb;
@@ -45,12 +45,12 @@ describe("cross-agency trust: signed envelopes, bound bundles, legal routes", ()
 
 
 
-  const env = (agency: string) => ({ NATS_URL: infra.natsUrl, MONGO_URL: infra.mongoUrl, LOG_LEVEL: "silent", MONGO_DB: `it_trust_${agency}_${run}`, PKI_DIR: infra.pkiDir, GRPC_PORT: "0", AUTH_ISSUER: authIssuer });
+  const env = (agency: string) => ({ ...natsEnv(infra.natsUrl), MONGO_URL: infra.mongoUrl, LOG_LEVEL: "silent", MONGO_DB: `it_trust_${agency}_${run}`, PKI_DIR: infra.pkiDir, GRPC_PORT: "0", AUTH_ISSUER: authIssuer });
 
   beforeAll(async () => {
     for (const user of ["officer.wang", "legal.li", "prosecutor.zhao", "judge.sun", "admin.he"]) tokens.set(user, await tokenFor(user));
     await resetRuntimeStreams();
-    nc = await connect({ servers: infra.natsUrl });
+    nc = await connect({ ...asOperator(), servers: infra.natsUrl });
     clients = serviceClients(nc);
     tsa = await startTsa();
     const specs: Array<[SealAgency, ServiceSpec]> = [["police", policeSpec], ["prosecution", prosecutionSpec], ["court", courtSpec], ["notary", notarySpec]];
@@ -228,7 +228,7 @@ describe("cross-agency trust: signed envelopes, bound bundles, legal routes", ()
     expect(receipt).toMatchObject({ agency: Agency.AGENCY_PROSECUTION, receiptKey: transfer.receiptKeys[0], receiptSigner: expect.stringMatching(/prosecution/i) as string });
     // Take the genuine signed status off the stream and publish it again, past the duplicate window.
     const jsm = await jetstreamManager(nc);
-    const genuine = await jsm.streams.getMessage(TRANSFER_STREAM, { last_by_subj: transferSubject(Agency.AGENCY_POLICE) });
+    const genuine = await jsm.streams.getMessage(TRANSFER_STREAM, { last_by_subj: transferSubject(Agency.AGENCY_POLICE, Agency.AGENCY_PROSECUTION) });
     const opened = tpb.EnvelopeContent.decode(tpb.SignedEnvelope.decode(genuine!.data).content);
     expect(pb.TransferEvent.decode(opened.payload).transferId).toBe(transfer.transferId);
     await publishRaw(nc, Agency.AGENCY_POLICE, genuine!.data, `replay-${randomUUID()}`);

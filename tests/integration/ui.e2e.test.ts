@@ -7,7 +7,7 @@ import { startPlatform, type Platform } from "./platform";
 import { connect } from "@nats-io/transport-node";
 import { common } from "@casebridge/proto";
 import { publishRaw, wrap } from "./hostile";
-import { authIssuer, eventually, infra, repoRoot } from "./support";
+import { asOperator, authIssuer, eventually, infra, repoRoot } from "./support";
 
 // The realm lets the gateway client redirect to this port only (see infra/keycloak/casebridge-realm.json).
 const UI_PORT = Number(process.env.TEST_GATEWAY_PORT ?? 18088);
@@ -134,7 +134,7 @@ describe("web UI in Chromium, signed in through the real Keycloak login page", (
   }, 120_000);
 
   it("shows the platform administrator, in Chinese on a phone, the incident of a forged status report and the notice to the agency named as sender", async () => {
-    const nc = await connect({ servers: infra.natsUrl });
+    const nc = await connect({ ...asOperator(), servers: infra.natsUrl });
     const subjectId = `forged-${randomUUID().slice(0, 8)}`;
     const forged = { eventId: randomUUID(), transferId: subjectId, from: common.Agency.AGENCY_PROSECUTION, to: common.Agency.AGENCY_POLICE, at: new Date(), actor: "forger", status: { state: 4, submission: 1, sequence: 9, returnReason: 0, returnNote: "", verification: undefined, bundleId: "" } };
     await publishRaw(nc, common.Agency.AGENCY_POLICE, await wrap(forged, { sealer: null }));

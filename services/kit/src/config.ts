@@ -33,6 +33,16 @@ export class EnvReader {
     return "";
   }
 
+  /** The nkey seed file NATS clients of `principal` authenticate with: NATS_NKEY_FILE, or <NATS_CREDENTIALS_DIR>/<principal>.nk. */
+  natsSeedFile(principal: string): string {
+    const file = this.env.NATS_NKEY_FILE?.trim();
+    if (file) return resolve(file);
+    const dir = this.env.NATS_CREDENTIALS_DIR?.trim();
+    if (dir) return resolve(dir, `${principal}.nk`);
+    this.problems.push("NATS_NKEY_FILE (this process's nkey seed file) or NATS_CREDENTIALS_DIR (made by `npm run nats-auth -- init --dir <dir>`) is required");
+    return "";
+  }
+
   /** A URL whose scheme is one of `schemes`, e.g. nats: or mongodb:. */
   url(name: string, schemes: string[], fallback?: string): string {
     const raw = this.string(name, fallback);
@@ -97,6 +107,8 @@ export interface ServiceConfig {
   version: string;
   natsUrl: string;
   natsConnectAttempts: number;
+  /** This service's nkey seed file (NATS_NKEY_FILE, or <NATS_CREDENTIALS_DIR>/<service>.nk). */
+  natsSeedFile: string;
   mongoUrl: string;
   mongoDb: string;
   mongoConnectAttempts: number;
@@ -128,6 +140,7 @@ export function loadServiceConfig(service: string, defaultGrpcPort: number, env:
     version: read.string("SERVICE_VERSION", "0.1.0"),
     natsUrl: read.url("NATS_URL", ["nats:", "tls:"]),
     natsConnectAttempts: read.int("NATS_CONNECT_ATTEMPTS", { default: 5, min: 1, max: 1000 }),
+    natsSeedFile: read.natsSeedFile(service),
     mongoUrl: read.url("MONGO_URL", ["mongodb:", "mongodb+srv:"]),
     mongoDb: read.string("MONGO_DB", `casebridge_${service}`),
     mongoConnectAttempts: read.int("MONGO_CONNECT_ATTEMPTS", { default: 5, min: 1, max: 1000 }),

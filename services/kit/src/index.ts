@@ -6,6 +6,7 @@ export * from "./jetstream";
 export * from "./logger";
 export * from "./mongo";
 export * from "./nats";
+export * from "./nats-auth";
 export * from "./nats-rpc";
 export * from "./retry";
 export * from "./run";

@@ -19,16 +19,35 @@ function isNotFound(err: unknown, code: number): boolean {
   return err instanceof JetStreamApiError && err.code === code;
 }
 
-/** Creates the stream, or updates it to `config` if it exists; safe to call on every start. */
-export async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string; subjects: string[] }): Promise<void> {
+/**
+ * Creates the stream, or updates it to `config` if it exists and differs; safe to call on every
+ * start. A stream shared by every service (CB_TRANSFERS, CB_LEDGER, ...) may be created by any of
+ * them but reconfigured only by the operator (NATS permissions): then the existing configuration
+ * is kept and the answer is "kept".
+ */
+export async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string; subjects: string[] }): Promise<"created" | "unchanged" | "updated" | "kept"> {
+  let current: StreamConfig;
   try {
-    await jsm.streams.info(config.name);
+    current = (await jsm.streams.info(config.name)).config;
   } catch (err) {
     if (!isNotFound(err, JetStreamApiCodes.StreamNotFound)) throw err;
     await jsm.streams.add(config);
-    return;
+    return "created";
   }
-  await jsm.streams.update(config.name, config);
+  const differs = Object.entries(config).some(([key, value]) => JSON.stringify(current[key as keyof StreamConfig]) !== JSON.stringify(value));
+  if (!differs) return "unchanged";
+  try {
+    await jsm.streams.update(config.name, config);
+    return "updated";
+  } catch (err) {
+    if (isPermissionViolation(err)) return "kept";
+    throw err;
+  }
+}
+
+/** True when nats-server refused the operation for lack of permission (this user may not publish or subscribe there). */
+export function isPermissionViolation(err: unknown): boolean {
+  return err instanceof Error && /permissions violation/i.test(`${err.message} ${(err.cause as Error | undefined)?.message ?? ""}`);
 }
 
 /** Creates the durable pull consumer with explicit ack, or updates it; safe to call on every start. */

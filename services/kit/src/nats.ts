@@ -1,5 +1,8 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import { ConfigError } from "./config";
+import { natsAuthOptions, NatsCredentialsError } from "./nats-auth/credentials";
+import type { NatsPrincipal } from "./nats-auth/permissions";
 import { retry } from "./retry";
 import { StartupError } from "./startup-error";
 
@@ -9,16 +12,32 @@ export interface NatsLink {
   isConnected(): boolean;
 }
 
+/** Who connects: the NATS user it authenticates as (its nkey seed file) and its URL(s). */
+export interface NatsIdentity {
+  servers: string;
+  principal: NatsPrincipal;
+  seedFile: string;
+}
+
 /**
- * Connects to NATS, retrying the first connection `attempts` times; once connected the client
- * reconnects without limit, and `onChange` hears every loss and return of the connection.
+ * Connects to NATS as `identity.principal`, retrying the first connection `attempts` times; once
+ * connected the client reconnects without limit, and `onChange` hears every loss and return of the
+ * connection. A missing or malformed seed file is a ConfigError; a refused key is not retried.
  */
-export async function connectNats(servers: string, name: string, attempts: number, logger: Logger, onChange?: (connected: boolean) => void): Promise<NatsLink> {
+export async function connectNats(identity: NatsIdentity, attempts: number, logger: Logger, onChange?: (connected: boolean) => void): Promise<NatsLink> {
+  const { servers, principal, seedFile } = identity;
+  let auth;
+  try {
+    auth = natsAuthOptions(principal, seedFile);
+  } catch (error) {
+    if (error instanceof NatsCredentialsError) throw new ConfigError([error.message]);
+    throw error;
+  }
   let nc: NatsConnection;
   try {
     nc = await retry(
       attempts,
-      () => connect({ servers: servers.split(","), name, maxReconnectAttempts: -1, reconnectTimeWait: 500, pingInterval: 10_000 }),
+      () => connect({ servers: servers.split(","), name: principal, maxReconnectAttempts: -1, reconnectTimeWait: 500, pingInterval: 10_000, ...auth }),
       (err, n, delayMs) => logger.warn({ attempt: n, retryInMs: delayMs, reason: (err as Error).message }, "NATS not reachable yet"),
     );
   } catch (err) {

@@ -16,6 +16,7 @@ import {
 /** The time-stamp service's settings, read once from the environment. */
 export interface TimeStampServiceConfig {
   readonly natsUrl: string;
+  readonly natsSeedFile: string;
   readonly pkiDir: string;
   readonly pkiKeyPassphrase: string | undefined;
   readonly logLevel: string;
@@ -26,6 +27,7 @@ export function loadTimeStampConfig(env: Env): TimeStampServiceConfig {
   const read = new EnvReader(env);
   const config = {
     natsUrl: read.url("NATS_URL", ["nats:", "tls:"], "nats://127.0.0.1:4222"),
+    natsSeedFile: read.natsSeedFile("tsa"),
     pkiDir: resolve(read.string("PKI_DIR", ".data/pki")),
     pkiKeyPassphrase: read.string("PKI_KEY_PASSPHRASE", "") || undefined,
     logLevel: read.string("LOG_LEVEL", "info"),
@@ -52,7 +54,7 @@ export async function startTimeStampService(env: Env): Promise<RunningTimeStampS
     if (error instanceof PkiFilesError) throw new ConfigError([`PKI: ${error.message} (create or upgrade the dev PKI with: npm run seal -- init)`]);
     throw error;
   }
-  const nats = await connectNats(config.natsUrl, "tsa", 30, logger);
+  const nats = await connectNats({ servers: config.natsUrl, principal: "tsa", seedFile: config.natsSeedFile }, 30, logger);
   const server = serveTimeStamps(nats.nc, tsa, logger);
   await nats.nc.flush();
   logger.info({ subject: TSA_NATS_SUBJECT, certificate: tsa.certificate.subject, serial: tsa.certificate.serial }, "time-stamp authority ready");

@@ -8,7 +8,7 @@ import { consumeEvents, ensureConsumer, type RunningConsumer } from "../jetstrea
 import type { AggregateCodec, AggregateStore, OutboxItem } from "../runtime/aggregate-store";
 import { auditOutboxItem } from "../runtime/outbox-items";
 import type { DurableRuntime } from "../runtime/durable-runtime";
-import { TIMER_STREAM, timerFiredSubject, timerScheduleSubject } from "../runtime/timers";
+import { timerStream, timerFiredSubject, timerScheduleSubject } from "../runtime/timers";
 import type { ViewCollection } from "../runtime/view-collection";
 import { alertIdOf, alertRoles, isAcknowledgedBy, isAudience, isCurrent, measureTimers, timerChanges, transferTimers, type DeadlineRules, type PlannedTimer } from "./domain";
 
@@ -101,7 +101,7 @@ export class DeadlineAlerts {
 
   /** Creates the consumer of fired timers (idempotent). */
   async ensure(): Promise<void> {
-    await ensureConsumer(this.deps.runtime.jsm, TIMER_STREAM, {
+    await ensureConsumer(this.deps.runtime.jsm, timerStream(this.deps.agency), {
       durable_name: this.durable,
       filter_subject: timerFiredSubject(this.deps.agency, "*"),
       ack_wait: 10_000_000_000,
@@ -111,7 +111,7 @@ export class DeadlineAlerts {
 
   /** Starts turning fired timers into alerts. */
   async start(): Promise<void> {
-    this.consumer = await consumeEvents(this.deps.js, TIMER_STREAM, this.durable, (event) => this.fired(dpb.DeadlineTimer.decode(event.data)), {
+    this.consumer = await consumeEvents(this.deps.js, timerStream(this.deps.agency), this.durable, (event) => this.fired(dpb.DeadlineTimer.decode(event.data)), {
       concurrency: 8,
       backoffMs: [200, 1000, 5000],
       maxDeliver: 20,

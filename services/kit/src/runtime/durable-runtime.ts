@@ -75,7 +75,7 @@ export class DurableRuntime {
     await ensureStream(jsm, { name: LEDGER_STREAM, subjects: ["cb.ledger.>"], duplicate_window: 5 * 60 * 1_000_000_000, num_replicas });
     // A long dedup window: an audit record re-published by a relay that was down for a while is still dropped.
     await ensureStream(jsm, { name: auditStream(deps.agency), subjects: [auditSubject(deps.agency)], duplicate_window: 60 * 60 * 1_000_000_000, num_replicas });
-    await ensureTimerStream(jsm, num_replicas);
+    await ensureTimerStream(jsm, deps.agency, num_replicas);
     // Where consumers put what they gave up on (without it a poison message would be retried for ever).
     await ensureStream(jsm, { name: DEAD_LETTER_STREAM, subjects: ["cb.dlq.>"], max_age: 30 * 24 * 3600 * 1_000_000_000, num_replicas });
     return new DurableRuntime(deps, kv, jsm);

@@ -6,7 +6,7 @@ import { consumeEvents, ensureConsumer, publishEvent, type DeliveredEvent, type 
 import { KeyedLock } from "../keyed-lock";
 import { parseAggregateKey, type AggregateStore, type OutboxItem } from "./aggregate-store";
 import { auditSubject, ledgerMessageId, timelineSubject } from "./ledger";
-import { TIMER_STREAM } from "./timers";
+import { timerStreamOfSubject } from "./timers";
 
 /** What the relay knows of one kind of aggregate: its store and what changes once a marked item is published. */
 export interface RelayedKind {
@@ -139,10 +139,10 @@ export class OutboxRelay {
 export async function setSchedule(js: JetStreamClient, subject: string, data: Uint8Array, id: string, fireAt: Date, target: string): Promise<void> {
   // The fired message lives a week (per-message TTL): what it causes (an alert) is the record.
   await js.publish(subject, data, { msgID: id, schedule: { specification: fireAt, target, ttl: FIRED_TTL } });
-  await (await js.jetstreamManager()).streams.purge(TIMER_STREAM, { filter: subject, keep: 1 });
+  await (await js.jetstreamManager()).streams.purge(timerStreamOfSubject(subject), { filter: subject, keep: 1 });
 }
 
 /** Cancels the schedule on `subject` (nothing fires). */
 export async function cancelSchedule(js: JetStreamClient, subject: string): Promise<void> {
-  await (await js.jetstreamManager()).streams.purge(TIMER_STREAM, { filter: subject });
+  await (await js.jetstreamManager()).streams.purge(timerStreamOfSubject(subject), { filter: subject });
 }

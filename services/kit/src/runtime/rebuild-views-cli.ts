@@ -10,6 +10,7 @@ import { registerAlertView } from "../deadlines/deadline-alerts";
 import { registerCaseView } from "../transfer/case-files";
 import { registerTransferView } from "../transfer/transfer-engine";
 import { DurableRuntime } from "./durable-runtime";
+import { natsAuthOptions } from "../nats-auth/credentials";
 
 const USAGE = `Usage: npm run rebuild-views -- <service> [--nats <url>] [--mongo <url>] [--db <database>]
 
@@ -44,7 +45,7 @@ export async function runRebuildViewsCli(argv: string[], env: NodeJS.ProcessEnv,
   let nc: NatsConnection | undefined;
   let connection: mongoose.Connection | undefined;
   try {
-    nc = await connect({ servers: natsUrl, name: `rebuild-views-${agency}`, timeout: 5000 });
+    nc = await connect({ ...natsAuthOptions("operator"), servers: natsUrl, name: `rebuild-views-${agency}`, timeout: 5000 });
     connection = await mongoose.createConnection(mongoUrl, { dbName, serverSelectionTimeoutMS: 5000 }).asPromise();
     const runtime = await DurableRuntime.open({ agency, nc, js: jetstream(nc), mongo: connection, logger: pino({ level: "silent" }) });
     registerTransferView(runtime, agencyEnumOf(agency));

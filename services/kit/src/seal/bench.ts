@@ -10,6 +10,7 @@ import { RevocationRegistry } from "./revocation";
 import { TimeStampAuthority, timeStamperOf, type TimeStampTransport } from "./timestamp";
 import { natsTimeStampTransport, serveTimeStamps } from "./timestamp-nats";
 import { SealVerifier } from "./verifier";
+import { natsAuthOptions } from "../nats-auth/credentials";
 
 /**
  * `npm run bench:seal`: for each algorithm, seals and verifies one document in a loop and, in the
@@ -112,7 +113,7 @@ async function benchAlgorithm(algorithm: SealAlgorithm, pki: Pki, nc: NatsConnec
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
   const natsUrl = process.env.BENCH_NATS_URL ?? process.env.NATS_URL;
-  const nc = natsUrl ? await connect({ servers: natsUrl, timeout: 3000 }) : undefined;
+  const nc = natsUrl ? await connect({ ...natsAuthOptions("operator"), servers: natsUrl, timeout: 3000 }) : undefined;
   try {
     for (const algorithm of SEAL_ALGORITHMS) {
       if (only.length > 0 && !only.includes(algorithm)) continue;

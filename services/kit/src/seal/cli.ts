@@ -25,6 +25,7 @@ import { openCrlBucket, publishCrl } from "./revocation-nats";
 import { SealVerifier } from "./verifier";
 import { runCliMain } from "../cli-main";
 import { exportTransferEvidence } from "../transfer/evidence";
+import { natsAuthOptions } from "../nats-auth/credentials";
 
 const USAGE = `Usage: npm run seal -- <command> [options]
 
@@ -155,7 +156,7 @@ export async function runSealCli(argv: string[], env: NodeJS.ProcessEnv, out: (l
         const agency = agencyOption();
         const transferId = values.transfer ?? "";
         if (!transferId) throw new UsageError("export needs --transfer <transfer id>");
-        const nc = await connect({ servers: natsUrl, timeout: 3000, name: "seal-cli" }).catch((error: unknown) => {
+        const nc = await connect({ ...natsAuthOptions("operator"), servers: natsUrl, timeout: 3000, name: "seal-cli" }).catch((error: unknown) => {
           throw new Error(`cannot reach NATS at ${natsUrl}: ${(error as Error).message}`);
         });
         try {
@@ -210,7 +211,7 @@ async function readRoots(path: string): Promise<CertificateInfo[]> {
 }
 
 async function publish(natsUrl: string, crls: Buffer[], out: (line: string) => void): Promise<void> {
-  const nc = await connect({ servers: natsUrl, timeout: 3000, name: "seal-cli" }).catch((error: unknown) => {
+  const nc = await connect({ ...natsAuthOptions("operator"), servers: natsUrl, timeout: 3000, name: "seal-cli" }).catch((error: unknown) => {
     throw new Error(`cannot reach NATS at ${natsUrl} to publish the CRL (${(error as Error).message}); the CRL file is updated, run "npm run seal -- publish" once NATS is up`);
   });
   try {

@@ -6,6 +6,7 @@ import { auditStream } from "../runtime/ledger";
 import { redactUrl } from "../mongo";
 import { AuditLog } from "../runtime/audit-log";
 import { runCliMain } from "../cli-main";
+import { natsAuthOptions } from "../nats-auth/credentials";
 
 const USAGE = `Usage: npm run audit -- verify <service> [--mongo <url>] [--db <database>] [--nats <url>]
 
@@ -57,7 +58,7 @@ export async function runAuditCli(argv: string[], env: NodeJS.ProcessEnv, out: (
 async function recordedInStream(natsUrl: string, service: string): Promise<number | undefined> {
   let nc: NatsConnection | undefined;
   try {
-    nc = await connect({ servers: natsUrl, timeout: 2000, reconnect: false });
+    nc = await connect({ ...natsAuthOptions("operator"), servers: natsUrl, timeout: 2000, reconnect: false });
     const info = await (await jetstreamManager(nc)).streams.info(auditStream(service));
     return info.state.last_seq;
   } catch {

@@ -46,17 +46,24 @@ export function changeSubject(agency: common.Agency): string {
   return `cb.changes.${sealAgencyOf(agency)!}`;
 }
 
-/** The JetStream stream of cross-agency transfer events; subject `cb.transfer.<recipient agency>`. */
+/** The JetStream stream of cross-agency events; subject `cb.transfer.<recipient>.<sender>` (NATS lets each agency publish only as sender). */
 export const TRANSFER_STREAM = "CB_TRANSFERS";
 
 /** How long JetStream waits for an ack before it redelivers an event (to another instance after a crash). */
 const ACK_WAIT_MS = 10_000;
 
-/** The subject events for `agency` are published on. */
-export function transferSubject(agency: common.Agency): string {
+/** The subject `from` publishes its events for `to` on. */
+export function transferSubject(to: common.Agency, from: common.Agency): string {
+  const [recipient, sender] = [sealAgencyOf(to), sealAgencyOf(from)];
+  if (!recipient || !sender) throw new InvalidArgumentError(`no such agency ${!recipient ? to : from}`);
+  return `cb.transfer.${recipient}.${sender}`;
+}
+
+/** The subjects of every event addressed to `agency`, from any sender (its inbox consumer's filter). */
+export function transferInboxFilter(agency: common.Agency): string {
   const name = sealAgencyOf(agency);
   if (!name) throw new InvalidArgumentError(`no such agency ${agency}`);
-  return `cb.transfer.${name}`;
+  return `cb.transfer.${name}.*`;
 }
 
 const TRANSFER_CODEC: AggregateCodec<pb.Transfer> = { encode: (t) => pb.Transfer.encode(t).finish(), decode: (b) => pb.Transfer.decode(b) };
@@ -135,7 +142,7 @@ export class TransferEngine {
     this.caseFiles = new CaseFiles(runtime, deps.agency, (inputs) => this.sealDocuments(inputs), this.clock, (c) => this.notify({ caseId: c.case?.caseId ?? "" }), deps.deadlineRules);
     this.timeline = runtime.timeline;
     this.audit = runtime.audit;
-    this.incidents = new IncidentRegister({ agency: deps.agency, runtime, inboxOf: transferSubject, logger: deps.logger.child({ component: "incidents" }), clock: this.clock });
+    this.incidents = new IncidentRegister({ agency: deps.agency, runtime, inboxOf: (to) => transferSubject(to, deps.agency), logger: deps.logger.child({ component: "incidents" }), clock: this.clock });
     this.inbox = new EnvelopeInbox(deps.seals.verifier, deps.agency, this.incidents);
     this.inbox.register(TRANSFER_EVENT_TYPE, { apply: (opened) => this.applyTransferEvent(opened), kindOf: (payload) => eventKindOf(pb.TransferEvent.decode(payload)) });
     this.inbox.register(INCIDENT_NOTICE_TYPE, { apply: (opened) => this.incidents.applyNotice(opened), kindOf: () => "incident notice" });
@@ -148,7 +155,7 @@ export class TransferEngine {
     await ensureStream(jsm, { name: TRANSFER_STREAM, subjects: ["cb.transfer.>"], num_replicas: deps.runtime.deps.replicas ?? 1 });
     await ensureConsumer(jsm, TRANSFER_STREAM, {
       durable_name: engine.consumerName,
-      filter_subject: transferSubject(deps.agency),
+      filter_subject: transferInboxFilter(deps.agency),
       ack_policy: "explicit",
       ack_wait: ACK_WAIT_MS * 1_000_000, // short, so that a crashed instance's events come back soon; progress keeps long ones alive
       max_ack_pending: 1000,
@@ -658,7 +665,7 @@ export class TransferEngine {
       id: event.eventId,
       from: this.deps.agency,
       to,
-      subject: transferSubject(to),
+      subject: transferSubject(to, this.deps.agency),
       payloadType: TRANSFER_EVENT_TYPE,
       subjectId: event.transferId,
       at: event.at ?? this.clock(),

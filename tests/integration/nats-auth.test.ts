@@ -1,0 +1,75 @@
+import path from "node:path";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, nkeyAuthenticator, nkeys, type NatsConnection } from "@nats-io/transport-node";
+import { natsAuthOptions, type NatsPrincipal } from "@casebridge/kit";
+import { asOperator, infra } from "./support";
+
+/** nats-server itself refuses what a NATS user's permissions do not allow (charts/casebridge/files/nats-authorization.conf). */
+describe("NATS users and permissions, enforced by nats-server", () => {
+  const open: NatsConnection[] = [];
+  const as = async (principal: NatsPrincipal): Promise<NatsConnection> => {
+    const nc = await connect({ ...natsAuthOptions(principal, path.join(infra.natsCredentialsDir, `${principal}.nk`)), servers: infra.natsUrl, reconnect: false });
+    open.push(nc);
+    return nc;
+  };
+  /** Resolves with the error that ends a subscription nats-server refused (or "delivered" if a message got through). */
+  const subscriptionOutcome = async (nc: NatsConnection, subject: string): Promise<string> => {
+    const sub = nc.subscribe(subject, { max: 1 });
+    const outcome = (async () => {
+      try {
+        for await (const _ of sub) return "delivered";
+        return "closed";
+      } catch (error) {
+        return (error as Error).message;
+      }
+    })();
+    await nc.flush();
+    return outcome;
+  };
+  afterAll(async () => {
+    await Promise.all(open.map((nc) => nc.close()));
+  });
+
+  it("refuses a client without credentials and one with a key it does not know", async () => {
+    await expect(connect({ servers: infra.natsUrl, reconnect: false })).rejects.toThrow(/Authorization Violation/);
+    const stranger = nkeys.createUser().getSeed();
+    await expect(connect({ servers: infra.natsUrl, reconnect: false, authenticator: nkeyAuthenticator(stranger) })).rejects.toThrow(/Authorization Violation/);
+  });
+
+  it("lets the police service publish only as itself and consume only its own inbox", async () => {
+    const operator = await connect({ ...asOperator(), servers: infra.natsUrl });
+    open.push(operator);
+    const ojsm = await jetstreamManager(operator);
+    await ojsm.streams.add({ name: "CB_TRANSFERS", subjects: ["cb.transfer.>"] }).catch(() => undefined);
+    const police = await as("police");
+    const js = jetstream(police);
+    // Positive control: its own outgoing subject is accepted and stored.
+    await expect(js.publish("cb.transfer.prosecution.police", new Uint8Array([1]))).resolves.toMatchObject({ stream: "CB_TRANSFERS" });
+    // As the court, no: the server refuses the publish and stores nothing.
+    const before = (await ojsm.streams.info("CB_TRANSFERS")).state.messages;
+    await expect(js.publish("cb.transfer.prosecution.court", new Uint8Array([1]), { timeout: 3000 })).rejects.toThrow(/Permissions Violation for Publish to "cb.transfer.prosecution.court"/);
+    expect((await ojsm.streams.info("CB_TRANSFERS")).state.messages).toBe(before);
+    // Another agency's inbox: neither a consumer of it, nor the stream's messages, nor its core subjects.
+    const pjsm = await jetstreamManager(police);
+    await expect(pjsm.consumers.add("CB_TRANSFERS", { durable_name: "transfer-inbox-police", filter_subject: "cb.transfer.prosecution.*" })).rejects.toThrow(/Permissions Violation/);
+    await expect(pjsm.consumers.add("CB_TRANSFERS", { durable_name: "snoop", filter_subject: "cb.transfer.>" })).rejects.toThrow(/Permissions Violation/);
+    await expect(pjsm.streams.getMessage("CB_TRANSFERS", { seq: 1 })).rejects.toThrow(/Permissions Violation/);
+    await expect(pjsm.streams.purge("CB_TRANSFERS")).rejects.toThrow(/Permissions Violation/);
+    await expect(subscriptionOutcome(police, "cb.transfer.>")).resolves.toMatch(/Permissions Violation for Subscription to "cb.transfer.>"/);
+    await expect(subscriptionOutcome(await as("police"), "cb.rpc.court.>")).resolves.toMatch(/Permissions Violation for Subscription/);
+  });
+
+  it("keeps the gateway's session bucket to the gateway, and each agency's records to that agency", async () => {
+    const gateway = await as("gateway");
+    const kv = await jetstreamManager(gateway);
+    await kv.streams.info("KV_cb_gateway_sessions").catch(async () => kv.streams.add({ name: "KV_cb_gateway_sessions", subjects: ["$KV.cb_gateway_sessions.>"], allow_direct: true }));
+    for (const principal of ["police", "prosecution", "court", "judicial", "notary", "tsa"] as const) {
+      const jsm = await jetstreamManager(await as(principal));
+      await expect(jsm.streams.info("KV_cb_gateway_sessions")).rejects.toThrow(/Permissions Violation/);
+      await expect(jsm.direct.getMessage("KV_cb_gateway_sessions", { last_by_subj: "$KV.cb_gateway_sessions.any" })).rejects.toThrow(/Permissions Violation/);
+    }
+    const police = await jetstreamManager(await as("police"));
+    await expect(police.direct.getMessage("KV_cb_prosecution", { last_by_subj: "$KV.cb_prosecution.transfer.x" })).rejects.toThrow(/Permissions Violation/);
+    await expect(subscriptionOutcome(gateway, "cb.transfer.police.court")).resolves.toMatch(/Permissions Violation/);
+  });
+});
