@@ -20,8 +20,12 @@ Commands:
 
 Principals: ${NATS_PRINCIPALS.join(", ")}`;
 
-/** `npm run nats-auth`: makes the platform's NATS credentials and renders its authorization file; returns the exit code. */
-export async function natsAuthCli(argv: string[], _env: NodeJS.ProcessEnv, out: (line: string) => void, err: (line: string) => void): Promise<number> {
+/** `npm run nats-auth`: makes the platform's NATS credentials and renders its authorization file; resolves with the exit code. */
+export function natsAuthCli(argv: string[], _env: NodeJS.ProcessEnv, out: (line: string) => void, err: (line: string) => void): Promise<number> {
+  return Promise.resolve(runNatsAuth(argv, out, err));
+}
+
+function runNatsAuth(argv: string[], out: (line: string) => void, err: (line: string) => void): number {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
