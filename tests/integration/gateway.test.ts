@@ -239,7 +239,7 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
       const logout = await get(`${base}/logout`, { headers });
       expect([logout.status, logout.headers.get("allow"), logout.headers.get("content-type")]).toEqual([405, "POST", expect.stringContaining("application/problem+json")]);
     }
-  });
+  }, 30_000);
 
   it("refuses, at the gateway and at the service, a genuine realm token that is not for the CaseBridge API (no audience)", async () => {
     const foreign = await devUserToken(authIssuer, "legal.li", "demo", "casebridge-test-noaud");
@@ -484,5 +484,5 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
       await keycloakAdmin.deleteUser(user.id);
       await keycloakAdmin.deleteUser(other.id);
     }
-  });
+  }, 30_000);
 });

@@ -29,7 +29,8 @@ export interface SessionClaims {
   iat?: number;
 }
 
-interface LogoutTokenClaims {
+/** The claims of a back-channel logout token. */
+export interface LogoutTokenClaims {
   iss?: string;
   aud?: string | string[];
   iat?: number;
@@ -73,17 +74,7 @@ export class Logouts {
    * UnauthenticatedError saying why not.
    */
   async verify(logoutToken: string): Promise<Logout> {
-    const claims = await this.verifier.signedClaims<LogoutTokenClaims>(logoutToken, "logout token");
-    const nowS = Date.now() / 1000;
-    if (!audiencesOf(claims).includes(this.clientId)) throw new UnauthenticatedError(`the logout token is not for ${this.clientId}`);
-    if (typeof claims.events !== "object" || claims.events === null || typeof claims.events[BACKCHANNEL_LOGOUT_EVENT] !== "object") throw new UnauthenticatedError("the token carries no back-channel logout event");
-    if (claims.nonce !== undefined) throw new UnauthenticatedError("a logout token has no nonce");
-    if (typeof claims.iat !== "number" || Math.abs(nowS - claims.iat) > LOGOUT_TOKEN_MAX_AGE_S) throw new UnauthenticatedError("the logout token is not recent");
-    if (typeof claims.exp === "number" && claims.exp + 30 < nowS) throw new UnauthenticatedError("the logout token has expired");
-    const sid = typeof claims.sid === "string" && claims.sid ? claims.sid : undefined;
-    const sub = typeof claims.sub === "string" && claims.sub ? claims.sub : undefined;
-    if (!sid && !sub) throw new UnauthenticatedError("the logout token names neither a session (sid) nor a user (sub)");
-    return { sid, sub, at: Date.now() };
+    return logoutOf(await this.verifier.signedClaims<LogoutTokenClaims>(logoutToken, "logout token"), this.clientId, Date.now());
   }
 
   /** Remembers a logout here at once and, through the bucket, on every replica. */
@@ -141,6 +132,20 @@ export class Logouts {
       }
     })();
   }
+}
+
+/** The logout that the claims of a realm-signed logout token ask for (the rules of OpenID Connect Back-Channel Logout 1.0, 2.6); throws UnauthenticatedError saying why not. */
+export function logoutOf(claims: LogoutTokenClaims, clientId: string, now: number): Logout {
+  const nowS = now / 1000;
+  if (!audiencesOf(claims).includes(clientId)) throw new UnauthenticatedError(`the logout token is not for ${clientId}`);
+  if (typeof claims.events !== "object" || claims.events === null || typeof claims.events[BACKCHANNEL_LOGOUT_EVENT] !== "object") throw new UnauthenticatedError("the token carries no back-channel logout event");
+  if (claims.nonce !== undefined) throw new UnauthenticatedError("a logout token has no nonce");
+  if (typeof claims.iat !== "number" || Math.abs(nowS - claims.iat) > LOGOUT_TOKEN_MAX_AGE_S) throw new UnauthenticatedError("the logout token is not recent");
+  if (typeof claims.exp === "number" && claims.exp + 30 < nowS) throw new UnauthenticatedError("the logout token has expired");
+  const sid = typeof claims.sid === "string" && claims.sid ? claims.sid : undefined;
+  const sub = typeof claims.sub === "string" && claims.sub ? claims.sub : undefined;
+  if (!sid && !sub) throw new UnauthenticatedError("the logout token names neither a session (sid) nor a user (sub)");
+  return { sid, sub, at: now };
 }
 
 function hashed(value: string): string {
