@@ -13,6 +13,8 @@ export MONGO_PORT=${TEST_MONGO_PORT:-37017} FERRETDB_DEBUG_PORT=${TEST_FERRETDB_
 export KEYCLOAK_PORT=${TEST_KEYCLOAK_PORT:-18180} KEYCLOAK_MANAGEMENT_PORT=${TEST_KEYCLOAK_MANAGEMENT_PORT:-19180}
 export KEYCLOAK_DB=dev-mem
 export NATS_CREDENTIALS_DIR=$CASEBRIDGE_STATE/nats-auth   # the NATS users' nkey seeds (infra/up.sh makes them)
+# The test Keycloak's realm sends back-channel logouts to the browser tests' gateway (the realm's ${CASEBRIDGE_GATEWAY_URL}).
+export CASEBRIDGE_GATEWAY_URL=http://127.0.0.1:${TEST_GATEWAY_PORT:-18088}
 export TEST_NATS_URL=nats://127.0.0.1:$NATS_PORT TEST_MONGO_URL=mongodb://127.0.0.1:$MONGO_PORT TEST_KEYCLOAK_URL=http://127.0.0.1:$KEYCLOAK_PORT
 
 bash scripts/npm-deps.sh

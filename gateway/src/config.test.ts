@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ConfigError } from "@casebridge/kit";
 import { loadGatewayConfig } from "./config";
 
@@ -26,12 +29,27 @@ describe("loadGatewayConfig", () => {
       "SERVICE_ADDRESSES names no address for notary",
       "OIDC_CLIENT_SECRET must be set to a real secret in production",
       "SESSION_SECRET must be set to a real secret in production",
+      "SESSION_ENCRYPTION_KEY (or SESSION_ENCRYPTION_KEY_FILE) must be set to a real key in production",
     ]);
   });
 
   it("uses secure cookies in production unless told otherwise", () => {
-    const production = { NATS_URL: "nats://n:4222", NODE_ENV: "production", OIDC_CLIENT_SECRET: "s3cret", SESSION_SECRET: "an0ther" };
+    const production = { NATS_URL: "nats://n:4222", NODE_ENV: "production", OIDC_CLIENT_SECRET: "s3cret", SESSION_SECRET: "an0ther", SESSION_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64") };
     expect(loadGatewayConfig(production).secureCookies).toBe(true);
     expect(loadGatewayConfig({ ...production, SECURE_COOKIES: "false" }).secureCookies).toBe(false);
+  });
+
+  it("reads the session encryption key from the environment or a file, with old keys for reading, and refuses a key that is not 32 bytes", () => {
+    const key = Buffer.alloc(32, 1).toString("base64");
+    const old = Buffer.alloc(32, 2).toString("base64");
+    const config = loadGatewayConfig({ NATS_URL: "nats://n:4222", SESSION_ENCRYPTION_KEY: key, SESSION_ENCRYPTION_OLD_KEYS: ` ${old} ` });
+    expect(config.sessionEncryptionKey.toString("base64")).toBe(key);
+    expect(config.sessionEncryptionOldKeys.map((k) => k.toString("base64"))).toEqual([old]);
+    const dir = mkdtempSync(join(tmpdir(), "cb-key-"));
+    writeFileSync(join(dir, "key"), `${old}\n`);
+    expect(loadGatewayConfig({ NATS_URL: "nats://n:4222", SESSION_ENCRYPTION_KEY_FILE: join(dir, "key") }).sessionEncryptionKey.toString("base64")).toBe(old);
+    expect(() => loadGatewayConfig({ NATS_URL: "nats://n:4222", SESSION_ENCRYPTION_KEY: "c2hvcnQ=" })).toThrow(ConfigError);
+    // Development: a marked default key, never the same as a real one.
+    expect(loadGatewayConfig({ NATS_URL: "nats://n:4222" }).sessionEncryptionKey).toHaveLength(32);
   });
 });

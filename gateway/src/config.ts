@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { API_AUDIENCE, EnvReader, SEAL_AGENCIES, type Env, type SealAgency } from "@casebridge/kit";
 
 /** Settings of the gateway. */
@@ -18,13 +20,18 @@ export interface GatewayConfig {
   clientSecret: string;
   /** Signs the session cookie. */
   sessionSecret: string;
+  /** Seals the sessions at rest (AES-256-GCM, 32 bytes) and the older keys still accepted for reading. */
+  sessionEncryptionKey: Buffer;
+  sessionEncryptionOldKeys: Buffer[];
+  /** Longest lifetime of an access token of the realm: how long a back-channel logout is remembered (plus a margin). */
+  maxTokenLifetimeS: number;
   /** Session cookies only over HTTPS (behind TLS termination in production). */
   secureCookies: boolean;
   /** gRPC address of each agency service. */
   services: Record<SealAgency, string>;
-  /** Requests per user per minute before 429. */
+  /** Requests per user per minute before 429 (counted across all replicas). */
   rateLimitPerMinute: number;
-  /** Logins one client address may start per minute (per gateway replica). */
+  /** Logins one client address may start per minute (counted across all replicas). */
   loginsPerMinute: number;
   /** Live-update (SSE) streams one user may hold open at once (per gateway replica). */
   maxStreamsPerUser: number;
@@ -49,6 +56,13 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     // Development defaults, refused when NODE_ENV=production.
     clientSecret: read.string("OIDC_CLIENT_SECRET", `${DEV_SECRET_PREFIX}gateway-secret-change-me`),
     sessionSecret: read.string("SESSION_SECRET", `${DEV_SECRET_PREFIX}session-secret-change-me`),
+    sessionEncryptionKey: sessionKeyOf(read, env, DEV_SESSION_KEY),
+    sessionEncryptionOldKeys: (env.SESSION_ENCRYPTION_OLD_KEYS ?? "")
+      .split(",")
+      .map((key) => key.trim())
+      .filter(Boolean)
+      .map((key, i) => keyBytes(read, `SESSION_ENCRYPTION_OLD_KEYS[${i}]`, key)),
+    maxTokenLifetimeS: read.int("MAX_TOKEN_LIFETIME_SECONDS", { default: 300, min: 1, max: 86_400 }),
     secureCookies: read.oneOf("SECURE_COOKIES", ["true", "false"], env.NODE_ENV === "production" ? "true" : "false") === "true",
     services: parseServiceAddresses(read.string("SERVICE_ADDRESSES", DEV_SERVICES), read),
     rateLimitPerMinute: read.int("RATE_LIMIT_PER_MINUTE", { default: 600, min: 1, max: 1_000_000 }),
@@ -59,9 +73,35 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     for (const [name, value] of [["OIDC_CLIENT_SECRET", config.clientSecret], ["SESSION_SECRET", config.sessionSecret]] as const) {
       if (value.startsWith(DEV_SECRET_PREFIX)) read.problem(`${name} must be set to a real secret in production`);
     }
+    if (config.sessionEncryptionKey === DEV_SESSION_KEY) read.problem("SESSION_ENCRYPTION_KEY (or SESSION_ENCRYPTION_KEY_FILE) must be set to a real key in production");
   }
   read.done();
   return config;
+}
+
+/** Development-only session encryption key (derived from a public string, so worthless as a secret): refused when NODE_ENV=production. */
+const DEV_SESSION_KEY = createHash("sha256").update(`${DEV_SECRET_PREFIX}session-encryption-key`).digest();
+
+/** SESSION_ENCRYPTION_KEY (base64 of 32 bytes) or the file SESSION_ENCRYPTION_KEY_FILE holding it; else `fallback`. */
+function sessionKeyOf(read: EnvReader, env: Env, fallback: Buffer): Buffer {
+  if (env.SESSION_ENCRYPTION_KEY && env.SESSION_ENCRYPTION_KEY_FILE) read.problem("set SESSION_ENCRYPTION_KEY or SESSION_ENCRYPTION_KEY_FILE, not both");
+  if (env.SESSION_ENCRYPTION_KEY) return keyBytes(read, "SESSION_ENCRYPTION_KEY", env.SESSION_ENCRYPTION_KEY);
+  if (env.SESSION_ENCRYPTION_KEY_FILE) {
+    try {
+      return keyBytes(read, "SESSION_ENCRYPTION_KEY_FILE", readFileSync(env.SESSION_ENCRYPTION_KEY_FILE, "utf8").trim());
+    } catch (error) {
+      read.problem(`SESSION_ENCRYPTION_KEY_FILE: cannot read ${env.SESSION_ENCRYPTION_KEY_FILE} (${(error as Error).message})`);
+      return fallback;
+    }
+  }
+  return fallback;
+}
+
+/** The 32 bytes of a base64 key; a problem (and 32 zero bytes, never used since loading fails) otherwise. */
+function keyBytes(read: EnvReader, name: string, base64: string): Buffer {
+  const bytes = Buffer.from(base64, "base64");
+  if (bytes.length !== 32 || !/^[A-Za-z0-9+/_-]+={0,2}$/.test(base64)) read.problem(`${name} must be 32 random bytes in base64 (e.g. openssl rand -base64 32)`);
+  return bytes.length === 32 ? bytes : Buffer.alloc(32);
 }
 
 /** "police=host:port,prosecution=host:port,…": every agency must be named once. */

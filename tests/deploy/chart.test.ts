@@ -48,6 +48,9 @@ describe.each(["values-dev.yaml", "values-prod.yaml"])("Helm chart with %s", (va
       if (name === "gateway") {
         expect(container.readinessProbe.httpGet).toEqual({ path: "/healthz", port: "http" });
         expect(container.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "http" });
+        // Sessions are sealed at rest with a key from the gateway's Secret (old keys optional, for rotation).
+        expect(container.env).toContainEqual({ name: "SESSION_ENCRYPTION_KEY", valueFrom: { secretKeyRef: { name: "casebridge-gateway", key: "session-encryption-key" } } });
+        expect(container.env).toContainEqual({ name: "SESSION_ENCRYPTION_OLD_KEYS", valueFrom: { secretKeyRef: { name: "casebridge-gateway", key: "session-encryption-old-keys", optional: true } } });
       } else {
         // Kubernetes' gRPC probes ask grpc.health.v1, which every service serves.
         expect(container.readinessProbe.grpc).toEqual({ port: 50051 });

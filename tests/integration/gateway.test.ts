@@ -4,8 +4,24 @@ import addFormats from "ajv-formats";
 import { connect } from "@nats-io/transport-node";
 import { bearerMetadata, devUserToken, natsClient } from "@casebridge/kit";
 import { common, transfer as pb } from "@casebridge/proto";
+import { createHmac } from "node:crypto";
+import { Kvm, type KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { loadGatewayConfig } from "../../gateway/src/config";
+import { NatsSessionStore, SESSION_BUCKET } from "../../gateway/src/auth/nats-session-store";
+import { SessionCipher, sessionKey } from "../../gateway/src/auth/session-cipher";
+import { browserLogin, CookieJar, keycloakAdmin } from "./keycloak-browser";
 import { startPlatform, type Platform } from "./platform";
 import { asOperator, authIssuer, eventually, infra } from "./support";
+
+/** The session secret of the gateways under test (the development default). */
+const DEV_SESSION_SECRET = loadGatewayConfig({ NATS_URL: "nats://127.0.0.1:4222" }).sessionSecret;
+
+/** Waits, when less than 5 s of the current minute are left, for the next one (the rate limits count per minute). */
+async function freshWindow(): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < 5_000) await new Promise((resolve) => setTimeout(resolve, left + 50));
+}
 
 // The demo users of the real Keycloak realm, one per role.
 const USERS = ["officer.wang", "legal.li", "leader.qian", "custodian.chen", "prosecutor.zhao", "judge.sun", "clerk.zhou", "lawyer.wu", "mediator.zheng", "notary.feng", "admin.he"] as const;
@@ -174,7 +190,7 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
     expect(text).toContain("event: expired");
   }, 60_000);
 
-  it("logs in with state and PKCE: refuses another login's answer (login CSRF), a path starting with //, and a cross-site logout", async () => {
+  it("logs in with state and PKCE: refuses another login's answer (login CSRF), a path starting with //, and a logout by GET", async () => {
     // Every answer is read to its end, so that no connection is left open when the gateway stops.
     const get = async (url: string, init: RequestInit = {}) => {
       const res = await fetch(url, { redirect: "manual", ...init });
@@ -208,17 +224,22 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
     // A path starting with // could turn into an off-site redirect: refused, with no Location.
     const offSite = await get(`${base}//evil.example/x?auth_callback=1`);
     expect([offSite.status, offSite.headers.get("location")]).toEqual([400, null]);
-    // /login is throttled per client address (LOGINS_PER_MINUTE, 3 on this gateway) and stores nothing when refused.
-    const throttled = await platform.gatewayWith({ LOGINS_PER_MINUTE: "3" });
+    // /login is throttled per client address (LOGINS_PER_MINUTE, 3 on these gateways), counted across replicas, and stores nothing when refused.
+    const [one, two] = [await platform.gatewayWith({ LOGINS_PER_MINUTE: "3" }), await platform.gatewayWith({ LOGINS_PER_MINUTE: "3" })];
+    const client = { "x-forwarded-for": `198.51.100.${1 + Math.floor(Math.random() * 250)}` }; // a client of its own (behind the loopback proxy)
+    await freshWindow();
     const statuses = [];
-    for (let i = 0; i < 4; i++) statuses.push(await get(`${throttled.url}/login`));
+    for (const gateway of [one, two, one, two]) statuses.push(await get(`${gateway.url}/login`, { headers: client }));
     expect(statuses.map((res) => res.status)).toEqual([302, 302, 302, 429]);
     expect(statuses[3]!.headers.get("content-type")).toContain("application/problem+json");
     expect(statuses[3]!.headers.getSetCookie()).toEqual([]);
-    // A cross-site GET /logout (a link or image on another site) is refused.
-    const logout = await get(`${base}/logout`, { headers: { "sec-fetch-site": "cross-site" } });
-    expect(logout.status).toBe(403);
-  });
+    expect((await get(`${one.url}/login`, { headers: client })).status).toBe(429);
+    // Logout is POST only: a GET (a link or image anywhere, same site or not) signs nobody out.
+    for (const headers of [{ "sec-fetch-site": "cross-site" }, {}] as Record<string, string>[]) {
+      const logout = await get(`${base}/logout`, { headers });
+      expect([logout.status, logout.headers.get("allow"), logout.headers.get("content-type")]).toEqual([405, "POST", expect.stringContaining("application/problem+json")]);
+    }
+  }, 30_000);
 
   it("refuses, at the gateway and at the service, a genuine realm token that is not for the CaseBridge API (no audience)", async () => {
     const foreign = await devUserToken(authIssuer, "legal.li", "demo", "casebridge-test-noaud");
@@ -346,14 +367,122 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
     }, 60_000);
   });
 
-  it("limits each user's requests per minute with 429 and RateLimit headers, without slowing other users", async () => {
-    const limited = await platform.gatewayWith({ RATE_LIMIT_PER_MINUTE: "3" });
-    const statuses: number[] = [];
-    for (let i = 0; i < 4; i++) statuses.push((await fetch(`${limited.url}/api/v1/me`, { headers: bearer("legal.li") })).status);
-    expect(statuses).toEqual([200, 200, 200, 429]);
-    const refused = await fetch(`${limited.url}/api/v1/me`, { headers: bearer("legal.li") });
-    expect(refused.headers.get("ratelimit-policy")).toMatch(/q=3/);
-    expect((await refused.json()) as { title: string }).toMatchObject({ title: "RESOURCE_EXHAUSTED", status: 429 });
-    expect((await fetch(`${limited.url}/api/v1/me`, { headers: bearer("prosecutor.zhao") })).status).toBe(200);
+  describe("browser sessions: nonce, POST-only logout, back-channel logout, sealed at rest", () => {
+    const me = (cookies: CookieJar, url = base) => fetch(`${url}/api/v1/me`, { headers: { cookie: cookies.header() } });
+    /** The session id inside the signed session cookie (s:<id>.<signature>). */
+    const sessionIdOf = (cookies: CookieJar) => /^s:(.+)\.[^.]+$/.exec(decodeURIComponent(cookies.get("casebridge.sid") ?? ""))![1]!;
+    let nc: NatsConnection;
+    let sessions: KV;
+    let restoreClient: () => Promise<void>;
+    /** Whether the bucket holds a session under `key` (not purged). */
+    const stored = async (key: string) => (await sessions.get(key))?.operation === "PUT";
+
+    beforeAll(async () => {
+      nc = await connect({ servers: infra.natsUrl });
+      sessions = await new Kvm(nc).open(SESSION_BUCKET);
+      // The realm knows the dev and browser-test ports only: this gateway's random port is added for these tests.
+      restoreClient = await keycloakAdmin.registerGateway(base);
+    });
+    afterAll(async () => {
+      await restoreClient?.();
+      await nc?.close();
+    });
+
+    it("opens a session only when the ID token carries this login's nonce", async () => {
+      const { gateway, callback } = await browserLogin(base, "judge.sun", "demo", (url) => {
+        expect(url.searchParams.get("nonce")).toMatch(/^[\w-]{24}$/);
+        url.searchParams.set("nonce", "a-nonce-of-another-login");
+      });
+      expect(callback.status).toBe(401);
+      expect(callback.headers.get("content-type")).toContain("application/problem+json");
+      expect(gateway.get("casebridge.sid")).toBeUndefined();
+      const good = await browserLogin(base, "judge.sun");
+      expect([good.callback.status, good.callback.headers.get("location")]).toEqual([302, "/"]);
+      expect(((await (await me(good.gateway)).json()) as { user: string }).user).toBe("judge.sun");
+    });
+
+    it("keeps no token in the clear in the session bucket, and a value copied under another session id opens no session", async () => {
+      const { gateway } = await browserLogin(base, "clerk.zhou");
+      const entry = await sessions.get(NatsSessionStore.keyOf(sessionIdOf(gateway)));
+      const raw = entry!.string();
+      expect(raw).toMatch(/^v1\.[0-9a-f]{8}\./);
+      expect(raw).not.toMatch(/eyJ|access_token|keycloak-token|clerk/);
+      // Copied under another session id (with a validly signed cookie for that id): refused.
+      const otherId = `copied-${randomUUID()}`;
+      await sessions.put(NatsSessionStore.keyOf(otherId), raw);
+      const forged = new CookieJar();
+      forged.set("casebridge.sid", encodeURIComponent(`s:${otherId}.${createHmac("sha256", DEV_SESSION_SECRET).update(otherId).digest("base64").replace(/=+$/, "")}`));
+      expect((await me(forged)).status).toBe(401);
+      expect((await me(gateway)).status).toBe(200);
+    });
+
+    it("signs out only by a same-site POST, which ends the session and sends the browser to Keycloak's end-session endpoint", async () => {
+      const { gateway } = await browserLogin(base, "lawyer.wu");
+      const post = (headers: Record<string, string>) => fetch(`${base}/logout`, { method: "POST", redirect: "manual", headers: { cookie: gateway.header(), ...headers } });
+      const crossSite = await post({ origin: "https://evil.example", "sec-fetch-site": "cross-site" });
+      expect([crossSite.status, crossSite.headers.get("content-type")]).toEqual([403, expect.stringContaining("application/problem+json")]);
+      expect((await me(gateway)).status).toBe(200);
+      const done = await post({ origin: base, "sec-fetch-site": "same-origin" });
+      expect(done.status).toBe(303);
+      const endSession = new URL(done.headers.get("location")!);
+      expect(`${endSession.origin}${endSession.pathname}`).toBe(`${authIssuer}/protocol/openid-connect/logout`);
+      expect(endSession.searchParams.get("post_logout_redirect_uri")).toBe(`${base}/`);
+      expect(endSession.searchParams.get("id_token_hint")).toMatch(/^eyJ/);
+      expect((await me(gateway)).status).toBe(401);
+      expect(await stored(NatsSessionStore.keyOf(sessionIdOf(gateway)))).toBe(false);
+    });
+
+    it("ends the gateway session and refuses the session's tokens, even as a bearer token, after Keycloak's back-channel logout", async () => {
+      {
+        const { gateway } = await browserLogin(base, "mediator.zheng");
+        const key = NatsSessionStore.keyOf(sessionIdOf(gateway));
+        // The session's own access token (the gateway's test key opens it), used as a program would.
+        const cipher = new SessionCipher(sessionKey(loadGatewayConfig({ NATS_URL: infra.natsUrl }).sessionEncryptionKey));
+        const data = JSON.parse(cipher.open(sessionIdOf(gateway), (await sessions.get(key))!.string())!) as Record<string, string>;
+        const accessToken = (JSON.parse(data["keycloak-token"]!) as { access_token: string }).access_token;
+        const claims = JSON.parse(Buffer.from(accessToken.split(".")[1]!, "base64url").toString()) as { sid?: string };
+        expect(claims.sid).toBeTruthy();
+        const asBearer = () => fetch(`${base}/api/v1/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+        expect((await asBearer()).status).toBe(200);
+        expect((await me(gateway)).status).toBe(200);
+        // A forged logout token is refused.
+        const forged = await fetch(`${base}/backchannel-logout`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ logout_token: accessToken }) });
+        expect(forged.status).toBe(400);
+        expect((await asBearer()).status).toBe(200);
+        // The administrator ends the user's Keycloak sessions: Keycloak posts a logout token to the gateway.
+        await keycloakAdmin.call("POST", `/users/${await keycloakAdmin.userId("mediator.zheng")}/logout`);
+        await eventually(async () => {
+          if ((await me(gateway)).status !== 401) throw new Error("the session still works");
+        });
+        expect(await stored(key)).toBe(false);
+        const refused = await asBearer();
+        expect([refused.status, refused.headers.get("content-type")]).toEqual([401, expect.stringContaining("application/problem+json")]);
+        // Every replica refuses it (the logout is shared in NATS), and the user's new sessions work.
+        const other = await platform.gatewayWith({});
+        expect((await fetch(`${other.url}/api/v1/me`, { headers: { authorization: `Bearer ${accessToken}` } })).status).toBe(401);
+        expect((await fetch(`${other.url}/api/v1/me`, { headers: { authorization: `Bearer ${await devUserToken(authIssuer, "mediator.zheng")}` } })).status).toBe(200);
+      }
+    });
   });
+
+  it("limits each user's requests per minute with 429 and RateLimit headers, counted across gateway replicas, without slowing other users", async () => {
+    // A user of its own, so that no other test's requests this minute count.
+    const [user, other] = [await keycloakAdmin.createUser(), await keycloakAdmin.createUser()];
+    try {
+      const token = { authorization: `Bearer ${await devUserToken(authIssuer, user.username, user.password)}` };
+      const [one, two] = [await platform.gatewayWith({ RATE_LIMIT_PER_MINUTE: "4" }), await platform.gatewayWith({ RATE_LIMIT_PER_MINUTE: "4" })];
+      await freshWindow();
+      const statuses: number[] = [];
+      for (const gateway of [one, two, one, two, one]) statuses.push((await fetch(`${gateway.url}/api/v1/me`, { headers: token })).status);
+      expect(statuses).toEqual([200, 200, 200, 200, 429]);
+      const refused = await fetch(`${two.url}/api/v1/me`, { headers: token });
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get("ratelimit-policy")).toMatch(/q=4/);
+      expect((await refused.json()) as { title: string }).toMatchObject({ title: "RESOURCE_EXHAUSTED", status: 429 });
+      expect((await fetch(`${one.url}/api/v1/me`, { headers: { authorization: `Bearer ${await devUserToken(authIssuer, other.username, other.password)}` } })).status).toBe(200);
+    } finally {
+      await keycloakAdmin.deleteUser(user.id);
+      await keycloakAdmin.deleteUser(other.id);
+    }
+  }, 30_000);
 });

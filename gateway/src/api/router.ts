@@ -2,10 +2,11 @@ import { randomUUID } from "node:crypto";
 import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
 import addFormats from "ajv-formats";
 import express, { type NextFunction, type Request, type Response } from "express";
-import { rateLimit } from "express-rate-limit";
-import { bearerMetadata, InvalidArgumentError, PermissionDeniedError, ResourceExhaustedError, TRACE_ID_HEADER, UnauthenticatedError, type FieldViolation, type SealAgency } from "@casebridge/kit";
+import { rateLimit, type Store as RateLimitStore } from "express-rate-limit";
+import { bearerMetadata, InvalidArgumentError, PermissionDeniedError, ResourceExhaustedError, TRACE_ID_HEADER, UnauthenticatedError, type FieldViolation, type Logger, type SealAgency } from "@casebridge/kit";
 import { crossSite, isAllowed, type Principal } from "../auth/access";
 import type { GatewayAuth } from "../auth/keycloak-auth";
+import { rateLimitLogger } from "../rate-limit-store";
 import type { AgencyClients } from "./agency-clients";
 import type { JsonSchema } from "./proto-schema";
 import type { BinaryResult, Route } from "./route";
@@ -21,6 +22,9 @@ export interface ApiRouterOptions {
   readonly auth: GatewayAuth;
   readonly clients: (agency: SealAgency) => AgencyClients;
   readonly rateLimitPerMinute: number;
+  /** Counts the rate limit for all replicas together (in-process when absent). */
+  readonly rateLimitStore?: RateLimitStore;
+  readonly logger?: Logger;
 }
 
 interface Validators {
@@ -51,6 +55,7 @@ export function apiRouter(options: ApiRouterOptions): express.Router {
     standardHeaders: "draft-8",
     legacyHeaders: false,
     keyGenerator: (_req, res) => `user:${(res.locals.principal as Principal).user}`,
+    ...(options.rateLimitStore ? { store: options.rateLimitStore, passOnStoreError: true, ...(options.logger ? { logger: rateLimitLogger(options.logger) } : {}) } : {}),
     handler: (_req, _res, next) => next(new ResourceExhaustedError(`more than ${options.rateLimitPerMinute} requests a minute; slow down`)),
   });
 

@@ -1,11 +1,14 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import type { Request, RequestHandler, Response } from "express";
-import { rateLimit } from "express-rate-limit";
+import express, { type Request, type RequestHandler, type Response } from "express";
+import { rateLimit, type Store as RateLimitStore } from "express-rate-limit";
 import session from "express-session";
 import Keycloak from "keycloak-connect";
-import { audiencesOf } from "@casebridge/kit";
+import { audiencesOf, type Logger } from "@casebridge/kit";
 import { sendProblem } from "../problem";
+import { rateLimitLogger } from "../rate-limit-store";
 import { crossSite, principalOf, type AccessTokenClaims, type Principal } from "./access";
+import type { Logouts } from "./logouts";
+import type { NatsSessionStore } from "./nats-session-store";
 
 /**
  * What the gateway needs from its identity provider. keycloak-connect (in maintenance mode upstream)
@@ -13,12 +16,14 @@ import { crossSite, principalOf, type AccessTokenClaims, type Principal } from "
  * library without touching a route.
  */
 export interface GatewayAuth {
-  /** Mounted before every route: session cookie, the login callback, /logout, and the grant of the request. */
+  /** Mounted before every route: session cookie, /logout (POST only, same-site only), and the grant of the request. */
   readonly middleware: RequestHandler[];
-  /** GET /login: sends the browser to Keycloak's login page (authorization code flow with state and PKCE); stores no session. */
+  /** GET /login: sends the browser to Keycloak's login page (authorization code flow with state, nonce and PKCE); stores no session. */
   readonly login: RequestHandler[];
-  /** GET /login/callback: checks the state against this browser's login, redeems the code with its PKCE verifier, then opens the session and goes home. */
+  /** GET /login/callback: checks the state against this browser's login, redeems the code with its PKCE verifier, checks the ID token's nonce, then opens the session and goes home. */
   readonly callback: RequestHandler[];
+  /** POST /backchannel-logout: Keycloak's logout token ends the gateway sessions of that Keycloak session and refuses its tokens from then on. */
+  readonly backchannelLogout: RequestHandler[];
   /** The verified user of a request (bearer token or browser session), or undefined. */
   principalOf(req: Request): Principal | undefined;
 }
@@ -31,7 +36,12 @@ export interface KeycloakAuthOptions {
   readonly clientSecret: string;
   readonly sessionSecret: string;
   readonly secureCookies: boolean;
-  readonly store: session.Store;
+  readonly store: NatsSessionStore;
+  /** The back-channel logouts of every replica. */
+  readonly logouts: Logouts;
+  /** Limits shared by every replica (express-rate-limit stores), one per limit. */
+  readonly rateLimitStore?: (prefix: string) => RateLimitStore;
+  readonly logger: Logger;
   /** Idle timeout of a browser session. */
   readonly sessionIdleMs: number;
   /** The audience every access token must name (tokens of the realm's other clients are refused). */
@@ -43,6 +53,14 @@ export interface KeycloakAuthOptions {
 interface KeycloakRequest extends Request {
   kauth?: { grant?: { access_token?: { token: string; content: AccessTokenClaims } } };
 }
+
+/** The grant keycloak-connect makes of a token answer (its tokens' signatures checked). */
+interface KeycloakGrant {
+  id_token?: { token: string; content: { nonce?: unknown } };
+}
+
+/** The session cookie's name. */
+const SESSION_COOKIE = "casebridge.sid";
 
 /** The GatewayAuth of keycloak-connect: browser sessions in `store`, bearer tokens checked against the realm's keys. */
 export function keycloakAuth(options: KeycloakAuthOptions): GatewayAuth {
@@ -57,7 +75,7 @@ export function keycloakAuth(options: KeycloakAuthOptions): GatewayAuth {
     res.status(401).type("application/problem+json").json({ type: "about:blank", title: "UNAUTHENTICATED", status: 401, detail: "the login did not complete; try again from /login" });
   };
   const sessionMiddleware = session({
-    name: "casebridge.sid",
+    name: SESSION_COOKIE,
     secret: options.sessionSecret,
     store: options.store,
     resave: false,
@@ -65,27 +83,95 @@ export function keycloakAuth(options: KeycloakAuthOptions): GatewayAuth {
     rolling: true,
     cookie: { httpOnly: true, sameSite: "lax", secure: options.secureCookies, maxAge: options.sessionIdleMs },
   });
-  const flow = new LoginFlow(options, (json, req, res) => keycloak.grantManager.createGrant(json).then((grant) => keycloak.storeGrant(grant, req, res)));
+  const flow = new LoginFlow(options, {
+    createGrant: (json) => keycloak.grantManager.createGrant(json) as Promise<KeycloakGrant>,
+    storeGrant: (grant, req, res) => keycloak.storeGrant(grant as never, req, res),
+  });
   return {
-    // A cross-site GET cannot log the user out (it would end a session from any page on the web).
-    middleware: [refuseCrossSiteLogout, refuseAdapterCallback, sessionMiddleware, ...keycloak.middleware({ logout: "/logout", admin: "/" })],
+    // keycloak-connect's own /logout (any method, even cross-site GET) is never reached: /logout is answered before it.
+    middleware: [refuseAdapterCallback, sessionMiddleware, logout(options), ...keycloak.middleware({ logout: "/logout", admin: "/" })],
     login: [
       rateLimit({
         windowMs: 60_000,
         limit: options.loginsPerMinute,
         standardHeaders: "draft-8",
         legacyHeaders: false,
+        ...(options.rateLimitStore ? { store: options.rateLimitStore("login."), passOnStoreError: true, logger: rateLimitLogger(options.logger) } : {}),
         handler: (_req, res) => problem(res, 429, "RESOURCE_EXHAUSTED", `more than ${options.loginsPerMinute} logins a minute from this address; wait a minute`),
       }),
       (req, res) => flow.start(req, res),
     ],
     callback: [(req, res, next) => void flow.finish(req, res).catch(next)],
+    backchannelLogout: [express.urlencoded({ extended: false, limit: "16kb", type: () => true }), (req, res, next) => void backchannelLogout(options, req, res).catch(next)],
     principalOf(req) {
       const token = (req as KeycloakRequest).kauth?.grant?.access_token;
       if (!token || !audiencesOf(token.content).includes(options.audience)) return undefined;
+      // A token of a Keycloak session that ended over the back channel (it may still be unexpired).
+      if (options.logouts.isLoggedOut(token.content)) return undefined;
       return principalOf(token.content, token.token);
     },
   };
+}
+
+/**
+ * POST /logout ends the gateway session and sends the browser to Keycloak's end-session endpoint
+ * (with the ID token as hint, and back to this site afterwards). Other methods get 405: a link, an
+ * image or a prefetch must never sign anyone out, and the UI's sign-out button posts a form. A POST
+ * from another site is refused, as the API refuses unsafe cross-site requests.
+ */
+function logout(options: KeycloakAuthOptions): RequestHandler {
+  return (req, res, next) => {
+    if (req.path !== "/logout") return next();
+    if (req.method !== "POST") {
+      res.set("allow", "POST");
+      return problem(res, 405, "METHOD_NOT_ALLOWED", "sign out with the sign-out button (POST /logout); a link cannot sign you out");
+    }
+    if (crossSite(req)) return problem(res, 403, "PERMISSION_DENIED", "sign out from the CaseBridge page itself; a request from another site cannot sign you out");
+    const idToken = idTokenOf(req.session as unknown as Record<string, unknown>);
+    req.session.destroy((error) => {
+      if (error) return next(error);
+      res.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: "lax", secure: options.secureCookies });
+      const url = new URL(`${options.issuer}/protocol/openid-connect/logout`);
+      url.search = new URLSearchParams({ client_id: options.clientId, post_logout_redirect_uri: `${req.protocol}://${req.get("host") ?? "localhost"}/`, ...(idToken ? { id_token_hint: idToken } : {}) }).toString();
+      res.redirect(303, url.toString());
+    });
+  };
+}
+
+/** The raw ID token keycloak-connect keeps in a session. */
+function idTokenOf(sessionData: Record<string, unknown>): string | undefined {
+  const raw = sessionData["keycloak-token"];
+  if (typeof raw !== "string") return undefined;
+  try {
+    const token = (JSON.parse(raw) as { id_token?: unknown }).id_token;
+    return typeof token === "string" ? token : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * OpenID Connect back-channel logout: Keycloak posts a signed logout token when a user's Keycloak
+ * session ends (sign-out elsewhere, an administrator, expiry). The gateway records the logout for
+ * every replica (so the session's tokens, even unexpired bearer tokens, are refused from then on),
+ * then ends the gateway sessions of that Keycloak session. Answers 200 once done, 400 otherwise
+ * (the spec's status for a token that does not verify; Keycloak logs it).
+ */
+async function backchannelLogout(options: KeycloakAuthOptions, req: Request, res: Response): Promise<void> {
+  const token = typeof (req.body as Record<string, unknown> | undefined)?.logout_token === "string" ? ((req.body as Record<string, string>).logout_token as string) : "";
+  res.set("cache-control", "no-store");
+  if (!token) return problem(res, 400, "INVALID_ARGUMENT", "send logout_token (application/x-www-form-urlencoded)");
+  let done;
+  try {
+    done = await options.logouts.verify(token);
+  } catch (error) {
+    options.logger.warn({ err: error }, "refused a back-channel logout token");
+    return problem(res, 400, "INVALID_ARGUMENT", (error as Error).message);
+  }
+  await options.logouts.record(done);
+  const ended = done.sid ? await options.store.destroyByKeycloakSession(done.sid) : 0;
+  options.logger.info({ sessions: ended, bySubject: !done.sid }, "back-channel logout");
+  res.status(200).end();
 }
 
 /** The cookie that ties a login to the browser that started it (state, PKCE verifier, expiry; HMAC-signed). */
@@ -104,23 +190,24 @@ class LoginFlow {
 
   constructor(
     private readonly options: KeycloakAuthOptions,
-    private readonly store: (tokenJson: string, req: Request, res: Response) => Promise<unknown>,
+    private readonly grants: { createGrant(tokenJson: string): Promise<KeycloakGrant>; storeGrant(grant: KeycloakGrant, req: Request, res: Response): unknown },
   ) {
     this.tokenEndpoint = `${options.issuer}/protocol/openid-connect/token`;
   }
 
-  /** Redirects to Keycloak's login page with a fresh state and PKCE challenge. */
+  /** Redirects to Keycloak's login page with a fresh state, nonce and PKCE challenge. */
   start(req: Request, res: Response): void {
     const state = randomBytes(18).toString("base64url");
+    const nonce = randomBytes(18).toString("base64url");
     const verifier = randomBytes(32).toString("base64url");
     const challenge = createHash("sha256").update(verifier).digest("base64url");
-    res.cookie(LOGIN_COOKIE, this.sign({ state, verifier, exp: Date.now() + LOGIN_TTL_MS }), { httpOnly: true, sameSite: "lax", secure: this.options.secureCookies, path: "/login", maxAge: LOGIN_TTL_MS });
+    res.cookie(LOGIN_COOKIE, signLogin(this.options.sessionSecret, { state, nonce, verifier, exp: Date.now() + LOGIN_TTL_MS }), { httpOnly: true, sameSite: "lax", secure: this.options.secureCookies, path: "/login", maxAge: LOGIN_TTL_MS });
     const url = new URL(`${this.options.issuer}/protocol/openid-connect/auth`);
-    url.search = new URLSearchParams({ client_id: this.options.clientId, redirect_uri: callbackUrl(req), response_type: "code", scope: "openid", state, code_challenge: challenge, code_challenge_method: "S256" }).toString();
+    url.search = new URLSearchParams({ client_id: this.options.clientId, redirect_uri: callbackUrl(req), response_type: "code", scope: "openid", state, nonce, code_challenge: challenge, code_challenge_method: "S256" }).toString();
     res.redirect(url.toString());
   }
 
-  /** Checks the state, redeems the code with the verifier, opens the session (a new id) and goes home. */
+  /** Checks the state, redeems the code with the verifier, checks the ID token's nonce, opens the session (a new id) and goes home. */
   async finish(req: Request, res: Response): Promise<void> {
     const started = this.verify(cookieOf(req, LOGIN_COOKIE));
     const state = typeof req.query.state === "string" ? req.query.state : "";
@@ -137,29 +224,44 @@ class LoginFlow {
       signal: AbortSignal.timeout(10_000),
     });
     if (!answer.ok) return problem(res, 401, "UNAUTHENTICATED", "Keycloak refused the login code (used, expired, or from another login); sign in again from /login");
-    const tokens = await answer.text();
+    // The grant checks the tokens' signatures; the ID token must carry this login's nonce (a token issued to another login is not replayed into this one).
+    const grant = await this.grants.createGrant(await answer.text()).catch(() => undefined);
+    const nonce = grant?.id_token?.content.nonce;
+    if (!grant || typeof nonce !== "string" || !equal(nonce, started.nonce)) {
+      return problem(res, 401, "UNAUTHENTICATED", "the ID token was not issued for this login (nonce mismatch or no ID token); sign in again from /login");
+    }
     // A new session id at login (no fixation), then the grant stored in it.
     await new Promise<void>((resolve, reject) => req.session.regenerate((error) => (error ? reject(error as Error) : resolve())));
-    await this.store(tokens, req, res);
+    await this.grants.storeGrant(grant, req, res);
     res.redirect("/");
   }
 
-  private sign(payload: { state: string; verifier: string; exp: number }): string {
-    const body = Buffer.from(JSON.stringify(payload)).toString("base64url");
-    return `${body}.${createHmac("sha256", this.options.sessionSecret).update(body).digest("base64url")}`;
-  }
-
-  private verify(cookie: string | undefined): { state: string; verifier: string } | undefined {
+  private verify(cookie: string | undefined): LoginCookie | undefined {
     const [body, mac] = (cookie ?? "").split(".");
     if (!body || !mac || !equal(mac, createHmac("sha256", this.options.sessionSecret).update(body).digest("base64url"))) return undefined;
     try {
-      const payload = JSON.parse(Buffer.from(body, "base64url").toString("utf8")) as { state?: string; verifier?: string; exp?: number };
-      if (!payload.state || !payload.verifier || !payload.exp || payload.exp < Date.now()) return undefined;
-      return { state: payload.state, verifier: payload.verifier };
+      const payload = JSON.parse(Buffer.from(body, "base64url").toString("utf8")) as Partial<LoginCookie>;
+      if (!payload.state || !payload.nonce || !payload.verifier || !payload.exp || payload.exp < Date.now()) return undefined;
+      return { state: payload.state, nonce: payload.nonce, verifier: payload.verifier, exp: payload.exp };
     } catch {
       return undefined;
     }
   }
+}
+
+/** What the login cookie holds. */
+export interface LoginCookie {
+  state: string;
+  nonce: string;
+  verifier: string;
+  /** Expiry, ms since the epoch. */
+  exp: number;
+}
+
+/** The signed login cookie's value (HMAC-SHA256 with the session secret). */
+export function signLogin(secret: string, payload: LoginCookie): string {
+  const body = Buffer.from(JSON.stringify(payload)).toString("base64url");
+  return `${body}.${createHmac("sha256", secret).update(body).digest("base64url")}`;
 }
 
 /** Where Keycloak sends the browser back (the realm lists the allowed ones, so a forged Host header gets nowhere). */
@@ -184,15 +286,6 @@ function equal(a: string, b: string): boolean {
 function problem(res: Response, status: number, title: string, detail: string): void {
   sendProblem(res, status, title, detail, res.req.originalUrl);
 }
-
-/** GET /logout from another site (a link or image on any page) is refused; the UI's own sign-out is same-origin. */
-const refuseCrossSiteLogout: RequestHandler = (req, res, next) => {
-  if (req.path !== "/logout") return next();
-  if (crossSite(req)) {
-    return problem(res, 403, "PERMISSION_DENIED", "sign out from the CaseBridge page itself; a request from another site cannot sign you out");
-  }
-  next();
-};
 
 /**
  * keycloak-connect's own login callback (`?auth_callback=1&code=…` on any URL) checks no state and

@@ -1,43 +1,71 @@
+import { createHash } from "node:crypto";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import session from "express-session";
+import type { SessionCipher } from "./session-cipher";
 
 /** JetStream key-value bucket of the gateway's browser sessions. */
 export const SESSION_BUCKET = "cb_gateway_sessions";
 
+/** Where keycloak-connect keeps the tokens of a session (its SessionStore.TOKEN_KEY). */
+const TOKEN_KEY = "keycloak-token";
+/** Keys of the sessions themselves, and of the index from a Keycloak session (sid) to the gateway sessions that hold its tokens. */
+const SESSION_PREFIX = "s.";
+const SID_PREFIX = "sid.";
+/** How often a live session writes its index entry again (the bucket's TTL is the idle timeout, much longer). */
+const INDEX_REFRESH_MS = 5 * 60_000;
+
 /**
  * express-session store in a JetStream key-value bucket: every gateway replica sees every session,
  * and sessions survive a gateway restart. Entries expire with the bucket's TTL (the idle timeout);
- * each request that touches a session writes it again.
+ * each request that touches a session writes it again. Values are sealed (AES-256-GCM, bound to the
+ * session id), so the bucket holds no token in the clear; a value moved to another key does not open.
+ * An index (`sid.<hash of the Keycloak session id>.<session id>`) finds the sessions a back-channel
+ * logout ends.
  */
 export class NatsSessionStore extends session.Store {
-  private constructor(private readonly kv: KV) {
+  private readonly indexed = new Map<string, number>();
+
+  private constructor(
+    private readonly kv: KV,
+    private readonly cipher: SessionCipher,
+  ) {
     super();
   }
 
   /** Opens (or creates) the bucket with the given idle timeout. */
-  static async open(nc: NatsConnection, idleTimeoutMs: number): Promise<NatsSessionStore> {
+  static async open(nc: NatsConnection, idleTimeoutMs: number, cipher: SessionCipher): Promise<NatsSessionStore> {
     const kv = await new Kvm(nc).create(SESSION_BUCKET, { ttl: idleTimeoutMs, history: 1 });
-    return new NatsSessionStore(kv);
+    return new NatsSessionStore(kv, cipher);
+  }
+
+  /** The bucket key of session `sid` (a session id is not always a valid key: it is hashed). */
+  static keyOf(sid: string): string {
+    return `${SESSION_PREFIX}${hashed(sid)}`;
   }
 
   override get(sid: string, callback: (err: unknown, session?: session.SessionData | null) => void): void {
     this.kv
-      .get(sid)
-      .then((entry) => callback(null, entry && entry.operation === "PUT" && entry.value.length > 0 ? (entry.json<session.SessionData>()) : null))
+      .get(NatsSessionStore.keyOf(sid))
+      .then((entry) => {
+        if (!entry || entry.operation !== "PUT" || entry.value.length === 0) return callback(null, null);
+        // A value that does not open (another session's, an unknown key, tampered with) is no session.
+        const plain = this.cipher.open(sid, entry.string());
+        callback(null, plain === undefined ? null : (JSON.parse(plain) as session.SessionData));
+      })
       .catch((error: unknown) => callback(error));
   }
 
   override set(sid: string, data: session.SessionData, callback?: (err?: unknown) => void): void {
-    this.kv
-      .put(sid, JSON.stringify(data))
+    this.write(sid, data)
       .then(() => callback?.())
       .catch((error: unknown) => callback?.(error));
   }
 
   override destroy(sid: string, callback?: (err?: unknown) => void): void {
+    this.indexed.delete(sid);
     this.kv
-      .purge(sid)
+      .purge(NatsSessionStore.keyOf(sid))
       .then(() => callback?.())
       .catch((error: unknown) => callback?.(error));
   }
@@ -45,4 +73,49 @@ export class NatsSessionStore extends session.Store {
   override touch(sid: string, data: session.SessionData, callback?: () => void): void {
     this.set(sid, data, () => callback?.());
   }
+
+  /** Ends every gateway session holding tokens of the Keycloak session `keycloakSid`; resolves to how many. */
+  async destroyByKeycloakSession(keycloakSid: string): Promise<number> {
+    const prefix = `${SID_PREFIX}${hashed(keycloakSid)}.`;
+    const keys: string[] = [];
+    for await (const key of await this.kv.keys(`${prefix}>`)) keys.push(key);
+    for (const key of keys) {
+      await this.kv.purge(`${SESSION_PREFIX}${key.slice(prefix.length)}`);
+      await this.kv.purge(key);
+    }
+    return keys.length;
+  }
+
+  private async write(sid: string, data: session.SessionData): Promise<void> {
+    await this.kv.put(NatsSessionStore.keyOf(sid), this.cipher.seal(sid, JSON.stringify(data)));
+    const keycloakSid = keycloakSessionOf(data);
+    const last = this.indexed.get(sid);
+    if (keycloakSid && (last === undefined || Date.now() - last > INDEX_REFRESH_MS)) {
+      await this.kv.put(`${SID_PREFIX}${hashed(keycloakSid)}.${hashed(sid)}`, "");
+      if (this.indexed.size > 100_000) this.indexed.clear(); // sessions that expired idle are never destroyed here
+      this.indexed.set(sid, Date.now());
+    }
+  }
+}
+
+function hashed(value: string): string {
+  return createHash("sha256").update(value).digest("base64url");
+}
+
+/** The Keycloak session id (`sid`) of the tokens a session holds. */
+function keycloakSessionOf(data: session.SessionData): string | undefined {
+  const raw = (data as unknown as Record<string, unknown>)[TOKEN_KEY];
+  if (typeof raw !== "string") return undefined;
+  try {
+    const tokens = JSON.parse(raw) as { id_token?: string; access_token?: string };
+    for (const token of [tokens.id_token, tokens.access_token]) {
+      const payload = token?.split(".")[1];
+      if (!payload) continue;
+      const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { sid?: unknown };
+      if (typeof claims.sid === "string" && claims.sid) return claims.sid;
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
 }

@@ -106,9 +106,12 @@ function App() {
         </span>
         {has(me, ALERT_ROLES) && <AlertBell tx={tx} tick={tick} open={() => go({ kind: "tab", tab: "alerts" })} />}
         {switcher}
-        <a href="/logout" data-testid="sign-out">
-          {tx.t("signOut")}
-        </a>
+        {/* A POST (same-site only; GET /logout signs nobody out), answered by a redirect to Keycloak's end-session page. */}
+        <form method="post" action="/logout" class="sign-out">
+          <button type="submit" data-testid="sign-out">
+            {tx.t("signOut")}
+          </button>
+        </form>
       </header>
       <nav>
         {tabs.map((tab) => (

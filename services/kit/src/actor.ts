@@ -68,25 +68,8 @@ export class TokenVerifier {
 
   /** The actor of a verified access token; throws UnauthenticatedError saying why not. */
   async verify(token: string): Promise<Actor> {
-    const parts = token.split(".");
-    if (parts.length !== 3) throw new UnauthenticatedError("the access token is not a JWT");
-    const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
-    let header: { alg?: string; kid?: string };
-    let claims: AccessClaims;
-    try {
-      header = JSON.parse(Buffer.from(headerPart, "base64url").toString("utf8")) as { alg?: string; kid?: string };
-      claims = JSON.parse(Buffer.from(payloadPart, "base64url").toString("utf8")) as AccessClaims;
-    } catch {
-      throw new UnauthenticatedError("the access token is not a JWT");
-    }
-    const algorithm = ALGORITHMS[header.alg ?? ""];
-    if (!algorithm || !header.kid) throw new UnauthenticatedError(`access tokens signed with ${header.alg ?? "nothing"} are not accepted`);
-    const key = await this.keyFor(header.kid);
-    if (!key || key.alg !== header.alg) throw new UnauthenticatedError("the access token is signed by an unknown key");
-    const signed = verifySignature(algorithm.digest, Buffer.from(`${headerPart}.${payloadPart}`), { key: key.key, dsaEncoding: algorithm.dsaEncoding }, Buffer.from(signaturePart, "base64url"));
-    if (!signed) throw new UnauthenticatedError("the access token's signature does not verify");
+    const claims = await this.signedClaims<AccessClaims>(token, "access token");
     const nowS = this.now() / 1000;
-    if (claims.iss !== this.issuer) throw new UnauthenticatedError("the access token is from another issuer");
     if (typeof claims.exp !== "number" || claims.exp + CLOCK_SKEW_S < nowS) throw new UnauthenticatedError("the access token has expired");
     if (typeof claims.nbf === "number" && claims.nbf - CLOCK_SKEW_S > nowS) throw new UnauthenticatedError("the access token is not valid yet");
     if (claims.typ !== undefined && claims.typ !== "Bearer") throw new UnauthenticatedError("not an access token");
@@ -98,6 +81,29 @@ export class TokenVerifier {
       agency: agency ? agencyEnumOf(agency) : common.Agency.AGENCY_UNSPECIFIED,
       platform: claims.agency === "platform",
     };
+  }
+
+  /** The claims of a JWT signed by the realm (signature with its published keys, and `iss`); the caller checks the rest. Throws UnauthenticatedError naming `what`. */
+  async signedClaims<T extends { iss?: string }>(token: string, what = "token"): Promise<T> {
+    const parts = token.split(".");
+    if (parts.length !== 3) throw new UnauthenticatedError(`the ${what} is not a JWT`);
+    const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
+    let header: { alg?: string; kid?: string };
+    let claims: T;
+    try {
+      header = JSON.parse(Buffer.from(headerPart, "base64url").toString("utf8")) as { alg?: string; kid?: string };
+      claims = JSON.parse(Buffer.from(payloadPart, "base64url").toString("utf8")) as T;
+    } catch {
+      throw new UnauthenticatedError(`the ${what} is not a JWT`);
+    }
+    const algorithm = ALGORITHMS[header.alg ?? ""];
+    if (!algorithm || !header.kid) throw new UnauthenticatedError(`${what}s signed with ${header.alg ?? "nothing"} are not accepted`);
+    const key = await this.keyFor(header.kid);
+    if (!key || key.alg !== header.alg) throw new UnauthenticatedError(`the ${what} is signed by an unknown key`);
+    const signed = verifySignature(algorithm.digest, Buffer.from(`${headerPart}.${payloadPart}`), { key: key.key, dsaEncoding: algorithm.dsaEncoding }, Buffer.from(signaturePart, "base64url"));
+    if (!signed) throw new UnauthenticatedError(`the ${what}'s signature does not verify`);
+    if (typeof claims !== "object" || claims === null || claims.iss !== this.issuer) throw new UnauthenticatedError(`the ${what} is from another issuer`);
+    return claims;
   }
 
   /** The caller of this call, from its `authorization: Bearer …` metadata. */
