@@ -633,7 +633,10 @@ export interface GetTransferRequest {
 
 export interface ListTransfersRequest {
   box: Box;
-  /** Only these states; all when empty. */
+  /**
+   * Only these states; all when empty. (packed = true is proto3's default, said here because ts-proto
+   * writes a repeated field that has options unpacked otherwise.)
+   */
   states: TransferState[];
   caseId: string;
   /** 1..200, default 50. */
