@@ -6,6 +6,7 @@ import { rateLimit } from "express-rate-limit";
 import { bearerMetadata, InvalidArgumentError, PermissionDeniedError, ResourceExhaustedError, TRACE_ID_HEADER, UnauthenticatedError, type FieldViolation, type SealAgency } from "@casebridge/kit";
 import { crossSite, isAllowed, type Principal } from "../auth/access";
 import type { GatewayAuth } from "../auth/keycloak-auth";
+import { sendProblem } from "../problem";
 import type { AgencyClients } from "./agency-clients";
 import type { JsonSchema } from "./proto-schema";
 import type { BinaryResult, Route } from "./route";
@@ -104,6 +105,16 @@ export function apiRouter(options: ApiRouterOptions): express.Router {
           .catch(next);
       },
     );
+  }
+  // A known path asked with a method it does not have: 405 with the methods it has (Allow).
+  const allowed = new Map<string, Set<string>>();
+  for (const route of options.routes) allowed.set(route.path, (allowed.get(route.path) ?? new Set<string>()).add(route.method.toUpperCase()));
+  for (const [path, methods] of allowed) {
+    const allow = [...methods, ...(methods.has("GET") ? ["HEAD"] : [])].join(", ");
+    router.all(expressPath(path), (req: Request, res: Response) => {
+      res.set("allow", allow);
+      sendProblem(res, 405, "METHOD_NOT_ALLOWED", `${req.method} is not allowed on ${path}; allowed: ${allow}`, req.originalUrl);
+    });
   }
   return router;
 }
