@@ -633,10 +633,7 @@ export interface GetTransferRequest {
 
 export interface ListTransfersRequest {
   box: Box;
-  /**
-   * Only these states; all when empty. (packed = true is proto3's default, said here because ts-proto
-   * writes a repeated field that has options unpacked otherwise.)
-   */
+  /** Only these states; all when empty. */
   states: TransferState[];
   caseId: string;
   /** 1..200, default 50. */
