@@ -5,6 +5,7 @@ import { openApiDocument } from "./api/openapi";
 import { ProtoSchemas } from "./api/proto-schema";
 import { apiRoutes } from "./api/routes";
 import { createApp } from "./app";
+import { answerClientErrors } from "./problem";
 import { keycloakAuth } from "./auth/keycloak-auth";
 import { Logouts } from "./auth/logouts";
 import { NatsSessionStore } from "./auth/nats-session-store";
@@ -54,6 +55,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = app.listen(config.port, config.host, () => resolve(listening)).once("error", reject);
   });
+  answerClientErrors(server);
   const address = server.address();
   const url = `http://${config.host}:${typeof address === "object" && address ? address.port : config.port}`;
   logger.info({ url }, "gateway listening");

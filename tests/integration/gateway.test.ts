@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import Ajv from "ajv";
 import addFormats from "ajv-formats";
 import { connect } from "@nats-io/transport-node";
-import { bearerMetadata, devUserToken, natsClient } from "@casebridge/kit";
+import { bearerMetadata, devUserToken, grpcClient, natsClient } from "@casebridge/kit";
 import { common, transfer as pb } from "@casebridge/proto";
 import { createHmac } from "node:crypto";
 import { Kvm, type KV } from "@nats-io/kv";
@@ -258,6 +258,57 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
     } finally {
       await nc.close();
     }
+  });
+
+  it("enforces the limits the contracts declare at the gateway (400 naming the field) and at the service over NATS and gRPC (INVALID_ARGUMENT), storing nothing", async () => {
+    const caseId = `limits-${randomUUID()}`;
+    const kase = { caseId, caseNumber: "320582-2026-70002", kind: "CASE_KIND_CRIMINAL", offence: "盗窃", parties: [{ partyId: "s1", role: "PARTY_ROLE_SUSPECT", name: "钱某" }] };
+    const document = { documentId: "d1", title: "起".repeat(501), documentType: "evidence-list", mediaType: "application/pdf", content: Buffer.from("%PDF").toString("base64") };
+    const post = (body: unknown) => fetch(`${base}/api/v1/cases`, { method: "POST", headers: { ...bearer("officer.wang"), "content-type": "application/json" }, body: JSON.stringify(body) });
+    const problem = async (res: Response) => [res.status, res.headers.get("content-type"), (await res.json()) as { code: string; violations?: { field: string; description: string }[] }] as const;
+
+    // The title is one character over DocumentInput.title's max_len (500).
+    const [status, type, body] = await problem(await post({ case: kase, documents: [document] }));
+    expect([status, type]).toEqual([400, "application/problem+json; charset=utf-8"]);
+    expect(body).toMatchObject({ code: "INVALID_ARGUMENT", violations: [{ field: "body.documents.0.title", description: "must NOT have more than 500 characters" }] });
+    // Invalid base64 in a bytes field is refused, not silently decoded to something else.
+    const [badStatus, , badBody] = await problem(await post({ case: kase, documents: [{ ...document, title: "证据", content: "not base64!" }] }));
+    expect([badStatus, badBody.code, badBody.violations?.map((v) => v.field)]).toEqual([400, "INVALID_ARGUMENT", ["body.documents.0.content"]]);
+    expect((await fetch(`${base}/api/v1/cases/${caseId}`, { headers: bearer("officer.wang") })).status).toBe(404);
+
+    // Straight to the police service, past the gateway: the same limit, the same field, nothing stored.
+    const request = pb.OpenCaseRequest.fromJSON({ case: kase, documents: [document] });
+    const call = { metadata: bearerMetadata(tokens.get("officer.wang")!) };
+    const refusal = { code: common.ErrorCode.ERROR_CODE_INVALID_ARGUMENT, violations: [{ field: "documents[0].title", description: "must be at most 500 characters" }] };
+    const nc = await connect({ servers: infra.natsUrl });
+    const grpc = grpcClient(`127.0.0.1:${platform.services.police.grpcPort}`, pb.CaseFileServiceDefinition, 10_000);
+    try {
+      const overNats = natsClient(nc, "police", pb.CaseFileServiceDefinition, 10_000);
+      await expect(overNats.openCase(request, call)).rejects.toMatchObject(refusal);
+      await expect(grpc.openCase(request, call)).rejects.toMatchObject(refusal);
+      await expect(overNats.openCase({ ...request, case: { ...request.case!, summary: "x".repeat(5001) }, documents: [] }, call)).rejects.toMatchObject({ violations: [{ field: "case.summary" }] });
+      await expect(overNats.getCase({ caseId }, call)).rejects.toMatchObject({ code: common.ErrorCode.ERROR_CODE_NOT_FOUND });
+    } finally {
+      grpc.close();
+      await nc.close();
+    }
+  });
+
+  it("answers every 4xx of HTTP itself with problem+json and a stable code: 431, 413, 415, 405, 404", async () => {
+    const problem = async (res: Response) => ({ status: res.status, type: res.headers.get("content-type"), code: ((await res.json()) as { code: string }).code });
+    const json = "application/problem+json; charset=utf-8";
+    // Node's HTTP parser refuses 20 KB of header fields (its limit is 16 KiB) before Express sees the request.
+    expect(await problem(await fetch(`${base}/api/v1/me`, { headers: { ...bearer("legal.li"), "x-padding": "a".repeat(20 * 1024) } }))).toEqual({ status: 431, type: json, code: "HEADERS_TOO_LARGE" });
+    const post = (type: string, body: string) => fetch(`${base}/api/v1/cases`, { method: "POST", headers: { ...bearer("officer.wang"), "content-type": type }, body });
+    expect(await problem(await post("application/json", JSON.stringify({ padding: "a".repeat(3 * 1024 * 1024) })))).toEqual({ status: 413, type: json, code: "PAYLOAD_TOO_LARGE" });
+    expect(await problem(await post("text/plain", "{}"))).toEqual({ status: 415, type: json, code: "UNSUPPORTED_MEDIA_TYPE" });
+    const wrongMethod = await fetch(`${base}/api/v1/me`, { method: "POST", headers: bearer("legal.li") });
+    expect(wrongMethod.headers.get("allow")).toBe("GET, HEAD");
+    expect(await problem(wrongMethod)).toEqual({ status: 405, type: json, code: "METHOD_NOT_ALLOWED" });
+    expect(await problem(await fetch(`${base}/api/v1/nothing-here`, { headers: bearer("legal.li") }))).toEqual({ status: 404, type: json, code: "NOT_FOUND" });
+    expect(await problem(await fetch(`${base}/api/v1/me`))).toEqual({ status: 401, type: json, code: "UNAUTHENTICATED" });
+    // The gateway still answers after the parser refused a request.
+    expect((await fetch(`${base}/api/v1/me`, { headers: bearer("legal.li") })).status).toBe(200);
   });
 
   describe("a case through the API, every answer checked against /openapi.json", () => {

@@ -1,13 +1,18 @@
+import { HTTP_PROBLEM_CODES } from "../problem";
 import type { JsonSchema } from "./proto-schema";
 import type { Route } from "./route";
 
 const PROBLEM: JsonSchema = {
   type: "object",
   description: "RFC 9457 problem details",
-  required: ["type", "title", "status", "detail"],
+  required: ["type", "title", "status", "code", "detail"],
   properties: {
     type: { type: "string" },
-    title: { type: "string", description: "platform error code, e.g. PERMISSION_DENIED" },
+    title: { type: "string", description: "the same as code (kept for older clients)" },
+    code: {
+      type: "string",
+      description: `stable error code to translate: the platform's (INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION, PERMISSION_DENIED, UNAUTHENTICATED, RESOURCE_EXHAUSTED, ABORTED, UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL) or HTTP's own (${HTTP_PROBLEM_CODES.join(", ")})`,
+    },
     status: { type: "integer" },
     detail: { type: "string" },
     instance: { type: "string" },
@@ -20,10 +25,12 @@ const ERRORS: Record<string, string> = {
   "401": "No valid access token or session",
   "403": "The caller's roles or agency do not allow this",
   "404": "No such resource at the caller's agency",
+  "405": "The path does not have this method (Allow lists those it has)",
   "409": "The resource is not in a state that allows this",
   "413": "The body is too large",
   "415": "Wrong Content-Type",
   "429": "Too many requests from this user",
+  "431": "The request's header fields are too large",
   "503": "A service is unavailable; try again",
 };
 

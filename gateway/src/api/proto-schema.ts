@@ -1,9 +1,16 @@
 import { createFileRegistry, fromBinary, ScalarType, type DescField, type DescMessage, type FileRegistry } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { limitsOf, type FieldLimits } from "@casebridge/kit";
 import { descriptorSet } from "@casebridge/proto";
 
 /** A JSON Schema (draft 2020-12 subset, as OpenAPI 3.1 uses it). */
 export type JsonSchema = Record<string, unknown>;
+
+/**
+ * Base64 as protobuf's JSON mapping accepts it (standard or URL-safe alphabet, padding optional):
+ * ts-proto's decoder would silently drop any other character, so the schema refuses them.
+ */
+export const BASE64_PATTERN = "^(?:[A-Za-z0-9+/_-]{4})*(?:[A-Za-z0-9+/_-]{2}(?:==)?|[A-Za-z0-9+/_-]{3}=?)?$";
 
 const INTEGER_SCALARS = new Set([ScalarType.INT32, ScalarType.UINT32, ScalarType.SINT32, ScalarType.FIXED32, ScalarType.SFIXED32, ScalarType.INT64, ScalarType.UINT64, ScalarType.SINT64, ScalarType.FIXED64, ScalarType.SFIXED64]);
 
@@ -11,7 +18,9 @@ const INTEGER_SCALARS = new Set([ScalarType.INT32, ScalarType.UINT32, ScalarType
  * JSON Schemas of the protobuf contracts as the gateway writes and reads them (ts-proto's JSON:
  * camelCase names, enum names as strings, Timestamp as RFC 3339, bytes as base64, 64-bit integers as
  * numbers), made from the descriptor set that `buf build` writes, so the REST schemas cannot drift
- * from the .proto files.
+ * from the .proto files. The field limits the contracts declare (casebridge.options.v1.limits) become
+ * maxLength (strings, and base64 of at most max_bytes bytes) and maxItems (lists): the same limits the
+ * services check (kit limits.ts).
  */
 export class ProtoSchemas {
   /** Every schema made so far, by full message name; OpenAPI's components.schemas. */
@@ -46,9 +55,10 @@ export class ProtoSchemas {
   }
 
   private fieldSchema(field: DescField): JsonSchema {
+    const limits = limitsOf(field);
     switch (field.fieldKind) {
       case "scalar":
-        return scalarSchema(field.scalar);
+        return scalarSchema(field.scalar, limits);
       case "enum":
         return { type: "string", enum: field.enum.values.map((v) => v.name) };
       case "message":
@@ -56,10 +66,11 @@ export class ProtoSchemas {
       case "list":
         return {
           type: "array",
-          items: field.listKind === "scalar" ? scalarSchema(field.scalar) : field.listKind === "enum" ? { type: "string", enum: field.enum.values.map((v) => v.name) } : this.messageSchema(field.message),
+          ...(limits.maxItems > 0 ? { maxItems: limits.maxItems } : {}),
+          items: field.listKind === "scalar" ? scalarSchema(field.scalar, limits) : field.listKind === "enum" ? { type: "string", enum: field.enum.values.map((v) => v.name) } : this.messageSchema(field.message),
         };
       case "map":
-        return { type: "object", additionalProperties: field.mapKind === "message" ? this.messageSchema(field.message) : field.mapKind === "enum" ? { type: "string" } : scalarSchema(field.scalar) };
+        return { type: "object", additionalProperties: field.mapKind === "message" ? this.messageSchema(field.message) : field.mapKind === "enum" ? { type: "string" } : scalarSchema(field.scalar, limits) };
     }
   }
 
@@ -69,10 +80,14 @@ export class ProtoSchemas {
   }
 }
 
-function scalarSchema(scalar: ScalarType): JsonSchema {
+function scalarSchema(scalar: ScalarType, limits: FieldLimits): JsonSchema {
   if (INTEGER_SCALARS.has(scalar)) return { type: "integer" };
   if (scalar === ScalarType.DOUBLE || scalar === ScalarType.FLOAT) return { type: "number" };
   if (scalar === ScalarType.BOOL) return { type: "boolean" };
-  if (scalar === ScalarType.BYTES) return { type: "string", contentEncoding: "base64" };
-  return { type: "string" };
+  if (scalar === ScalarType.BYTES) {
+    // n bytes are at most 4 * ceil(n / 3) base64 characters.
+    const maxLength = limits.maxBytes > 0 ? { maxLength: 4 * Math.ceil(limits.maxBytes / 3), description: `at most ${limits.maxBytes} bytes` } : {};
+    return { type: "string", contentEncoding: "base64", pattern: BASE64_PATTERN, ...maxLength };
+  }
+  return limits.maxLen > 0 ? { type: "string", maxLength: limits.maxLen } : { type: "string" };
 }

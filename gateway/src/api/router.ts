@@ -7,6 +7,7 @@ import { bearerMetadata, InvalidArgumentError, PermissionDeniedError, ResourceEx
 import { crossSite, isAllowed, type Principal } from "../auth/access";
 import type { GatewayAuth } from "../auth/keycloak-auth";
 import { rateLimitLogger } from "../rate-limit-store";
+import { sendProblem } from "../problem";
 import type { AgencyClients } from "./agency-clients";
 import type { JsonSchema } from "./proto-schema";
 import type { BinaryResult, Route } from "./route";
@@ -109,6 +110,16 @@ export function apiRouter(options: ApiRouterOptions): express.Router {
           .catch(next);
       },
     );
+  }
+  // A known path asked with a method it does not have: 405 with the methods it has (Allow).
+  const allowed = new Map<string, Set<string>>();
+  for (const route of options.routes) allowed.set(route.path, (allowed.get(route.path) ?? new Set<string>()).add(route.method.toUpperCase()));
+  for (const [path, methods] of allowed) {
+    const allow = [...methods, ...(methods.has("GET") ? ["HEAD"] : [])].join(", ");
+    router.all(expressPath(path), (req: Request, res: Response) => {
+      res.set("allow", allow);
+      sendProblem(res, 405, "METHOD_NOT_ALLOWED", `${req.method} is not allowed on ${path}; allowed: ${allow}`, req.originalUrl);
+    });
   }
   return router;
 }

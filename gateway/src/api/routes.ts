@@ -7,7 +7,6 @@ import type { BinaryResult, Route } from "./route";
 
 const T = "casebridge.transfer.v1";
 const D = "casebridge.deadline.v1";
-const ID = { type: "string", minLength: 1, maxLength: 200 };
 
 /** Grants of one kind of action at each agency (or the agencies listed), from the table the services enforce. */
 function grants(action: keyof TransferRoles, agencies: readonly SealAgency[] = SEAL_AGENCIES): Grant[] {
@@ -22,6 +21,11 @@ function bodyOf(schemas: ProtoSchemas, message: string, omit: string[] = [], req
   return { type: "object", properties, required, additionalProperties: false };
 }
 
+/** A required text input (path or query parameter) with the schema, and so the limits, of a field of a request message. */
+function required(schemas: ProtoSchemas, typeName: string, jsonName: string): JsonSchema {
+  return { ...schemas.field(typeName, jsonName), minLength: 1 };
+}
+
 const PAGING = (schemas: ProtoSchemas, message: string) => ({
   pageSize: { ...schemas.field(`${T}.${message}`, "pageSize"), minimum: 1, maximum: 200 },
   pageToken: schemas.field(`${T}.${message}`, "pageToken"),
@@ -33,7 +37,8 @@ export function apiRoutes(schemas: ProtoSchemas, live: LiveUpdates, systemStatus
   const caseFile = (res: { caseFile?: pb.CaseFile }) => pb.CaseFile.toJSON(res.caseFile!);
   const transferJson = { status: 200, json: schemas.ref(`${T}.Transfer`) } as const;
   const caseFileJson = { status: 200, json: schemas.ref(`${T}.CaseFile`) } as const;
-  const transferParams = { transferId: ID };
+  const transferParams = { transferId: required(schemas, `${T}.GetTransferRequest`, "transferId") };
+  const caseParam = (message: string) => ({ caseId: required(schemas, `${T}.${message}`, "caseId") });
   return [
     {
       method: "get",
@@ -92,7 +97,7 @@ export function apiRoutes(schemas: ProtoSchemas, live: LiveUpdates, systemStatus
       summary: "One case file with its documents",
       tag: "cases",
       access: grants("read"),
-      params: { caseId: ID },
+      params: caseParam("GetCaseRequest"),
       response: caseFileJson,
       handle: async ({ params }, { services, call }) => caseFile(await services.cases.getCase({ caseId: params.caseId! }, call)),
     },
@@ -103,7 +108,7 @@ export function apiRoutes(schemas: ProtoSchemas, live: LiveUpdates, systemStatus
       summary: "The legal unit's approval (法制审核), without which a case cannot leave",
       tag: "cases",
       access: grants("approveCases"),
-      params: { caseId: ID },
+      params: caseParam("ApproveCaseRequest"),
       response: caseFileJson,
       handle: async ({ params }, { services, call }) => caseFile(await services.cases.approveCase({ caseId: params.caseId! }, call)),
     },
@@ -114,8 +119,8 @@ export function apiRoutes(schemas: ProtoSchemas, live: LiveUpdates, systemStatus
       summary: "Upload one document (the request body, up to 20 MiB; Content-Type is its media type); it is sealed on arrival",
       tag: "cases",
       access: grants("openCases"),
-      params: { caseId: ID },
-      query: { documentId: ID, title: { type: "string", minLength: 1, maxLength: 500 }, documentType: { type: "string", minLength: 1, maxLength: 100 } },
+      params: caseParam("AddDocumentsRequest"),
+      query: { documentId: required(schemas, `${T}.DocumentInput`, "documentId"), title: required(schemas, `${T}.DocumentInput`, "title"), documentType: required(schemas, `${T}.DocumentInput`, "documentType") },
       body: { upload: { maxBytes: MAX_DOCUMENT_BYTES } },
       response: caseFileJson,
       handle: async ({ params, query, upload }, { services, call }) =>
@@ -133,7 +138,7 @@ export function apiRoutes(schemas: ProtoSchemas, live: LiveUpdates, systemStatus
       summary: "Every step of a case this agency sent, received or was told about, and the time spent at each agency",
       tag: "cases",
       access: grants("read"),
-      params: { caseId: ID },
+      params: caseParam("GetCaseTimelineRequest"),
       response: { status: 200, json: schemas.ref(`${T}.GetCaseTimelineResponse`) },
       handle: async ({ params }, { services, call }) => pb.GetCaseTimelineResponse.toJSON(await services.transfers.getCaseTimeline({ caseId: params.caseId! }, call)),
     },
@@ -217,7 +222,7 @@ export function apiRoutes(schemas: ProtoSchemas, live: LiveUpdates, systemStatus
       summary: "One document of a transfer and its seal verification report (verified again now)",
       tag: "documents",
       access: grants("read"),
-      params: { transferId: ID, documentId: ID },
+      params: { transferId: required(schemas, `${T}.GetDocumentRequest`, "transferId"), documentId: required(schemas, `${T}.GetDocumentRequest`, "documentId") },
       response: { status: 200, json: bodyOf(schemas, "GetDocumentResponse", ["content"], ["document", "verification"]) },
       handle: async ({ params }, { services, call }) => {
         const { document, verification } = await services.transfers.getDocument({ transferId: params.transferId!, documentId: params.documentId!, includeContent: false }, call);
@@ -231,7 +236,7 @@ export function apiRoutes(schemas: ProtoSchemas, live: LiveUpdates, systemStatus
       summary: "The bytes of one document of a transfer",
       tag: "documents",
       access: grants("read"),
-      params: { transferId: ID, documentId: ID },
+      params: { transferId: required(schemas, `${T}.GetDocumentRequest`, "transferId"), documentId: required(schemas, `${T}.GetDocumentRequest`, "documentId") },
       response: "binary",
       handle: async ({ params }, { services, call }): Promise<BinaryResult> => {
         const { document, content } = await services.transfers.getDocument({ transferId: params.transferId!, documentId: params.documentId!, includeContent: true }, call);
@@ -341,7 +346,7 @@ export function apiRoutes(schemas: ProtoSchemas, live: LiveUpdates, systemStatus
       summary: "Extend (new end) or lift (release) a coercive measure; its deadline alerts are rescheduled or cancelled",
       tag: "cases",
       access: grants("openCases", ["police"]),
-      params: { caseId: ID, measureId: ID },
+      params: { caseId: required(schemas, `${T}.ChangeMeasureRequest`, "caseId"), measureId: required(schemas, `${T}.ChangeMeasureRequest`, "measureId") },
       body: { json: bodyOf(schemas, "ChangeMeasureRequest", ["caseId", "measureId"], ["reason"]) },
       response: caseFileJson,
       handle: async ({ params, body }, { services, call }) =>
@@ -369,7 +374,7 @@ export function apiRoutes(schemas: ProtoSchemas, live: LiveUpdates, systemStatus
       summary: "Acknowledge a deadline alert: the caller has seen it and acts on it",
       tag: "alerts",
       access: grants("alerts", ["police", "prosecution", "court"]),
-      params: { alertId: ID },
+      params: { alertId: required(schemas, `${D}.AcknowledgeAlertRequest`, "alertId") },
       response: { status: 200, json: schemas.ref(`${D}.Alert`) },
       handle: async ({ params }, { services, call }) => dpb.Alert.toJSON((await services.alerts.acknowledgeAlert({ alertId: params.alertId! }, call)).alert!),
     },

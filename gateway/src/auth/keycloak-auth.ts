@@ -71,8 +71,8 @@ export function keycloakAuth(options: KeycloakAuthOptions): GatewayAuth {
     { realm: match[2]!, "auth-server-url": match[1]!, resource: options.clientId, credentials: { secret: options.clientSecret }, "ssl-required": "external", "confidential-port": 0 } as never,
   );
   // The API answers for itself (401/403 problem bodies); keycloak-connect's plain-text 403 is only reached on a failed login callback.
-  keycloak.accessDenied = (_req, res) => {
-    res.status(401).type("application/problem+json").json({ type: "about:blank", title: "UNAUTHENTICATED", status: 401, detail: "the login did not complete; try again from /login" });
+  keycloak.accessDenied = (req, res) => {
+    sendProblem(res, 401, "UNAUTHENTICATED", "the login did not complete; try again from /login", req.originalUrl);
   };
   const sessionMiddleware = session({
     name: SESSION_COOKIE,

@@ -2,7 +2,7 @@
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly problem: { title?: string; detail?: string; violations?: Array<{ field: string; description: string }> },
+    readonly problem: { title?: string; /** Stable error code (INVALID_ARGUMENT, PAYLOAD_TOO_LARGE, …), for a translated message. */ code?: string; detail?: string; violations?: Array<{ field: string; description: string }> },
   ) {
     super(problem.detail ?? `HTTP ${status}`);
   }

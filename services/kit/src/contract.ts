@@ -1,4 +1,6 @@
 import type { Logger } from "pino";
+import { InvalidArgumentError } from "./errors";
+import { requestTypeOf, violationsOf } from "./limits";
 
 /** Encoder/decoder of one protobuf message type, as ts-proto generates it. */
 export interface MessageCodec<T> {
@@ -60,9 +62,27 @@ export interface ServedContract {
   handlers: Record<string, (request: unknown, ctx: CallContext) => Promise<unknown>>;
 }
 
-/** Pairs a contract definition with its handlers, checking their types against each other. */
+/**
+ * Pairs a contract definition with its handlers, checking their types against each other; every
+ * request is checked against the field limits its contract declares before its handler runs
+ * (INVALID_ARGUMENT naming the fields), whichever transport carried it.
+ */
 export function serve<D extends ContractDefinition>(definition: D, handlers: ContractHandlers<D>): ServedContract {
-  return { definition, handlers: handlers as ServedContract["handlers"] };
+  const served: ServedContract["handlers"] = {};
+  for (const [key, handler] of Object.entries(handlers as ServedContract["handlers"])) {
+    const method = definition.methods[key];
+    // A contract outside the descriptor set (none today) is served unchecked rather than refused.
+    const requestType = method ? requestTypeOf(definition.fullName, method.name) : undefined;
+    served[key] = !requestType
+      ? handler
+      : (request, ctx) => {
+          // Checked before authentication: the limits are public, and an oversized request costs no token check.
+          const violations = violationsOf(requestType, request);
+          if (violations.length > 0) return Promise.reject(new InvalidArgumentError(`${violations.map((v) => v.field).join(", ")}: over the limits of the contract`, violations));
+          return handler(request, ctx);
+        };
+  }
+  return { definition, handlers: served };
 }
 
 /** Header/metadata name of the trace id on both transports. */

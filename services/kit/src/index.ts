@@ -19,5 +19,6 @@ export * from "./runtime";
 export * from "./deadlines";
 export * from "./transfer";
 export * from "./keyed-lock";
+export * from "./limits";
 export * from "./dev-token";
 export * from "./trust";

@@ -11,9 +11,6 @@ import { measureEndViolation, STATUTORY_RULES, type DeadlineRules } from "../dea
 import { caseViolations, documentViolations } from "./domain";
 import { approvalHolds, caseFileDigest } from "../trust/binding";
 
-/** The longest reason a change of a measure may give. */
-const MAX_REASON_CHARS = 1000;
-
 /** How case files are stored. */
 export const CASE_FILE_CODEC: AggregateCodec<pb.CaseFile> = { encode: (c) => pb.CaseFile.encode(c).finish(), decode: (b) => pb.CaseFile.decode(b) };
 
@@ -159,7 +156,6 @@ function measureChangeViolations(request: pb.ChangeMeasureRequest): common.Field
   if (!request.caseId.trim()) violations.push({ field: "case_id", description: "must not be empty" });
   if (!request.measureId.trim()) violations.push({ field: "measure_id", description: "must not be empty" });
   if (!request.reason.trim()) violations.push({ field: "reason", description: "must say why (e.g. the approval of the extension)" });
-  if (request.reason.length > MAX_REASON_CHARS) violations.push({ field: "reason", description: `at most ${MAX_REASON_CHARS} characters` });
   if (request.release === Boolean(request.endsAt)) violations.push({ field: "ends_at", description: "give either a new end or release, not both or neither" });
   return violations;
 }

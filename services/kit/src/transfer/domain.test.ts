@@ -1,5 +1,6 @@
 import { common, seal as sealPb, transfer as pb } from "@casebridge/proto";
 import { FailedPreconditionError, InvalidArgumentError } from "../errors";
+import { MAX_DOCUMENT_BYTES } from "../limits";
 import { auditHash } from "../runtime/audit-log";
 import {
   applyStatusChange,
@@ -9,7 +10,6 @@ import {
   documentViolations,
   dwellTimes,
   isCurrentStatus,
-  MAX_DOCUMENT_BYTES,
   returnCountAfter,
   stateAfterVerification,
 } from "./domain";

@@ -1,13 +1,11 @@
 import { common, seal as sealPb, transfer as pb } from "@casebridge/proto";
 import { FailedPreconditionError, InvalidArgumentError } from "../errors";
+import { MAX_DOCUMENT_BYTES } from "../limits";
 
 const { TransferState: State, ReturnReason: Reason } = pb;
 
 /** At most two returns for supplementary investigation (刑事诉讼法 art. 175). */
 export const MAX_SUPPLEMENTARY_RETURNS = 2;
-
-/** The largest document a bundle may carry. */
-export const MAX_DOCUMENT_BYTES = 20 * 1024 * 1024;
 
 /** A state's name without its enum prefix, for messages: "RECEIVED". */
 export function stateName(state: pb.TransferState): string {
