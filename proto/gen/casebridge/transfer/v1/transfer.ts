@@ -482,6 +482,18 @@ export interface Transfer {
   receiptKeys: string[];
   /** Bundle ids this agency has seen on the transfer, so that one is never accepted twice. */
   usedBundleIds: string[];
+  /**
+   * The unit that holds the case at the sender (the police station that opened it; the
+   * prosecution office that reviewed it), from the sender's records, never from a request.
+   */
+  senderUnit?:
+    | AgencyUnit
+    | undefined;
+  /**
+   * The unit of the recipient agency the transfer is addressed to (e.g. a prosecution office);
+   * only that unit and the units above it see it there.
+   */
+  recipientUnit?: AgencyUnit | undefined;
 }
 
 /** TimelineEntry is one step of a case at one agency. */
@@ -610,6 +622,11 @@ export interface SubmitTransferRequest {
   purpose: TransferPurpose;
   /** Set to resubmit a returned or rejected transfer with the case's current documents. */
   transferId: string;
+  /**
+   * The recipient agency's unit to send it to (e.g. "320582-PRO"); empty: the one with
+   * jurisdiction over the case's unit (the platform's jurisdiction table).
+   */
+  recipientUnitId: string;
 }
 
 export interface WithdrawTransferRequest {
@@ -1507,6 +1524,8 @@ function createBaseTransfer(): Transfer {
     pathTransferIds: [],
     receiptKeys: [],
     usedBundleIds: [],
+    senderUnit: undefined,
+    recipientUnit: undefined,
   };
 }
 
@@ -1581,6 +1600,12 @@ export const Transfer: MessageFns<Transfer> = {
     }
     for (const v of message.usedBundleIds) {
       writer.uint32(178).string(v!);
+    }
+    if (message.senderUnit !== undefined) {
+      AgencyUnit.encode(message.senderUnit, writer.uint32(186).fork()).join();
+    }
+    if (message.recipientUnit !== undefined) {
+      AgencyUnit.encode(message.recipientUnit, writer.uint32(194).fork()).join();
     }
     return writer;
   },
@@ -1784,6 +1809,22 @@ export const Transfer: MessageFns<Transfer> = {
             message.usedBundleIds.push(reader.string());
             continue;
           }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.senderUnit = AgencyUnit.decode(reader, reader.uint32());
+            continue;
+          }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.recipientUnit = AgencyUnit.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1874,6 +1915,16 @@ export const Transfer: MessageFns<Transfer> = {
         : globalThis.Array.isArray(object?.used_bundle_ids)
         ? object.used_bundle_ids.map((e: any) => globalThis.String(e))
         : [],
+      senderUnit: isSet(object.senderUnit)
+        ? AgencyUnit.fromJSON(object.senderUnit)
+        : isSet(object.sender_unit)
+        ? AgencyUnit.fromJSON(object.sender_unit)
+        : undefined,
+      recipientUnit: isSet(object.recipientUnit)
+        ? AgencyUnit.fromJSON(object.recipientUnit)
+        : isSet(object.recipient_unit)
+        ? AgencyUnit.fromJSON(object.recipient_unit)
+        : undefined,
     };
   },
 
@@ -1945,6 +1996,12 @@ export const Transfer: MessageFns<Transfer> = {
     if (message.usedBundleIds?.length) {
       obj.usedBundleIds = message.usedBundleIds;
     }
+    if (message.senderUnit !== undefined) {
+      obj.senderUnit = AgencyUnit.toJSON(message.senderUnit);
+    }
+    if (message.recipientUnit !== undefined) {
+      obj.recipientUnit = AgencyUnit.toJSON(message.recipientUnit);
+    }
     return obj;
   },
 
@@ -1979,6 +2036,12 @@ export const Transfer: MessageFns<Transfer> = {
     message.pathTransferIds = object.pathTransferIds?.map((e) => e) || [];
     message.receiptKeys = object.receiptKeys?.map((e) => e) || [];
     message.usedBundleIds = object.usedBundleIds?.map((e) => e) || [];
+    message.senderUnit = (object.senderUnit !== undefined && object.senderUnit !== null)
+      ? AgencyUnit.fromPartial(object.senderUnit)
+      : undefined;
+    message.recipientUnit = (object.recipientUnit !== undefined && object.recipientUnit !== null)
+      ? AgencyUnit.fromPartial(object.recipientUnit)
+      : undefined;
     return message;
   },
 };
@@ -3445,7 +3508,7 @@ export const ChangeNotice: MessageFns<ChangeNotice> = {
 };
 
 function createBaseSubmitTransferRequest(): SubmitTransferRequest {
-  return { caseId: "", recipient: 0, purpose: 0, transferId: "" };
+  return { caseId: "", recipient: 0, purpose: 0, transferId: "", recipientUnitId: "" };
 }
 
 export const SubmitTransferRequest: MessageFns<SubmitTransferRequest> = {
@@ -3461,6 +3524,9 @@ export const SubmitTransferRequest: MessageFns<SubmitTransferRequest> = {
     }
     if (message.transferId !== "") {
       writer.uint32(34).string(message.transferId);
+    }
+    if (message.recipientUnitId !== "") {
+      writer.uint32(42).string(message.recipientUnitId);
     }
     return writer;
   },
@@ -3510,6 +3576,14 @@ export const SubmitTransferRequest: MessageFns<SubmitTransferRequest> = {
             message.transferId = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.recipientUnitId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3536,6 +3610,11 @@ export const SubmitTransferRequest: MessageFns<SubmitTransferRequest> = {
         : isSet(object.transfer_id)
         ? globalThis.String(object.transfer_id)
         : "",
+      recipientUnitId: isSet(object.recipientUnitId)
+        ? globalThis.String(object.recipientUnitId)
+        : isSet(object.recipient_unit_id)
+        ? globalThis.String(object.recipient_unit_id)
+        : "",
     };
   },
 
@@ -3553,6 +3632,9 @@ export const SubmitTransferRequest: MessageFns<SubmitTransferRequest> = {
     if (message.transferId !== "") {
       obj.transferId = message.transferId;
     }
+    if (message.recipientUnitId !== "") {
+      obj.recipientUnitId = message.recipientUnitId;
+    }
     return obj;
   },
 
@@ -3565,6 +3647,7 @@ export const SubmitTransferRequest: MessageFns<SubmitTransferRequest> = {
     message.recipient = object.recipient ?? 0;
     message.purpose = object.purpose ?? 0;
     message.transferId = object.transferId ?? "";
+    message.recipientUnitId = object.recipientUnitId ?? "";
     return message;
   },
 };
