@@ -626,7 +626,7 @@ export interface SubmitTransferRequest {
    * The recipient agency's unit to send it to (e.g. "320582-PRO"); empty: the one with
    * jurisdiction over the case's unit (the platform's jurisdiction table).
    */
-  recipientUnitId: string;
+  recipientUnitId?: string | undefined;
 }
 
 export interface WithdrawTransferRequest {
@@ -3508,7 +3508,7 @@ export const ChangeNotice: MessageFns<ChangeNotice> = {
 };
 
 function createBaseSubmitTransferRequest(): SubmitTransferRequest {
-  return { caseId: "", recipient: 0, purpose: 0, transferId: "", recipientUnitId: "" };
+  return { caseId: "", recipient: 0, purpose: 0, transferId: "", recipientUnitId: undefined };
 }
 
 export const SubmitTransferRequest: MessageFns<SubmitTransferRequest> = {
@@ -3525,7 +3525,7 @@ export const SubmitTransferRequest: MessageFns<SubmitTransferRequest> = {
     if (message.transferId !== "") {
       writer.uint32(34).string(message.transferId);
     }
-    if (message.recipientUnitId !== "") {
+    if (message.recipientUnitId !== undefined) {
       writer.uint32(42).string(message.recipientUnitId);
     }
     return writer;
@@ -3614,7 +3614,7 @@ export const SubmitTransferRequest: MessageFns<SubmitTransferRequest> = {
         ? globalThis.String(object.recipientUnitId)
         : isSet(object.recipient_unit_id)
         ? globalThis.String(object.recipient_unit_id)
-        : "",
+        : undefined,
     };
   },
 
@@ -3632,7 +3632,7 @@ export const SubmitTransferRequest: MessageFns<SubmitTransferRequest> = {
     if (message.transferId !== "") {
       obj.transferId = message.transferId;
     }
-    if (message.recipientUnitId !== "") {
+    if (message.recipientUnitId !== undefined) {
       obj.recipientUnitId = message.recipientUnitId;
     }
     return obj;
@@ -3647,7 +3647,7 @@ export const SubmitTransferRequest: MessageFns<SubmitTransferRequest> = {
     message.recipient = object.recipient ?? 0;
     message.purpose = object.purpose ?? 0;
     message.transferId = object.transferId ?? "";
-    message.recipientUnitId = object.recipientUnitId ?? "";
+    message.recipientUnitId = object.recipientUnitId ?? undefined;
     return message;
   },
 };
