@@ -272,6 +272,8 @@ describe("case transfer police → prosecution → court", () => {
         case: kase,
         sender: Agency.AGENCY_POLICE,
         recipient: Agency.AGENCY_PROSECUTION,
+        senderUnit: { agency: Agency.AGENCY_POLICE, unitId: "320582-PSB-YANGSHE", name: "张家港市公安局杨舍派出所" },
+        recipientUnit: { agency: Agency.AGENCY_PROSECUTION, unitId: "320582-PRO", name: "张家港市人民检察院" },
         purpose: pb.TransferPurpose.TRANSFER_PURPOSE_PROSECUTION_REVIEW,
         state: State.TRANSFER_STATE_SUBMITTED,
         submission: 1,

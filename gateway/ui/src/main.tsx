@@ -11,6 +11,7 @@ interface Me {
   name: string;
   roles: string[];
   agency?: string;
+  unitName?: string;
 }
 
 type View = { kind: "tab"; tab: Tab } | { kind: "transfer"; id: string; back: Tab } | { kind: "timeline"; caseId: string; back: Tab };
@@ -102,7 +103,7 @@ function App() {
         <span class="live">● {tx.t("live")}</span>
         <span class="spacer" />
         <span data-testid="who-am-i">
-          {me.name} · {tx.label(me.agency ? `AGENCY_${me.agency.toUpperCase()}` : "")} · {me.roles.filter((r) => !r.startsWith("default-roles") && r !== "offline_access" && r !== "uma_authorization").map((r) => tx.label(r)).join("、")}
+          {me.name} · {tx.label(me.agency ? `AGENCY_${me.agency.toUpperCase()}` : "")}{me.unitName ? ` · ${me.unitName}` : ""} · {me.roles.filter((r) => !r.startsWith("default-roles") && r !== "offline_access" && r !== "uma_authorization").map((r) => tx.label(r)).join("、")}
         </span>
         {has(me, ALERT_ROLES) && <AlertBell tx={tx} tick={tick} open={() => go({ kind: "tab", tab: "alerts" })} />}
         {switcher}

@@ -20,7 +20,7 @@ import { auditOutboxItem, timelineOutboxItem } from "../runtime/outbox-items";
 import { newestFirst } from "../runtime/paging";
 import type { ViewCollection } from "../runtime/view-collection";
 import type { DeadlineRules } from "../deadlines/domain";
-import { agencyUnitOf, mayAccess, recipientUnitFor, visibleUnits, type UnitMember } from "../units/units";
+import { agencyUnitOf, mayAccess, recipientUnitFor, unitOf, visibleUnits, type UnitMember } from "../units/units";
 import { CaseFiles } from "./case-files";
 import { DocumentIntegrityError, DocumentStore } from "./document-store";
 import { MAX_SERVED_PACKAGE_BYTES, transferEvidencePackage } from "./evidence";
@@ -509,6 +509,10 @@ export class TransferEngine {
     const sealed = verification.manifest;
     if (verification.status !== sealPb.VerificationStatus.VERIFICATION_STATUS_VALID || !sealed) return verification;
     const mismatches = bindingMismatches(sealed, { transfer: submitted, usedBundleIds });
+    // A submission addressed to no unit of this agency would be seen by nobody here: refused, so that the sender learns of it.
+    if (!unitOf(submitted.recipientUnit?.unitId ?? "", this.deps.agency)) {
+      mismatches.push({ failure: sealPb.VerificationFailure.VERIFICATION_FAILURE_BINDING_MISMATCH, message: `the transfer is addressed to ${submitted.recipientUnit?.unitId || "no unit"}, which is no unit of this agency` });
+    }
     if (mismatches.length === 0) return verification;
     return {
       ...verification,
