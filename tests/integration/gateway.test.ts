@@ -225,7 +225,7 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
       const listed = async (user: User, path: string, key: string) => {
         const { status, body } = await api(user, path);
         expect([user, path, status]).toEqual([user, path, 200]);
-        return (body[key] as any[]).map((item) => item.case?.caseId ?? item.caseId).filter((id: string) => ours.has(id)).sort();
+        return ((body[key] ?? []) as any[]).map((item) => item.case?.caseId ?? item.caseId).filter((id: string) => ours.has(id)).sort();
       };
       for (const user of POLICE_READERS) {
         const expected = cases.filter((c) => sees(user, c.unit));
