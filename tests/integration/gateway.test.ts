@@ -450,11 +450,26 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
           seen += Buffer.from(value).toString();
         }
       })();
+      // 常熟's procuratorate has a stream open too: it is told nothing of 张家港's case.
+      const otherEvents = await fetch(`${base}/api/v1/events`, { headers: bearer("prosecutor.gao") });
+      const otherReader = otherEvents.body!.getReader();
+      let otherSeen = "";
+      void (async () => {
+        for (;;) {
+          const { value, done } = await otherReader.read().catch(() => ({ value: undefined, done: true }));
+          if (done) break;
+          otherSeen += Buffer.from(value).toString();
+        }
+      })();
       const submitted = await documented("submitTransfer", "legal.li", "/api/v1/transfers", { method: "POST", body: { caseId, recipient: "AGENCY_PROSECUTION", purpose: "TRANSFER_PURPOSE_PROSECUTION_REVIEW" } });
       transferId = submitted.body.transferId;
       await Promise.race([arrived, new Promise((_, reject) => setTimeout(() => reject(new Error(`no live RECEIVED event; stream so far:\n${seen}`)), 20_000))]);
       await reader.cancel();
       expect(seen).toMatch(/event: change\ndata: \{"agency":"AGENCY_PROSECUTION"/);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await otherReader.cancel();
+      expect(otherSeen).toContain(": connected");
+      expect(otherSeen).not.toContain(caseId);
 
       const inbox = await documented("listTransfers", "prosecutor.zhao", `/api/v1/transfers?box=BOX_INBOX&caseId=${caseId}`);
       expect(inbox.body.transfers).toHaveLength(1);

@@ -1,4 +1,4 @@
-import { AGENCY_ROLES, agencyEnumOf, CASE_ROLES, UNITS, PLATFORM_ROLES, MAX_DOCUMENT_BYTES, runningDeadlines, SEAL_AGENCIES, type SealAgency, type TransferRoles } from "@casebridge/kit";
+import { AGENCY_ROLES, agencyEnumOf, CASE_ROLES, UNITS, visibleUnits, PLATFORM_ROLES, MAX_DOCUMENT_BYTES, runningDeadlines, SEAL_AGENCIES, type SealAgency, type TransferRoles } from "@casebridge/kit";
 import { deadline as dpb, transfer as pb, trust as tpb } from "@casebridge/proto";
 import type { Grant } from "../auth/access";
 import type { LiveUpdates } from "../live-updates";
@@ -424,11 +424,12 @@ export function apiRoutes(schemas: ProtoSchemas, live: LiveUpdates, systemStatus
       method: "get",
       path: "/api/v1/events",
       operationId: "streamChanges",
-      summary: "Server-sent events: a `change` event each time a transfer or case of the caller's agency changes",
+      summary: "Server-sent events: a `change` event each time a transfer or case of the caller's agency changes, held by a unit the caller sees",
       tag: "transfers",
       access: grants("read"),
       response: "events",
-      handle: async (_input, { agency, principal }, res) => live.stream(agency, { user: principal.user, expiresAt: principal.expiresAt }, res),
+      handle: async (_input, { agency, principal }, res) =>
+        live.stream(agency, { user: principal.user, units: visibleUnits({ agency: agencyEnumOf(agency), unit: principal.unit }), expiresAt: principal.expiresAt }, res),
     },
   ];
 }

@@ -137,8 +137,8 @@ export class TransferEngine {
     this.clock = deps.clock ?? (() => new Date());
     const { runtime } = deps;
     this.transfers = runtime.store("transfer", TRANSFER_CODEC, deliveredState);
-    this.transferView = registerTransferView(runtime, deps.agency, (t) => this.notify({ transferId: t.transferId, caseId: t.case?.caseId ?? "", state: t.state }));
-    this.caseFiles = new CaseFiles(runtime, deps.agency, (inputs) => this.sealDocuments(inputs), this.clock, (c) => this.notify({ caseId: c.case?.caseId ?? "" }), deps.deadlineRules);
+    this.transferView = registerTransferView(runtime, deps.agency, (t) => this.notify({ transferId: t.transferId, caseId: t.case?.caseId ?? "", state: t.state, unitId: transferUnit(t, deps.agency) }));
+    this.caseFiles = new CaseFiles(runtime, deps.agency, (inputs) => this.sealDocuments(inputs), this.clock, (c) => this.notify({ caseId: c.case?.caseId ?? "", unitId: c.case?.issuer?.unitId ?? "" }), deps.deadlineRules);
     this.timeline = runtime.timeline;
     this.audit = runtime.audit;
     this.incidents = new IncidentRegister({ agency: deps.agency, runtime, inboxOf: transferSubject, logger: deps.logger.child({ component: "incidents" }), clock: this.clock });
@@ -405,7 +405,7 @@ export class TransferEngine {
   }
 
   /** Publishes a ChangeNotice for live views (after the projector updated them); best effort (a view that misses one catches up on its next read). */
-  notify(change: Partial<Pick<pb.ChangeNotice, "transferId" | "caseId" | "state" | "alertId">>): void {
+  notify(change: Partial<Pick<pb.ChangeNotice, "transferId" | "caseId" | "state" | "alertId" | "unitId">>): void {
     const notice = pb.ChangeNotice.encode(pb.ChangeNotice.fromPartial({ ...change, agency: this.deps.agency, at: this.clock() })).finish();
     try {
       this.deps.nc.publish(changeSubject(this.deps.agency), notice);

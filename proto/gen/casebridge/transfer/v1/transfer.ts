@@ -613,6 +613,8 @@ export interface ChangeNotice {
     | undefined;
   /** Set when a deadline alert fired or was acknowledged. */
   alertId: string;
+  /** The unit that holds what changed: only users who see that unit are told. */
+  unitId: string;
 }
 
 /** SubmitTransferRequest: either a new transfer of a case, or a resubmission (transfer_id set). */
@@ -3347,7 +3349,7 @@ export const VerifyAuditLogResponse: MessageFns<VerifyAuditLogResponse> = {
 };
 
 function createBaseChangeNotice(): ChangeNotice {
-  return { agency: 0, transferId: "", caseId: "", state: 0, at: undefined, alertId: "" };
+  return { agency: 0, transferId: "", caseId: "", state: 0, at: undefined, alertId: "", unitId: "" };
 }
 
 export const ChangeNotice: MessageFns<ChangeNotice> = {
@@ -3369,6 +3371,9 @@ export const ChangeNotice: MessageFns<ChangeNotice> = {
     }
     if (message.alertId !== "") {
       writer.uint32(50).string(message.alertId);
+    }
+    if (message.unitId !== "") {
+      writer.uint32(58).string(message.unitId);
     }
     return writer;
   },
@@ -3434,6 +3439,14 @@ export const ChangeNotice: MessageFns<ChangeNotice> = {
             message.alertId = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.unitId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3466,6 +3479,11 @@ export const ChangeNotice: MessageFns<ChangeNotice> = {
         : isSet(object.alert_id)
         ? globalThis.String(object.alert_id)
         : "",
+      unitId: isSet(object.unitId)
+        ? globalThis.String(object.unitId)
+        : isSet(object.unit_id)
+        ? globalThis.String(object.unit_id)
+        : "",
     };
   },
 
@@ -3489,6 +3507,9 @@ export const ChangeNotice: MessageFns<ChangeNotice> = {
     if (message.alertId !== "") {
       obj.alertId = message.alertId;
     }
+    if (message.unitId !== "") {
+      obj.unitId = message.unitId;
+    }
     return obj;
   },
 
@@ -3503,6 +3524,7 @@ export const ChangeNotice: MessageFns<ChangeNotice> = {
     message.state = object.state ?? 0;
     message.at = object.at ?? undefined;
     message.alertId = object.alertId ?? "";
+    message.unitId = object.unitId ?? "";
     return message;
   },
 };
