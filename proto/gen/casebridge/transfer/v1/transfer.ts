@@ -408,7 +408,10 @@ export interface Case {
   /** Parties; suspects have role SUSPECT. */
   parties: Party[];
   measures: CoerciveMeasure[];
-  /** The unit that opened the case. */
+  /**
+   * The unit that opened the case: the opener's unit, from their token (output only: a value in a
+   * request is ignored). Only that unit and the units supervising it see the case at its agency.
+   */
   issuer?:
     | AgencyUnit
     | undefined;
