@@ -200,7 +200,10 @@ function Cases({ tx, me, tick, go }: { tx: T; me: Me; tick: number; go: (v: View
           {file.case.caseNumber}
         </a>
       </td>
-      <td>{file.case.offence}</td>
+      <td>
+        {file.case.offence}
+        {file.case.issuer?.name && <div class="muted">{file.case.issuer.name}</div>}
+      </td>
       <td>{file.case.fastTrack ? tx.t("fastTrack") : ""}</td>
       <td>{(file.documents ?? []).length}</td>
       <td>{actionButton}</td>
@@ -360,7 +363,7 @@ function Transfers({ tx, box, tick, go, back }: { tx: T; box: string; tick: numb
                 </a>
               </td>
               <td>{t.case?.offence}</td>
-              <td>{tx.label(box === "BOX_INBOX" ? t.sender : t.recipient)}</td>
+              <td>{box === "BOX_INBOX" ? t.senderUnit?.name || tx.label(t.sender) : t.recipientUnit?.name || tx.label(t.recipient)}</td>
               <td>
                 <StateBadge tx={tx} state={t.state} />
                 {t.state === "TRANSFER_STATE_RETURNED" && (
@@ -427,7 +430,7 @@ function TransferDetail({ tx, me, id, tick, go, back }: { tx: T; me: Me; id: str
           {t.case?.caseNumber} · {t.case?.offence} <StateBadge tx={tx} state={t.state} />
         </h2>
         <p class="muted">
-          {tx.label(t.sender)} → {tx.label(t.recipient)} · {tx.date(t.updatedAt)} ·{" "}
+          {t.senderUnit?.name || tx.label(t.sender)} → {t.recipientUnit?.name || tx.label(t.recipient)} · {tx.date(t.updatedAt)} ·{" "}
           <a href="#" data-testid="open-timeline" onClick={(e) => (e.preventDefault(), go({ kind: "timeline", caseId: t.case?.caseId, back }))}>
             {tx.t("timeline")}
           </a>{" "}

@@ -71,7 +71,7 @@ export function registerTransferView(runtime: DurableRuntime, agency: common.Age
   return runtime.view({
     kind: "transfer",
     codec: TRANSFER_CODEC,
-    indexes: [{ box: 1, updatedAt: -1 }, { caseId: 1 }],
+    indexes: [{ box: 1, updatedAt: -1 }, { box: 1, unit: 1, updatedAt: -1 }, { caseId: 1 }],
     fields: (t) => ({ box: t.sender === agency ? "outbox" : "inbox", unit: transferUnit(t, agency), state: t.state, caseId: t.case?.caseId ?? "", updatedAt: t.updatedAt ?? new Date(0) }),
     changed,
   });

@@ -40,6 +40,7 @@ describe("units and supervision", () => {
     expect(recipientUnitFor("320582-PSB-YANGSHE", PROSECUTION)?.id).toBe("320582-PRO");
     expect(recipientUnitFor("320581-PSB-YUSHAN", PROSECUTION)?.id).toBe("320581-PRO");
     expect(recipientUnitFor("320582-PRO", COURT)?.id).toBe("320582-CRT");
+    expect(recipientUnitFor("320500-PRO", COURT)?.id).toBe("320500-CRT");
     expect(recipientUnitFor("320582-PSB-YANGSHE", PROSECUTION, "320500-PRO")?.id).toBe("320500-PRO");
     expect(recipientUnitFor("320582-PSB-YANGSHE", PROSECUTION, "320582-CRT")).toBeUndefined();
     expect(recipientUnitFor("110101-PSB-X", PROSECUTION)).toBeUndefined();

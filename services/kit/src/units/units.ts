@@ -55,6 +55,8 @@ export const UNITS: ReadonlyMap<string, UnitInfo> = new Map(UNIT_LIST.map((unit)
 export const JURISDICTION: Readonly<Record<string, Partial<Record<SealAgency, string>>>> = {
   "320582": { police: "320582-PSB-LEGAL", prosecution: "320582-PRO", court: "320582-CRT", judicial: "320582-JUS", notary: "320582-NOT" },
   "320581": { police: "320581-PSB-LEGAL", prosecution: "320581-PRO", court: "320581-CRT" },
+  // A case the city procuratorate reviewed (e.g. one it took over) goes to the intermediate court.
+  "320500": { prosecution: "320500-PRO", court: "320500-CRT" },
 };
 
 /** Who acts, as far as units are concerned: the agency and the `unit` claim of the token. */
