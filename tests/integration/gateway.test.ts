@@ -256,6 +256,29 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
       expect((await api("prosecutor.gao", `/api/v1/transfers/${b.transferId}/acceptance`, { method: "POST" })).body.state).toBe("TRANSFER_STATE_ACCEPTED");
       expect((await api("officer.zhang", "/api/v1/me")).body).toMatchObject({ user: "officer.zhang", agency: "police", unit: "320581-PSB-YUSHAN", unitName: "常熟市公安局虞山派出所" });
     });
+
+    it("sends a case to the procuratorate the legal unit names (designated jurisdiction): that office sees it, the local one does not", async () => {
+      const caseId = `unit-d-${run}`;
+      const opened = await api("officer.wang", "/api/v1/cases", {
+        method: "POST",
+        body: {
+          case: { caseId, caseNumber: `320582-2026-D${run}`, kind: "CASE_KIND_CRIMINAL", offence: "诈骗", parties: [{ partyId: "s1", role: "PARTY_ROLE_SUSPECT", name: "某" }] },
+          documents: [{ documentId: "rec-1", title: "起诉意见书", documentType: "recommendation", mediaType: "text/plain", content: Buffer.from("recommendation").toString("base64") }],
+        },
+      });
+      expect(opened.status).toBe(201);
+      expect((await api("legal.li", `/api/v1/cases/${caseId}/approval`, { method: "POST" })).status).toBe(200);
+      const sent = await api("legal.li", "/api/v1/transfers", { method: "POST", body: { caseId, recipient: "AGENCY_PROSECUTION", purpose: "TRANSFER_PURPOSE_PROSECUTION_REVIEW", recipientUnitId: "320581-PRO" } });
+      expect([sent.status, sent.body.recipientUnit]).toEqual([201, { agency: "AGENCY_PROSECUTION", unitId: "320581-PRO", name: "常熟市人民检察院" }]);
+      await eventually(async () => {
+        const got = await api("prosecutor.gao", `/api/v1/transfers/${sent.body.transferId}`);
+        if (got.body.state !== "TRANSFER_STATE_RECEIVED") throw new Error(`${got.status} ${got.body.state ?? ""}`);
+      });
+      expect((await api("prosecutor.zhao", `/api/v1/transfers/${sent.body.transferId}`)).status).toBe(404);
+      // The sender's side is still 杨舍's: 张家港's legal unit follows it, 常熟's does not.
+      expect((await api("legal.li", `/api/v1/transfers/${sent.body.transferId}`)).body.senderUnit.unitId).toBe("320582-PSB-YANGSHE");
+      expect((await api("legal.xu", `/api/v1/transfers/${sent.body.transferId}`)).status).toBe(404);
+    });
   });
 
   it("answers 401 to a tampered token, an expired token and a token that is not a JWT", async () => {
