@@ -216,6 +216,8 @@ export class TransferEngine {
       throw new InvalidArgumentError("invalid purpose", [{ field: "purpose", description: "is required" }]);
     }
     assertLegalRoute(this.deps.agency, outgoing.recipient, outgoing.purpose);
+    // The callers found the case through the actor's units; checked again here, where the transfer is made.
+    if (!mayAccess(outgoing.actor, outgoing.senderUnit.unitId)) throw new NotFoundError(`no case ${outgoing.kase.caseId}`);
     const recipientUnit = recipientUnitFor(outgoing.senderUnit.unitId, outgoing.recipient, outgoing.recipientUnitId ?? "");
     if (!recipientUnit) {
       throw new InvalidArgumentError("invalid recipient unit", [
