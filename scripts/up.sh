@@ -48,13 +48,26 @@ CaseBridge is up.
   Logs                       $CB_STATE/logs/
   Dev PKI (e-seals)          $PKI_DIR   (npm run seal -- verify <file>; npm run seal -- --help)
 
-Demo logins (password 'demo' for all; development only):
-  officer.wang   police       police-officer        legal.li      police    police-legal
-  leader.qian    police       unit-leader (deadline alerts)
-  custodian.chen police       property-custodian    prosecutor.zhao prosecution prosecutor
-  judge.sun      court        judge                 clerk.zhou    court     court-clerk
-  lawyer.wu      judicial     duty-lawyer           mediator.zheng judicial mediator
-  notary.feng    notary       notary                admin.he      platform  platform-admin
+Demo logins (password 'demo' for all; development only), by unit (each sees its own unit's cases
+and those of the units it supervises):
+  张家港市 320582
+    officer.wang    police-officer            杨舍派出所 320582-PSB-YANGSHE
+    leader.qian     unit-leader (alerts)      杨舍派出所 320582-PSB-YANGSHE
+    officer.ma      police-officer            金港派出所 320582-PSB-JINGANG
+    legal.li        police-legal              公安局法制大队 320582-PSB-LEGAL (supervises 杨舍, 金港)
+    custodian.chen  property-custodian        涉案财物管理中心 320582-PSB-PROPERTY
+    prosecutor.zhao prosecutor                人民检察院 320582-PRO
+    judge.sun       judge                     人民法院 320582-CRT
+    clerk.zhou      court-clerk               人民法院 320582-CRT
+    lawyer.wu       duty-lawyer               司法局 320582-JUS
+    mediator.zheng  mediator                  司法局 320582-JUS
+    notary.feng     notary                    公证处 320582-NOT
+  常熟市 320581
+    officer.zhang   police-officer            虞山派出所 320581-PSB-YUSHAN
+    legal.xu        police-legal              公安局法制大队 320581-PSB-LEGAL (supervises 虞山)
+    prosecutor.gao  prosecutor                人民检察院 320581-PRO
+  platform
+    admin.he        platform-admin            320500-OPS
 
 Stop everything with: npm stop
 MSG

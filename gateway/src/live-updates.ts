@@ -5,9 +5,11 @@ import { transfer as pb } from "@casebridge/proto";
 
 const HEARTBEAT_MS = 15_000;
 
-/** Who holds a stream: the user, and when their access token ends (the stream ends with it). */
+/** Who holds a stream: the user, the units whose changes they see, and when their access token ends (the stream ends with it). */
 export interface StreamHolder {
   readonly user: string;
+  /** The units the user sees (their own and those it supervises): notices of other units are not sent. */
+  readonly units: readonly string[];
   readonly expiresAt: Date;
 }
 
@@ -16,12 +18,13 @@ const MAX_STREAM_MS = 60 * 60_000;
 
 /**
  * Live updates for the web UI: one NATS subscription to every agency's ChangeNotices
- * (cb.changes.*), fanned out as server-sent events to the browsers of that agency's users.
+ * (cb.changes.*), fanned out as server-sent events to the browsers of that agency's users who
+ * see the unit that holds what changed.
  * A stream ends when its access token does (the browser reconnects and is authorised again), and a
  * user holds at most `maxPerUser` streams at once.
  */
 export class LiveUpdates {
-  private readonly streams = new Map<SealAgency, Set<Response>>();
+  private readonly streams = new Map<SealAgency, Map<Response, ReadonlySet<string>>>();
   private readonly perUser = new Map<string, number>();
   private readonly subscription: Subscription;
 
@@ -35,7 +38,7 @@ export class LiveUpdates {
         if (error) return;
         try {
           const notice = pb.ChangeNotice.decode(message.data);
-          this.publish(sealAgencyOf(notice.agency), `event: change\ndata: ${JSON.stringify(pb.ChangeNotice.toJSON(notice))}\n\n`);
+          this.publish(sealAgencyOf(notice.agency), notice.unitId, `event: change\ndata: ${JSON.stringify(pb.ChangeNotice.toJSON(notice))}\n\n`);
         } catch (decodeError) {
           this.logger.warn({ err: decodeError, subject: message.subject }, "ignored a malformed change notice");
         }
@@ -58,9 +61,9 @@ export class LiveUpdates {
     res.status(200).set({ "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache, no-transform", "x-accel-buffering": "no", connection: "keep-alive" });
     res.flushHeaders();
     res.write("retry: 3000\n: connected\n\n");
-    const set = this.streams.get(agency) ?? new Set<Response>();
+    const set = this.streams.get(agency) ?? new Map<Response, ReadonlySet<string>>();
     this.streams.set(agency, set);
-    set.add(res);
+    set.set(res, new Set(holder.units));
     const heartbeat = setInterval(() => res.write(": heartbeat\n\n"), HEARTBEAT_MS);
     // When the token ends, so does the stream: the browser reconnects, and its session is checked (and refreshed) again.
     const expiry = setTimeout(() => {
@@ -83,11 +86,11 @@ export class LiveUpdates {
   /** Ends every stream and the subscription. */
   close(): void {
     this.subscription.unsubscribe();
-    for (const set of this.streams.values()) for (const res of set) res.end();
+    for (const set of this.streams.values()) for (const res of set.keys()) res.end();
   }
 
-  private publish(agency: SealAgency | undefined, frame: string): void {
+  private publish(agency: SealAgency | undefined, unit: string, frame: string): void {
     if (!agency) return;
-    for (const res of this.streams.get(agency) ?? []) res.write(frame);
+    for (const [res, units] of this.streams.get(agency) ?? []) if (units.has(unit)) res.write(frame);
   }
 }

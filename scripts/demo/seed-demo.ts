@@ -6,7 +6,10 @@ import { common, system, transfer as pb } from "@casebridge/proto";
  * Demo data for `npm start`, through the services' own contracts: one case that went all the way
  * to judgment, one returned for supplementary investigation, one waiting for the prosecution's
  * decision, one waiting for the court, one waiting for the legal unit (whose suspect's detention is
- * near its statutory limit, so that a deadline alert is waiting in the notification centre).
+ * near its statutory limit, so that a deadline alert is waiting in the notification centre), all
+ * of 张家港's 杨舍 station; one of its 金港 station waiting for the same legal unit; and one of
+ * 常熟's 虞山 station, approved by 常熟's legal unit and waiting at 常熟's procuratorate (each unit
+ * sees only its own cases: units/units.ts).
  * Idempotent: a case that exists is left as it is.
  */
 const { Agency } = common;
@@ -16,7 +19,12 @@ const officer = "officer.wang" as const;
 const legal = "legal.li" as const;
 const prosecutor = "prosecutor.zhao" as const;
 const judge = "judge.sun" as const;
-type User = typeof officer | typeof legal | typeof prosecutor | typeof judge;
+// Another station of the same county (金港), and another county (常熟) with its own legal unit and procuratorate.
+const officerMa = "officer.ma" as const;
+const officerZhang = "officer.zhang" as const;
+const legalXu = "legal.xu" as const;
+const prosecutorGao = "prosecutor.gao" as const;
+type User = typeof officer | typeof legal | typeof prosecutor | typeof judge | typeof officerMa | typeof officerZhang | typeof legalXu | typeof prosecutorGao;
 const tokens = new Map<User, string>();
 const as = (user: User) => ({ metadata: bearerMetadata(tokens.get(user)!), timeoutMs: 30_000 });
 
@@ -32,7 +40,7 @@ function demoCase(caseId: string, number: string, offence: string, summary: stri
     offence,
     summary,
     fastTrack: true,
-    issuer: { agency: Agency.AGENCY_POLICE, unitId: "320582-PSB-LEGAL", name: "张家港市公安局法制大队" },
+    // No issuer: the service records the opening officer's unit (from the token).
     parties: [{ partyId: "s1", role: common.PartyRole.PARTY_ROLE_SUSPECT, name: suspect, identifier: "320582********0000" }],
     measures: [{ measureId: "m1", type: pb.MeasureType.MEASURE_TYPE_CRIMINAL_DETENTION, partyId: "s1", startsAt: new Date(), endsAt: new Date(Date.now() + 3 * 86_400_000) }],
   });
@@ -62,7 +70,7 @@ async function servicesServing(nc: NatsConnection): Promise<void> {
 
 async function seed(nc: NatsConnection, issuer: string): Promise<void> {
   await servicesServing(nc);
-  for (const user of [officer, legal, prosecutor, judge] as const) tokens.set(user, await devUserToken(issuer, user));
+  for (const user of [officer, legal, prosecutor, judge, officerMa, officerZhang, legalXu, prosecutorGao] as const) tokens.set(user, await devUserToken(issuer, user));
   const cases = natsClient(nc, "police", pb.CaseFileServiceDefinition, 30_000);
   const police = natsClient(nc, "police", pb.TransferServiceDefinition, 30_000);
   const prosecution = natsClient(nc, "prosecution", pb.TransferServiceDefinition, 30_000);
@@ -72,20 +80,21 @@ async function seed(nc: NatsConnection, issuer: string): Promise<void> {
   const stateAt = (client: typeof police, actor: User, transferId: string, state: pb.TransferState) =>
     waitFor(`transfer ${transferId} to be ${pb.transferStateToJSON(state)}`, async () => (await client.getTransfer({ transferId }, as(actor))).transfer?.state === state);
 
-  const open = async (kase: pb.Case, documents: pb.DocumentInput[], approve: boolean): Promise<boolean> => {
+  const open = async (kase: pb.Case, documents: pb.DocumentInput[], approve: boolean, opener: User = officer, approver: User = legal): Promise<boolean> => {
     try {
-      await cases.getCase({ caseId: kase.caseId }, as(officer));
+      await cases.getCase({ caseId: kase.caseId }, as(opener));
       return false;
     } catch (error) {
       if (!(error instanceof CaseBridgeError) || error.code !== common.ErrorCode.ERROR_CODE_NOT_FOUND) throw error;
     }
-    await cases.openCase({ case: kase, documents }, as(officer));
-    if (approve) await cases.approveCase({ caseId: kase.caseId }, as(legal));
+    await cases.openCase({ case: kase, documents }, as(opener));
+    if (approve) await cases.approveCase({ caseId: kase.caseId }, as(approver));
     return true;
   };
-  const submit = async (caseId: string): Promise<string> => {
-    const { transfer } = await police.submitTransfer({ caseId, recipient: Agency.AGENCY_PROSECUTION, purpose: pb.TransferPurpose.TRANSFER_PURPOSE_PROSECUTION_REVIEW, transferId: "" }, as(legal));
-    await stateAt(prosecution, prosecutor, transfer!.transferId, State.TRANSFER_STATE_RECEIVED);
+  // The legal unit sends it to the procuratorate with jurisdiction over the case's station (no recipient unit named).
+  const submit = async (caseId: string, sender: User = legal, receiver: User = prosecutor): Promise<string> => {
+    const { transfer } = await police.submitTransfer({ caseId, recipient: Agency.AGENCY_PROSECUTION, purpose: pb.TransferPurpose.TRANSFER_PURPOSE_PROSECUTION_REVIEW, transferId: "" }, as(sender));
+    await stateAt(prosecution, receiver, transfer!.transferId, State.TRANSFER_STATE_RECEIVED);
     return transfer!.transferId;
   };
 
@@ -126,6 +135,18 @@ async function seed(nc: NatsConnection, issuer: string): Promise<void> {
     const { transfer: indictment } = await prosecutionOnly.indict({ transferId: review, indictment: text("indictment-1", "起诉书", "以盗窃罪对周某提起公诉，建议适用速裁程序。") }, as(prosecutor));
     await stateAt(court, judge, indictment!.transferId, State.TRANSFER_STATE_RECEIVED);
     console.log("demo case 320582-2026-00005: indicted, waiting for the court");
+  }
+  if (await open(demoCase("demo-2026-00006", "320582-2026-00006", "寻衅滋事 (picking quarrels)", "brawl at the Jingang ferry terminal; witness statements taken", "吴某"), [
+    text("recommendation-1", "起诉意见书", "犯罪嫌疑人吴某涉嫌寻衅滋事罪。"),
+  ], false, officerMa)) {
+    console.log("demo case 320582-2026-00006 (金港派出所, officer.ma): waiting for the legal unit's approval");
+  }
+  if (await open(demoCase("demo-2026-10001", "320581-2026-00001", "盗窃 (theft)", "electric scooter batteries stolen in Yushan; caught on CCTV", "陈某"), [
+    text("recommendation-1", "起诉意见书", "犯罪嫌疑人陈某涉嫌盗窃罪。"),
+    text("evidence-list-1", "证据清单", "1. 监控录像 2. 扣押清单"),
+  ], true, officerZhang, legalXu)) {
+    await submit("demo-2026-10001", legalXu, prosecutorGao);
+    console.log("demo case 320581-2026-00001 (常熟虞山派出所, officer.zhang): at 常熟市人民检察院, waiting for prosecutor.gao");
   }
   // Detained 62 hours ago: the 3-day limit is 10 hours away, so its 12-hour warning fires at once
   // (officer.wang and the unit leader leader.qian find it in the notification centre).

@@ -23,24 +23,38 @@ async function freshWindow(): Promise<void> {
   if (left < 5_000) await new Promise((resolve) => setTimeout(resolve, left + 50));
 }
 
-// The demo users of the real Keycloak realm, one per role.
-const USERS = ["officer.wang", "legal.li", "leader.qian", "custodian.chen", "prosecutor.zhao", "judge.sun", "clerk.zhou", "lawyer.wu", "mediator.zheng", "notary.feng", "admin.he"] as const;
+// The demo users of the real Keycloak realm: one per role, and more police and prosecutors in other units.
+const USERS = [
+  "officer.wang", "legal.li", "leader.qian", "custodian.chen", "prosecutor.zhao", "judge.sun", "clerk.zhou", "lawyer.wu", "mediator.zheng", "notary.feng", "admin.he",
+  "officer.ma", "officer.zhang", "legal.xu", "prosecutor.gao",
+] as const;
 type User = (typeof USERS)[number];
 
+// Each user's unit (their token's `unit` claim) and which units a unit sees besides its own: the
+// supervision table, written out here independently of services/kit/src/units/units.ts.
+const UNIT: Record<User, string> = {
+  "officer.wang": "320582-PSB-YANGSHE", "leader.qian": "320582-PSB-YANGSHE", "officer.ma": "320582-PSB-JINGANG", "legal.li": "320582-PSB-LEGAL",
+  "custodian.chen": "320582-PSB-PROPERTY", "prosecutor.zhao": "320582-PRO", "judge.sun": "320582-CRT", "clerk.zhou": "320582-CRT", "lawyer.wu": "320582-JUS",
+  "mediator.zheng": "320582-JUS", "notary.feng": "320582-NOT", "officer.zhang": "320581-PSB-YUSHAN", "legal.xu": "320581-PSB-LEGAL", "prosecutor.gao": "320581-PRO",
+  "admin.he": "320500-OPS",
+};
+const SUPERVISES: Record<string, string[]> = { "320582-PSB-LEGAL": ["320582-PSB-YANGSHE", "320582-PSB-JINGANG"], "320581-PSB-LEGAL": ["320581-PSB-YUSHAN"] };
+const sees = (user: User, unit: string): boolean => UNIT[user] === unit || (SUPERVISES[UNIT[user]] ?? []).includes(unit);
+
 // Who may call what: the platform's access rules, written out here independently of the route table.
-const STAFF: User[] = ["officer.wang", "legal.li", "prosecutor.zhao", "judge.sun", "clerk.zhou", "lawyer.wu", "mediator.zheng", "notary.feng"];
-const SENDERS: User[] = ["legal.li", "prosecutor.zhao", "judge.sun", "lawyer.wu", "mediator.zheng", "notary.feng"];
+const STAFF: User[] = ["officer.wang", "officer.ma", "officer.zhang", "legal.li", "legal.xu", "prosecutor.zhao", "prosecutor.gao", "judge.sun", "clerk.zhou", "lawyer.wu", "mediator.zheng", "notary.feng"];
+const SENDERS: User[] = ["legal.li", "legal.xu", "prosecutor.zhao", "prosecutor.gao", "judge.sun", "lawyer.wu", "mediator.zheng", "notary.feng"];
 const DECIDERS: User[] = [...SENDERS, "clerk.zhou"];
 // Police unit leaders read the police cases and get the unit's deadline alerts.
 const READERS: User[] = [...STAFF, "leader.qian"];
-const ALERTED: User[] = ["officer.wang", "legal.li", "leader.qian", "prosecutor.zhao", "judge.sun", "clerk.zhou"];
+const ALERTED: User[] = ["officer.wang", "officer.ma", "officer.zhang", "legal.li", "legal.xu", "leader.qian", "prosecutor.zhao", "prosecutor.gao", "judge.sun", "clerk.zhou"];
 const EXPECTED_ACCESS: Record<string, readonly User[]> = {
   whoAmI: USERS,
   listServices: ["admin.he"],
   listCases: READERS,
   openCase: STAFF,
   getCase: READERS,
-  approveCase: ["legal.li", "prosecutor.zhao", "judge.sun", "lawyer.wu", "mediator.zheng", "notary.feng"],
+  approveCase: ["legal.li", "legal.xu", "prosecutor.zhao", "prosecutor.gao", "judge.sun", "lawyer.wu", "mediator.zheng", "notary.feng"],
   uploadDocument: STAFF,
   getCaseTimeline: READERS,
   listTransfers: READERS,
@@ -52,11 +66,11 @@ const EXPECTED_ACCESS: Record<string, readonly User[]> = {
   getDocument: READERS,
   downloadDocument: READERS,
   exportEvidence: READERS,
-  indict: ["prosecutor.zhao"],
+  indict: ["prosecutor.zhao", "prosecutor.gao"],
   registerCourtCase: ["judge.sun", "clerk.zhou"],
   recordJudgment: ["judge.sun"],
   listDeadlines: READERS,
-  changeMeasure: ["officer.wang", "legal.li"],
+  changeMeasure: ["officer.wang", "officer.ma", "officer.zhang", "legal.li", "legal.xu"],
   listAlerts: ALERTED,
   acknowledgeAlert: ALERTED,
   verifyAuditLog: SENDERS,
@@ -135,6 +149,153 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
     }
     expect(outcomes).toEqual([]);
   }, 120_000);
+
+  describe("routes × roles × units: each unit sees its own cases and transfers and those of the units it supervises, and no other", () => {
+    // A case of 杨舍 (张家港), one of 金港 (张家港) and one of 虞山 (常熟); the first and the last sent to the prosecution.
+    const run = randomUUID().slice(0, 8);
+    const cases = [
+      { caseId: `unit-a-${run}`, opener: "officer.wang", unit: "320582-PSB-YANGSHE", sender: "legal.li", office: "320582-PRO", transferId: "" },
+      { caseId: `unit-b-${run}`, opener: "officer.zhang", unit: "320581-PSB-YUSHAN", sender: "legal.xu", office: "320581-PRO", transferId: "" },
+      { caseId: `unit-c-${run}`, opener: "officer.ma", unit: "320582-PSB-JINGANG", sender: "", office: "", transferId: "" },
+    ] as Array<{ caseId: string; opener: User; unit: string; sender: User | ""; office: string; transferId: string }>;
+    const POLICE_READERS: User[] = ["officer.wang", "officer.ma", "officer.zhang", "legal.li", "legal.xu", "leader.qian"];
+    const PROSECUTORS: User[] = ["prosecutor.zhao", "prosecutor.gao"];
+    const api = async (user: User, path: string, init: { method?: string; body?: unknown } = {}) => {
+      const res = await fetch(`${base}${path}`, {
+        method: init.method ?? "GET",
+        headers: { ...bearer(user), ...(init.body !== undefined ? { "content-type": "application/json" } : {}) },
+        body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
+      });
+      const type = res.headers.get("content-type") ?? "";
+      return { status: res.status, body: type.includes("json") ? ((await res.json()) as any) : await res.arrayBuffer() };
+    };
+
+    beforeAll(async () => {
+      for (const c of cases) {
+        // The request names another unit as the issuer: ignored, the issuer is the opener's unit (token).
+        const opened = await api(c.opener, "/api/v1/cases", {
+          method: "POST",
+          body: {
+            case: { caseId: c.caseId, caseNumber: `${c.unit.slice(0, 6)}-2026-${run}`, kind: "CASE_KIND_CRIMINAL", offence: "盗窃", issuer: { unitId: "320500-PRO", name: "x" }, parties: [{ partyId: "s1", role: "PARTY_ROLE_SUSPECT", name: "某" }], measures: [{ measureId: "m1", type: "MEASURE_TYPE_CRIMINAL_DETENTION", partyId: "s1", startsAt: new Date().toISOString() }] },
+            documents: [{ documentId: "rec-1", title: "起诉意见书", documentType: "recommendation", mediaType: "text/plain", content: Buffer.from(`recommendation ${c.caseId}`).toString("base64") }],
+          },
+        });
+        expect([c.caseId, opened.status, opened.body.case?.issuer]).toEqual([c.caseId, 201, { agency: "AGENCY_POLICE", unitId: c.unit, name: expect.any(String) as string }]);
+        if (!c.sender) continue;
+        expect((await api(c.sender, `/api/v1/cases/${c.caseId}/approval`, { method: "POST" })).status).toBe(200);
+        // No recipient unit named: the procuratorate with jurisdiction over the station; a unit of another agency is refused.
+        const wrong = await api(c.sender, "/api/v1/transfers", { method: "POST", body: { caseId: c.caseId, recipient: "AGENCY_PROSECUTION", purpose: "TRANSFER_PURPOSE_PROSECUTION_REVIEW", recipientUnitId: "320582-CRT" } });
+        expect([wrong.status, wrong.body.violations?.[0]?.field]).toEqual([400, "recipient_unit_id"]);
+        const sent = await api(c.sender, "/api/v1/transfers", { method: "POST", body: { caseId: c.caseId, recipient: "AGENCY_PROSECUTION", purpose: "TRANSFER_PURPOSE_PROSECUTION_REVIEW" } });
+        expect([sent.status, sent.body.senderUnit?.unitId, sent.body.recipientUnit?.unitId]).toEqual([201, c.unit, c.office]);
+        c.transferId = sent.body.transferId as string;
+      }
+      for (const c of cases.filter((k) => k.transferId)) {
+        const receiver = PROSECUTORS.find((user) => UNIT[user] === c.office)!;
+        await eventually(async () => {
+          const got = await api(receiver, `/api/v1/transfers/${c.transferId}`);
+          if (got.body.state !== "TRANSFER_STATE_RECEIVED") throw new Error(`${c.transferId} is ${got.status} ${got.body.state ?? ""}`);
+        });
+        // And in the inbox view (projected a moment later), which timelines and lists read.
+        await eventually(async () => {
+          const inbox = await api(receiver, `/api/v1/transfers?box=BOX_INBOX&caseId=${c.caseId}`);
+          if (inbox.body.transfers?.length !== 1) throw new Error(`${c.caseId} not in ${receiver}'s inbox view yet`);
+        });
+      }
+    }, 90_000);
+
+    it("reads a case, its timeline, its transfer, documents and evidence only from a unit that sees it (404 otherwise, as for no such case)", async () => {
+      const outcomes: string[] = [];
+      const expectSeen = (what: string, user: User, seen: boolean, status: number) => {
+        const ok = seen ? status === 200 : status === 404;
+        if (!ok) outcomes.push(`${what} as ${user} (${UNIT[user]}): ${status}, expected ${seen ? 200 : 404}`);
+      };
+      for (const c of cases) {
+        for (const user of POLICE_READERS) {
+          const seen = sees(user, c.unit);
+          expectSeen(`getCase ${c.caseId}`, user, seen, (await api(user, `/api/v1/cases/${c.caseId}`)).status);
+          expectSeen(`getCaseTimeline ${c.caseId}`, user, seen, (await api(user, `/api/v1/cases/${c.caseId}/timeline`)).status);
+          if (!c.transferId) continue;
+          for (const path of [`/api/v1/transfers/${c.transferId}`, `/api/v1/transfers/${c.transferId}/documents/rec-1`, `/api/v1/transfers/${c.transferId}/documents/rec-1/content`, `/api/v1/transfers/${c.transferId}/evidence`]) {
+            expectSeen(`GET ${path.replace(c.transferId, "{" + c.caseId + "}")}`, user, seen, (await api(user, path)).status);
+          }
+        }
+        if (!c.transferId) continue;
+        for (const user of PROSECUTORS) {
+          const seen = UNIT[user] === c.office;
+          expectSeen(`getCaseTimeline ${c.caseId}`, user, seen, (await api(user, `/api/v1/cases/${c.caseId}/timeline`)).status);
+          for (const path of [`/api/v1/transfers/${c.transferId}`, `/api/v1/transfers/${c.transferId}/documents/rec-1`, `/api/v1/transfers/${c.transferId}/evidence`]) {
+            expectSeen(`GET ${path.replace(c.transferId, "{" + c.caseId + "}")}`, user, seen, (await api(user, path)).status);
+          }
+        }
+      }
+      expect(outcomes).toEqual([]);
+      // The answer for another unit's case is exactly the answer for a case that does not exist.
+      const foreign = await api("officer.zhang", `/api/v1/cases/${cases[0]!.caseId}`);
+      const missing = await api("officer.zhang", `/api/v1/cases/${cases[0]!.caseId}-nothing`);
+      expect(foreign.body.detail).toBe(missing.body.detail.replace("-nothing", ""));
+    }, 60_000);
+
+    it("lists only the cases, transfers and deadlines of the units a user sees", async () => {
+      const ours = new Set(cases.map((c) => c.caseId));
+      const listed = async (user: User, path: string, key: string) => {
+        const { status, body } = await api(user, path);
+        expect([user, path, status]).toEqual([user, path, 200]);
+        return ((body[key] ?? []) as any[]).map((item) => item.case?.caseId ?? item.caseId).filter((id: string) => ours.has(id)).sort();
+      };
+      for (const user of POLICE_READERS) {
+        const expected = cases.filter((c) => sees(user, c.unit));
+        expect([user, await listed(user, "/api/v1/cases?pageSize=200", "caseFiles")]).toEqual([user, expected.map((c) => c.caseId).sort()]);
+        expect([user, await listed(user, "/api/v1/transfers?box=BOX_OUTBOX&pageSize=200", "transfers")]).toEqual([user, expected.filter((c) => c.transferId).map((c) => c.caseId).sort()]);
+        expect([user, [...new Set(await listed(user, "/api/v1/deadlines", "deadlines"))]]).toEqual([user, expected.map((c) => c.caseId).sort()]);
+      }
+      for (const user of PROSECUTORS) {
+        const expected = cases.filter((c) => c.office === UNIT[user]).map((c) => c.caseId);
+        expect([user, await listed(user, "/api/v1/transfers?box=BOX_INBOX&pageSize=200", "transfers")]).toEqual([user, expected]);
+        expect([user, [...new Set(await listed(user, "/api/v1/deadlines", "deadlines"))]]).toEqual([user, expected]);
+      }
+    });
+
+    it("lets no unit change another unit's case or transfer (404), and the right unit still can", async () => {
+      const [a, b] = cases as [(typeof cases)[0], (typeof cases)[0]];
+      const c = cases[2]!;
+      expect((await api("legal.xu", `/api/v1/cases/${c.caseId}/approval`, { method: "POST" })).status).toBe(404);
+      expect((await api("officer.zhang", `/api/v1/cases/${a.caseId}/measures/m1`, { method: "POST", body: { reason: "释放", release: true } })).status).toBe(404);
+      const upload = await fetch(`${base}/api/v1/cases/${a.caseId}/documents?documentId=more-1&title=t&documentType=x`, { method: "POST", headers: { ...bearer("officer.ma"), "content-type": "text/plain" }, body: "x" });
+      expect(upload.status).toBe(404);
+      expect((await api("legal.xu", "/api/v1/transfers", { method: "POST", body: { caseId: a.caseId, recipient: "AGENCY_PROSECUTION", purpose: "TRANSFER_PURPOSE_PROSECUTION_REVIEW" } })).status).toBe(404);
+      expect((await api("legal.xu", `/api/v1/transfers/${a.transferId}/withdrawal`, { method: "POST", body: { reason: "x" } })).status).toBe(404);
+      expect((await api("prosecutor.gao", `/api/v1/transfers/${a.transferId}/acceptance`, { method: "POST" })).status).toBe(404);
+      expect((await api("prosecutor.zhao", `/api/v1/transfers/${b.transferId}/return`, { method: "POST", body: { reason: "RETURN_REASON_OTHER", note: "x" } })).status).toBe(404);
+      // The units that hold them: 金港's case approved by 张家港's legal unit, 常熟's transfer accepted by 常熟's procuratorate.
+      expect((await api("legal.li", `/api/v1/cases/${c.caseId}/approval`, { method: "POST" })).body.approved).toBe(true);
+      expect((await api("prosecutor.gao", `/api/v1/transfers/${b.transferId}/acceptance`, { method: "POST" })).body.state).toBe("TRANSFER_STATE_ACCEPTED");
+      expect((await api("officer.zhang", "/api/v1/me")).body).toMatchObject({ user: "officer.zhang", agency: "police", unit: "320581-PSB-YUSHAN", unitName: "常熟市公安局虞山派出所" });
+    });
+
+    it("sends a case to the procuratorate the legal unit names (designated jurisdiction): that office sees it, the local one does not", async () => {
+      const caseId = `unit-d-${run}`;
+      const opened = await api("officer.wang", "/api/v1/cases", {
+        method: "POST",
+        body: {
+          case: { caseId, caseNumber: `320582-2026-D${run}`, kind: "CASE_KIND_CRIMINAL", offence: "诈骗", parties: [{ partyId: "s1", role: "PARTY_ROLE_SUSPECT", name: "某" }] },
+          documents: [{ documentId: "rec-1", title: "起诉意见书", documentType: "recommendation", mediaType: "text/plain", content: Buffer.from("recommendation").toString("base64") }],
+        },
+      });
+      expect(opened.status).toBe(201);
+      expect((await api("legal.li", `/api/v1/cases/${caseId}/approval`, { method: "POST" })).status).toBe(200);
+      const sent = await api("legal.li", "/api/v1/transfers", { method: "POST", body: { caseId, recipient: "AGENCY_PROSECUTION", purpose: "TRANSFER_PURPOSE_PROSECUTION_REVIEW", recipientUnitId: "320581-PRO" } });
+      expect([sent.status, sent.body.recipientUnit]).toEqual([201, { agency: "AGENCY_PROSECUTION", unitId: "320581-PRO", name: "常熟市人民检察院" }]);
+      await eventually(async () => {
+        const got = await api("prosecutor.gao", `/api/v1/transfers/${sent.body.transferId}`);
+        if (got.body.state !== "TRANSFER_STATE_RECEIVED") throw new Error(`${got.status} ${got.body.state ?? ""}`);
+      });
+      expect((await api("prosecutor.zhao", `/api/v1/transfers/${sent.body.transferId}`)).status).toBe(404);
+      // The sender's side is still 杨舍's: 张家港's legal unit follows it, 常熟's does not.
+      expect((await api("legal.li", `/api/v1/transfers/${sent.body.transferId}`)).body.senderUnit.unitId).toBe("320582-PSB-YANGSHE");
+      expect((await api("legal.xu", `/api/v1/transfers/${sent.body.transferId}`)).status).toBe(404);
+    });
+  });
 
   it("answers 401 to a tampered token, an expired token and a token that is not a JWT", async () => {
     const good = tokens.get("legal.li")!;
@@ -384,11 +545,26 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
           seen += Buffer.from(value).toString();
         }
       })();
+      // 常熟's procuratorate has a stream open too: it is told nothing of 张家港's case.
+      const otherEvents = await fetch(`${base}/api/v1/events`, { headers: bearer("prosecutor.gao") });
+      const otherReader = otherEvents.body!.getReader();
+      let otherSeen = "";
+      void (async () => {
+        for (;;) {
+          const { value, done } = await otherReader.read().catch(() => ({ value: undefined, done: true }));
+          if (done) break;
+          otherSeen += Buffer.from(value).toString();
+        }
+      })();
       const submitted = await documented("submitTransfer", "legal.li", "/api/v1/transfers", { method: "POST", body: { caseId, recipient: "AGENCY_PROSECUTION", purpose: "TRANSFER_PURPOSE_PROSECUTION_REVIEW" } });
       transferId = submitted.body.transferId;
       await Promise.race([arrived, new Promise((_, reject) => setTimeout(() => reject(new Error(`no live RECEIVED event; stream so far:\n${seen}`)), 20_000))]);
       await reader.cancel();
       expect(seen).toMatch(/event: change\ndata: \{"agency":"AGENCY_PROSECUTION"/);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await otherReader.cancel();
+      expect(otherSeen).toContain(": connected");
+      expect(otherSeen).not.toContain(caseId);
 
       const inbox = await documented("listTransfers", "prosecutor.zhao", `/api/v1/transfers?box=BOX_INBOX&caseId=${caseId}`);
       expect(inbox.body.transfers).toHaveLength(1);

@@ -12,21 +12,27 @@ async function token(form: Record<string, string>): Promise<Response> {
 
 describe("the casebridge realm on a real Keycloak", () => {
   it.each([
-    ["officer.wang", "police", "police-officer"],
-    ["legal.li", "police", "police-legal"],
-    ["custodian.chen", "police", "property-custodian"],
-    ["prosecutor.zhao", "prosecution", "prosecutor"],
-    ["judge.sun", "court", "judge"],
-    ["clerk.zhou", "court", "court-clerk"],
-    ["lawyer.wu", "judicial", "duty-lawyer"],
-    ["mediator.zheng", "judicial", "mediator"],
-    ["notary.feng", "notary", "notary"],
-    ["admin.he", "platform", "platform-admin"],
-  ])("issues %s a token with agency %s and role %s", async (username, agency, role) => {
+    ["officer.wang", "police", "police-officer", "320582-PSB-YANGSHE"],
+    ["officer.ma", "police", "police-officer", "320582-PSB-JINGANG"],
+    ["officer.zhang", "police", "police-officer", "320581-PSB-YUSHAN"],
+    ["legal.li", "police", "police-legal", "320582-PSB-LEGAL"],
+    ["legal.xu", "police", "police-legal", "320581-PSB-LEGAL"],
+    ["leader.qian", "police", "unit-leader", "320582-PSB-YANGSHE"],
+    ["custodian.chen", "police", "property-custodian", "320582-PSB-PROPERTY"],
+    ["prosecutor.zhao", "prosecution", "prosecutor", "320582-PRO"],
+    ["prosecutor.gao", "prosecution", "prosecutor", "320581-PRO"],
+    ["judge.sun", "court", "judge", "320582-CRT"],
+    ["clerk.zhou", "court", "court-clerk", "320582-CRT"],
+    ["lawyer.wu", "judicial", "duty-lawyer", "320582-JUS"],
+    ["mediator.zheng", "judicial", "mediator", "320582-JUS"],
+    ["notary.feng", "notary", "notary", "320582-NOT"],
+    ["admin.he", "platform", "platform-admin", "320500-OPS"],
+  ])("issues %s a token with agency %s, role %s and unit %s", async (username, agency, role, unit) => {
     const res = await token({ grant_type: "password", client_id: "casebridge-test", username, password: "demo" });
     expect(res.status).toBe(200);
     const claims = claimsOf(((await res.json()) as { access_token: string }).access_token);
     expect(claims.agency).toBe(agency);
+    expect(claims.unit).toBe(unit);
     expect((claims.realm_access as { roles: string[] }).roles).toContain(role);
     expect(claims.preferred_username).toBe(username);
     expect(claims.iss).toBe(`${infra.keycloakUrl}/realms/casebridge`);

@@ -16,6 +16,7 @@ import {
   startService,
   type RunningService,
   type ServiceSpec,
+  type TransferServiceSetup,
 } from "@casebridge/kit";
 import { common, seal as sealPb, transfer as pb } from "@casebridge/proto";
 import { spec as courtSpec } from "@casebridge/court/spec";
@@ -272,6 +273,8 @@ describe("case transfer police → prosecution → court", () => {
         case: kase,
         sender: Agency.AGENCY_POLICE,
         recipient: Agency.AGENCY_PROSECUTION,
+        senderUnit: { agency: Agency.AGENCY_POLICE, unitId: "320582-PSB-YANGSHE", name: "张家港市公安局杨舍派出所" },
+        recipientUnit: { agency: Agency.AGENCY_PROSECUTION, unitId: "320582-PRO", name: "张家港市人民检察院" },
         purpose: pb.TransferPurpose.TRANSFER_PURPOSE_PROSECUTION_REVIEW,
         state: State.TRANSFER_STATE_SUBMITTED,
         submission: 1,
@@ -319,6 +322,23 @@ describe("case transfer police → prosecution → court", () => {
       await new Promise((resolve) => setTimeout(resolve, 500));
       const timeline = await clients.prosecutionTransfers.getCaseTimeline({ caseId: `case-${transferId}` }, as(prosecutor));
       expect(timeline.entries.map((e) => e.action)).toEqual(["received"]);
+    }, 60_000);
+
+    it("refuses (REJECTED, with the report) a submission addressed to no unit of the receiver, which nobody there would see", async () => {
+      const police = new Sealer(await loadSealCredential(infra.pkiDir, "police"));
+      const transferId = `u-${randomUUID()}`;
+      const event = await craftedSubmission(transferId, { document: police, manifest: police });
+      event.submitted!.recipientUnit = { agency: Agency.AGENCY_PROSECUTION, unitId: "320582-PSB-LEGAL", name: "" };
+      await publish(event);
+      const engine = (prosecution!.setup as TransferServiceSetup).engine;
+      const stored = await eventually(async () => {
+        const got = await engine.transfers.get(transferId);
+        if (!got) throw new Error(`${transferId} not stored yet`);
+        return got.value;
+      });
+      expect(stored.state).toBe(State.TRANSFER_STATE_REJECTED);
+      expect(stored.verification?.manifestSeal?.message).toContain("addressed to 320582-PSB-LEGAL, which is no unit of this agency");
+      await expect(clients.prosecutionTransfers.getTransfer({ transferId }, as(prosecutor))).rejects.toMatchObject({ code: common.ErrorCode.ERROR_CODE_NOT_FOUND });
     }, 60_000);
   });
 

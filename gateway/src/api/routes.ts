@@ -1,4 +1,4 @@
-import { AGENCY_ROLES, agencyEnumOf, CASE_ROLES, PLATFORM_ROLES, MAX_DOCUMENT_BYTES, runningDeadlines, SEAL_AGENCIES, type SealAgency, type TransferRoles } from "@casebridge/kit";
+import { AGENCY_ROLES, agencyEnumOf, CASE_ROLES, UNITS, visibleUnits, PLATFORM_ROLES, MAX_DOCUMENT_BYTES, runningDeadlines, SEAL_AGENCIES, type SealAgency, type TransferRoles } from "@casebridge/kit";
 import { deadline as dpb, transfer as pb, trust as tpb } from "@casebridge/proto";
 import type { Grant } from "../auth/access";
 import type { LiveUpdates } from "../live-updates";
@@ -44,7 +44,7 @@ export function apiRoutes(schemas: ProtoSchemas, live: LiveUpdates, systemStatus
       method: "get",
       path: "/api/v1/me",
       operationId: "whoAmI",
-      summary: "Who is signed in: name, roles and agency",
+      summary: "Who is signed in: name, roles, agency and unit",
       tag: "session",
       access: "any-user",
       response: {
@@ -52,11 +52,12 @@ export function apiRoutes(schemas: ProtoSchemas, live: LiveUpdates, systemStatus
         json: {
           type: "object",
           required: ["user", "name", "roles"],
-          properties: { user: { type: "string" }, name: { type: "string" }, roles: { type: "array", items: { type: "string" } }, agency: { type: "string" }, expiresAt: { type: "string", format: "date-time" } },
+          properties: { user: { type: "string" }, name: { type: "string" }, roles: { type: "array", items: { type: "string" } }, agency: { type: "string" }, unit: { type: "string" }, unitName: { type: "string" }, expiresAt: { type: "string", format: "date-time" } },
           additionalProperties: false,
         },
       },
-      handle: (_input, { principal }) => Promise.resolve({ user: principal.user, name: principal.name, roles: principal.roles, agency: principal.agency, expiresAt: principal.expiresAt.toISOString() }),
+      handle: (_input, { principal }) =>
+        Promise.resolve({ user: principal.user, name: principal.name, roles: principal.roles, agency: principal.agency, unit: principal.unit, unitName: UNITS.get(principal.unit)?.name ?? "", expiresAt: principal.expiresAt.toISOString() }),
     },
     {
       method: "get",
@@ -428,11 +429,12 @@ export function apiRoutes(schemas: ProtoSchemas, live: LiveUpdates, systemStatus
       method: "get",
       path: "/api/v1/events",
       operationId: "streamChanges",
-      summary: "Server-sent events: a `change` event each time a transfer or case of the caller's agency changes",
+      summary: "Server-sent events: a `change` event each time a transfer or case of the caller's agency changes, held by a unit the caller sees",
       tag: "transfers",
       access: grants("read"),
       response: "events",
-      handle: async (_input, { agency, principal }, res) => live.stream(agency, { user: principal.user, expiresAt: principal.expiresAt }, res),
+      handle: async (_input, { agency, principal }, res) =>
+        live.stream(agency, { user: principal.user, units: visibleUnits({ agency: agencyEnumOf(agency), unit: principal.unit }), expiresAt: principal.expiresAt }, res),
     },
   ];
 }

@@ -13,6 +13,8 @@ export interface Principal {
   readonly roles: readonly string[];
   /** Undefined when the token names no known agency: such a user may only ask who they are. */
   readonly agency: UserAgency | undefined;
+  /** The user's unit (`unit` claim), "" when none; the services scope every case by it. */
+  readonly unit: string;
   /** The raw access token, forwarded to the services (which verify it again). */
   readonly accessToken: string;
   readonly expiresAt: Date;
@@ -39,6 +41,7 @@ export interface AccessTokenClaims {
   name?: string;
   sub?: string;
   agency?: string;
+  unit?: string;
   exp?: number;
   aud?: string | string[];
   realm_access?: { roles?: string[] };
@@ -48,7 +51,7 @@ export interface AccessTokenClaims {
 export function principalOf(claims: AccessTokenClaims, accessToken: string): Principal {
   const agency = claims.agency === "platform" || (SEAL_AGENCIES as readonly string[]).includes(claims.agency ?? "") ? (claims.agency as UserAgency) : undefined;
   const user = claims.preferred_username ?? claims.sub ?? "";
-  return { user, name: claims.name ?? user, roles: claims.realm_access?.roles ?? [], agency, accessToken, expiresAt: new Date((claims.exp ?? 0) * 1000) };
+  return { user, name: claims.name ?? user, roles: claims.realm_access?.roles ?? [], agency, unit: typeof claims.unit === "string" ? claims.unit : "", accessToken, expiresAt: new Date((claims.exp ?? 0) * 1000) };
 }
 
 /** A browser request sent from another site (Sec-Fetch-Site or Origin says so). */

@@ -11,6 +11,7 @@ interface Me {
   name: string;
   roles: string[];
   agency?: string;
+  unitName?: string;
 }
 
 type View = { kind: "tab"; tab: Tab } | { kind: "transfer"; id: string; back: Tab } | { kind: "timeline"; caseId: string; back: Tab };
@@ -102,7 +103,7 @@ function App() {
         <span class="live">● {tx.t("live")}</span>
         <span class="spacer" />
         <span data-testid="who-am-i">
-          {me.name} · {tx.label(me.agency ? `AGENCY_${me.agency.toUpperCase()}` : "")} · {me.roles.filter((r) => !r.startsWith("default-roles") && r !== "offline_access" && r !== "uma_authorization").map((r) => tx.label(r)).join("、")}
+          {me.name} · {tx.label(me.agency ? `AGENCY_${me.agency.toUpperCase()}` : "")}{me.unitName ? ` · ${me.unitName}` : ""} · {me.roles.filter((r) => !r.startsWith("default-roles") && r !== "offline_access" && r !== "uma_authorization").map((r) => tx.label(r)).join("、")}
         </span>
         {has(me, ALERT_ROLES) && <AlertBell tx={tx} tick={tick} open={() => go({ kind: "tab", tab: "alerts" })} />}
         {switcher}
@@ -202,7 +203,10 @@ function Cases({ tx, me, tick, go }: { tx: T; me: Me; tick: number; go: (v: View
           {file.case.caseNumber}
         </a>
       </td>
-      <td>{file.case.offence}</td>
+      <td>
+        {file.case.offence}
+        {file.case.issuer?.name && <div class="muted">{file.case.issuer.name}</div>}
+      </td>
       <td>{file.case.fastTrack ? tx.t("fastTrack") : ""}</td>
       <td>{(file.documents ?? []).length}</td>
       <td>{actionButton}</td>
@@ -362,7 +366,7 @@ function Transfers({ tx, box, tick, go, back }: { tx: T; box: string; tick: numb
                 </a>
               </td>
               <td>{t.case?.offence}</td>
-              <td>{tx.label(box === "BOX_INBOX" ? t.sender : t.recipient)}</td>
+              <td>{box === "BOX_INBOX" ? t.senderUnit?.name || tx.label(t.sender) : t.recipientUnit?.name || tx.label(t.recipient)}</td>
               <td>
                 <StateBadge tx={tx} state={t.state} />
                 {t.state === "TRANSFER_STATE_RETURNED" && (
@@ -429,7 +433,7 @@ function TransferDetail({ tx, me, id, tick, go, back }: { tx: T; me: Me; id: str
           {t.case?.caseNumber} · {t.case?.offence} <StateBadge tx={tx} state={t.state} />
         </h2>
         <p class="muted">
-          {tx.label(t.sender)} → {tx.label(t.recipient)} · {tx.date(t.updatedAt)} ·{" "}
+          {t.senderUnit?.name || tx.label(t.sender)} → {t.recipientUnit?.name || tx.label(t.recipient)} · {tx.date(t.updatedAt)} ·{" "}
           <a href="#" data-testid="open-timeline" onClick={(e) => (e.preventDefault(), go({ kind: "timeline", caseId: t.case?.caseId, back }))}>
             {tx.t("timeline")}
           </a>{" "}

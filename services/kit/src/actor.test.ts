@@ -22,7 +22,7 @@ function token(claims: Record<string, unknown>, options: { kid?: string; alg?: s
   return `${header}.${payload}.${signature.toString("base64url")}`;
 }
 
-const legal = { iss: issuer, aud: ["casebridge-api", "account"], exp: now / 1000 + 300, typ: "Bearer", sub: "u-1", preferred_username: "legal.li", agency: "police", realm_access: { roles: ["police-legal"] } };
+const legal = { iss: issuer, aud: ["casebridge-api", "account"], exp: now / 1000 + 300, typ: "Bearer", sub: "u-1", preferred_username: "legal.li", agency: "police", unit: "320582-PSB-LEGAL", realm_access: { roles: ["police-legal"] } };
 
 function verifier(fetches = { count: 0 }): TokenVerifier {
   return new TokenVerifier(
@@ -40,8 +40,10 @@ function ctx(metadata: Record<string, string>): CallContext {
 }
 
 describe("TokenVerifier", () => {
-  it("accepts a token signed by the realm's key and reads user, roles and agency", async () => {
-    await expect(verifier().verify(token(legal))).resolves.toEqual({ user: "legal.li", roles: ["police-legal"], agency: common.Agency.AGENCY_POLICE, platform: false });
+  it("accepts a token signed by the realm's key and reads user, roles, agency and unit", async () => {
+    await expect(verifier().verify(token(legal))).resolves.toEqual({ user: "legal.li", roles: ["police-legal"], agency: common.Agency.AGENCY_POLICE, unit: "320582-PSB-LEGAL", platform: false });
+    await expect(verifier().verify(token({ ...legal, unit: undefined }))).resolves.toMatchObject({ unit: "" });
+    await expect(verifier().verify(token({ ...legal, unit: ["320582-PSB-LEGAL", "320581-PSB-LEGAL"] }))).resolves.toMatchObject({ unit: "" });
     await expect(verifier().verify(token(legal, { alg: "ES256", kid: "ec-1" }))).resolves.toMatchObject({ user: "legal.li" });
   });
 

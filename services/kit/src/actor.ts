@@ -7,11 +7,13 @@ import { agencyEnumOf, parseSealAgency } from "./seal/pki";
 /** The audience of access tokens for the CaseBridge API: the gateway and every service refuse tokens without it. */
 export const API_AUDIENCE = "casebridge-api";
 
-/** Who is calling, from a verified Keycloak access token: user, realm roles and agency. */
+/** Who is calling, from a verified Keycloak access token: user, realm roles, agency and unit. */
 export interface Actor {
   readonly user: string;
   readonly roles: readonly string[];
   readonly agency: common.Agency;
+  /** The user's unit (`unit` claim, e.g. "320582-PSB-YANGSHE"; units/units.ts); "" when the token names none. Never taken from a request. */
+  readonly unit: string;
   /** The user belongs to the platform operator (agency claim "platform"), not to an agency. */
   readonly platform?: boolean;
 }
@@ -30,6 +32,7 @@ interface AccessClaims {
   sub?: string;
   preferred_username?: string;
   agency?: string;
+  unit?: string;
   aud?: string | string[];
   realm_access?: { roles?: string[] };
 }
@@ -79,6 +82,7 @@ export class TokenVerifier {
       user: claims.preferred_username ?? claims.sub ?? "",
       roles: claims.realm_access?.roles ?? [],
       agency: agency ? agencyEnumOf(agency) : common.Agency.AGENCY_UNSPECIFIED,
+      unit: typeof claims.unit === "string" ? claims.unit : "",
       platform: claims.agency === "platform",
     };
   }

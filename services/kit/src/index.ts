@@ -22,3 +22,4 @@ export * from "./keyed-lock";
 export * from "./limits";
 export * from "./dev-token";
 export * from "./trust";
+export * from "./units/units";

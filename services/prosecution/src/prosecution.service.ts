@@ -7,7 +7,7 @@ export function createProsecutionHandlers(engine: TransferEngine, auth: TokenVer
     indict: async (request, ctx) => {
       const actor = await auth.requireActor(ctx, common.Agency.AGENCY_PROSECUTION, CASE_ROLES.indict);
       if (!request.indictment) throw new InvalidArgumentError("an indictment is required", [{ field: "indictment", description: "is required" }]);
-      const review = (await engine.incoming(request.transferId)).value;
+      const review = (await engine.incoming(actor, request.transferId)).value;
       if (review.state !== pb.TransferState.TRANSFER_STATE_ACCEPTED) {
         throw new FailedPreconditionError(`transfer ${request.transferId} must be accepted before the case is indicted`);
       }
@@ -16,6 +16,8 @@ export function createProsecutionHandlers(engine: TransferEngine, auth: TokenVer
         actor,
         kase: review.case!,
         documents: [...(review.bundle?.documents ?? []), indictment!],
+        // The office that reviewed the case indicts it, to the court with jurisdiction over that office.
+        senderUnit: review.recipientUnit!,
         recipient: common.Agency.AGENCY_COURT,
         purpose: pb.TransferPurpose.TRANSFER_PURPOSE_INDICTMENT,
         parentTransferId: review.transferId,

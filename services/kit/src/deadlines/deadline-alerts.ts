@@ -10,6 +10,8 @@ import { auditOutboxItem } from "../runtime/outbox-items";
 import type { DurableRuntime } from "../runtime/durable-runtime";
 import { timerStream, timerFiredSubject, timerScheduleSubject } from "../runtime/timers";
 import type { ViewCollection } from "../runtime/view-collection";
+import { visibleUnits } from "../units/units";
+import { transferUnit } from "../transfer/domain";
 import { alertIdOf, alertRoles, isAcknowledgedBy, isAudience, isCurrent, measureTimers, timerChanges, transferTimers, type DeadlineRules, type PlannedTimer } from "./domain";
 
 const ALERT_CODEC: AggregateCodec<dpb.Alert> = { encode: (a) => dpb.Alert.encode(a).finish(), decode: (b) => dpb.Alert.decode(b) };
@@ -20,7 +22,7 @@ export function registerAlertView(runtime: DurableRuntime, changed?: (alert: dpb
     kind: "alert",
     codec: ALERT_CODEC,
     indexes: [{ firedAt: -1 }],
-    fields: (a) => ({ recipients: a.recipients, roles: a.roles, acknowledgedBy: a.acknowledgements.map((ack) => ack.user), firedAt: a.firedAt ?? new Date(0), caseId: a.timer?.caseId ?? "" }),
+    fields: (a) => ({ recipients: a.recipients, roles: a.roles, unit: a.unitId, acknowledgedBy: a.acknowledgements.map((ack) => ack.user), firedAt: a.firedAt ?? new Date(0), caseId: a.timer?.caseId ?? "" }),
     changed,
   });
 }
@@ -126,7 +128,7 @@ export class DeadlineAlerts {
 
   /** A fired timer: an alert, once, if it still stands against the case as it is now. */
   async fired(timer: PlannedTimer): Promise<void> {
-    const now = await this.timersNow(timer);
+    const { timers: now, unit } = await this.timersNow(timer);
     if (!isCurrent(timer, now)) {
       this.deps.logger.info({ timer: timer.timerId, caseId: timer.caseId, transferId: timer.transferId }, "a timer fired that its case or transfer no longer has (moved or cancelled); no alert");
       return;
@@ -140,19 +142,20 @@ export class DeadlineAlerts {
       roles: alertRoles(timer, escalated),
       escalated,
       acknowledgements: [],
+      unitId: unit,
     };
     // Inserted under its id: a second delivery of the same firing finds it there and changes nothing.
     await this.alerts.insert(alert.alertId, { value: alert, outbox: [this.auditItem("system", escalated ? "deadline.escalated" : "deadline.alerted", alert)] });
   }
 
-  /** The timers the fired one's case or transfer has now. */
-  private async timersNow(timer: PlannedTimer): Promise<PlannedTimer[]> {
+  /** The timers the fired one's case or transfer has now, and the unit that holds it. */
+  private async timersNow(timer: PlannedTimer): Promise<{ timers: PlannedTimer[]; unit: string }> {
     if (timer.transferId) {
       const transfer = await this.deps.transfers.get(timer.transferId);
-      return transfer ? this.ofTransfer(transfer.value) : [];
+      return transfer ? { timers: this.ofTransfer(transfer.value), unit: transferUnit(transfer.value, this.deps.agencyEnum) } : { timers: [], unit: "" };
     }
     const file = await this.deps.cases.get(timer.caseId);
-    return file ? this.ofCase(file.value) : [];
+    return file ? { timers: this.ofCase(file.value), unit: file.value.case?.issuer?.unitId ?? "" } : { timers: [], unit: "" };
   }
 
   private async warningUnacknowledged(expired: PlannedTimer, now: readonly PlannedTimer[]): Promise<boolean> {
@@ -170,7 +173,8 @@ export class DeadlineAlerts {
     if (pageSize < 1 || pageSize > 200) throw new InvalidArgumentError("invalid page size", [{ field: "page_size", description: "must be 1..200" }]);
     const offset = request.pageToken ? Number.parseInt(request.pageToken, 10) : 0;
     if (!Number.isInteger(offset) || offset < 0) throw new InvalidArgumentError("invalid page token", [{ field: "page_token", description: "use the next_page_token of the previous page" }]);
-    const audience = { $or: [{ recipients: actor.user }, { roles: { $in: [...actor.roles] } }] };
+    // By name (the officer in charge), or by role within the units the caller sees (their leaders, their legal unit).
+    const audience = { $or: [{ recipients: actor.user }, { roles: { $in: [...actor.roles] }, unit: { $in: visibleUnits(actor) } }] };
     const unacknowledged = { ...audience, acknowledgedBy: { $nin: [actor.user] } };
     const rows = await this.view.find(request.unacknowledgedOnly ? unacknowledged : audience, { firedAt: -1, _id: -1 }, offset + pageSize + 1);
     const unread = request.unacknowledgedOnly ? rows.length : await this.view.count(unacknowledged, 1000);
@@ -186,7 +190,7 @@ export class DeadlineAlerts {
   async acknowledge(actor: Actor, alertId: string): Promise<dpb.Alert> {
     if (!alertId.trim()) throw new InvalidArgumentError("alert_id is required", [{ field: "alert_id", description: "must not be empty" }]);
     const current = await this.alerts.get(alertId);
-    if (!current || !isAudience(current.value, actor.user, actor.roles)) throw new NotFoundError(`no alert ${alertId}`);
+    if (!current || !isAudience(current.value, actor.user, actor.roles, visibleUnits(actor))) throw new NotFoundError(`no alert ${alertId}`);
     const stored = await this.alerts.mutate(alertId, ({ value }) => {
       if (isAcknowledgedBy(value, actor.user)) return undefined;
       const next = { ...value, acknowledgements: [...value.acknowledgements, { user: actor.user, at: this.clock() }] };

@@ -27,7 +27,7 @@ export async function deadlineSetup(deps: ServiceDeps, options: DeadlineSetupOpt
     transfers: engine.transfers,
     rules: deps.config.deadlineRules,
     logger: deps.logger.child({ component: "deadlines" }),
-    changed: (alert) => engine.notify({ alertId: alert.alertId, caseId: alert.timer?.caseId ?? "" }),
+    changed: (alert) => engine.notify({ alertId: alert.alertId, caseId: alert.timer?.caseId ?? "", unitId: alert.unitId }),
   });
   alerts.watch();
   await alerts.ensure();

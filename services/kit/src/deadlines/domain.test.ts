@@ -116,11 +116,17 @@ describe("statutory deadline timers", () => {
     expect([set.length, cancel.length]).toEqual([2, 0]);
   });
 
-  it("sends an alert to the officer in charge and unit leaders, and to the legal unit once escalated", () => {
-    const alert = dpb.Alert.fromPartial({ recipients: ["officer.wang"], roles: ["unit-leader"] });
-    expect(isAudience(alert, "officer.wang", ["police-officer"])).toBe(true);
-    expect(isAudience(alert, "leader.qian", ["unit-leader"])).toBe(true);
-    expect(isAudience(alert, "legal.li", ["police-legal"])).toBe(false);
-    expect(isAudience({ ...alert, roles: ["unit-leader", "police-legal"] }, "legal.li", ["police-legal"])).toBe(true);
+  it("sends an alert to the officer in charge and to the unit leaders of the case's unit, and to its legal unit once escalated", () => {
+    const alert = dpb.Alert.fromPartial({ recipients: ["officer.wang"], roles: ["unit-leader"], unitId: "320582-PSB-YANGSHE" });
+    const yangshe = ["320582-PSB-YANGSHE"];
+    const legal = ["320582-PSB-LEGAL", "320582-PSB-YANGSHE", "320582-PSB-JINGANG"];
+    expect(isAudience(alert, "officer.wang", ["police-officer"], yangshe)).toBe(true);
+    expect(isAudience(alert, "leader.qian", ["unit-leader"], yangshe)).toBe(true);
+    expect(isAudience(alert, "legal.li", ["police-legal"], legal)).toBe(false);
+    expect(isAudience({ ...alert, roles: ["unit-leader", "police-legal"] }, "legal.li", ["police-legal"], legal)).toBe(true);
+    // The leader of another station, and another county's legal unit, do not get it; the officer in charge always does.
+    expect(isAudience(alert, "leader.x", ["unit-leader"], ["320582-PSB-JINGANG"])).toBe(false);
+    expect(isAudience({ ...alert, roles: ["unit-leader", "police-legal"] }, "legal.xu", ["police-legal"], ["320581-PSB-LEGAL", "320581-PSB-YUSHAN"])).toBe(false);
+    expect(isAudience({ ...alert, unitId: "" }, "officer.wang", ["police-officer"], [])).toBe(true);
   });
 });

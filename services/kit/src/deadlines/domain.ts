@@ -249,8 +249,8 @@ export function alertRoles(timer: PlannedTimer, escalated: boolean): string[] {
 }
 
 /** Whether `user` with `roles` gets `alert`. */
-export function isAudience(alert: dpb.Alert, user: string, roles: readonly string[]): boolean {
-  return alert.recipients.includes(user) || alert.roles.some((role) => roles.includes(role));
+export function isAudience(alert: dpb.Alert, user: string, roles: readonly string[], units: readonly string[]): boolean {
+  return alert.recipients.includes(user) || (alert.roles.some((role) => roles.includes(role)) && units.includes(alert.unitId));
 }
 
 /** Whether `user` has acknowledged `alert` (each recipient acknowledges for themselves). */

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { type common, transfer as pb } from "@casebridge/proto";
 import type { Actor } from "../actor";
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../errors";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from "../errors";
 import type { AggregateCodec, AggregateStore, OutboxItem } from "../runtime/aggregate-store";
 import type { DurableRuntime } from "../runtime/durable-runtime";
 import { auditOutboxItem, timelineOutboxItem } from "../runtime/outbox-items";
@@ -10,6 +10,7 @@ import type { ViewCollection } from "../runtime/view-collection";
 import { measureEndViolation, STATUTORY_RULES, type DeadlineRules } from "../deadlines/domain";
 import { caseViolations, documentViolations } from "./domain";
 import { approvalHolds, caseFileDigest } from "../trust/binding";
+import { agencyUnitOf, mayAccess, unitOf, visibleUnits, type UnitMember } from "../units/units";
 
 /** How case files are stored. */
 export const CASE_FILE_CODEC: AggregateCodec<pb.CaseFile> = { encode: (c) => pb.CaseFile.encode(c).finish(), decode: (b) => pb.CaseFile.decode(b) };
@@ -19,8 +20,8 @@ export function registerCaseView(runtime: DurableRuntime, changed?: (file: pb.Ca
   return runtime.view({
     kind: "case",
     codec: CASE_FILE_CODEC,
-    indexes: [{ updatedAt: -1 }],
-    fields: (c) => ({ approved: c.approved, updatedAt: c.case?.openedAt ?? new Date(0) }),
+    indexes: [{ updatedAt: -1 }, { unit: 1, updatedAt: -1 }],
+    fields: (c) => ({ approved: c.approved, unit: c.case?.issuer?.unitId ?? "", updatedAt: c.case?.openedAt ?? new Date(0) }),
     changed,
   });
 }
@@ -48,11 +49,16 @@ export class CaseFiles {
     this.caseView = registerCaseView(runtime, changed);
   }
 
-  /** Opens a case with its documents sealed by this agency. */
+  /**
+   * Opens a case with its documents sealed by this agency. The issuing unit is the caller's unit
+   * (token): `case.issuer` is output only, ignored in a request like every output-only field.
+   */
   async openCase(actor: Actor, kase: pb.Case | undefined, inputs: readonly pb.DocumentInput[]): Promise<pb.CaseFile> {
+    const unit = unitOf(actor.unit, this.agency);
+    if (!unit) throw new PermissionDeniedError(`${actor.user} belongs to no unit of this agency (unit claim "${actor.unit}") and cannot open cases`);
     const violations = [...caseViolations(kase), ...documentViolations(inputs, "documents")];
     if (violations.length > 0) throw new InvalidArgumentError("invalid case", violations);
-    const opened: pb.Case = { ...kase!, issuer: { agency: this.agency, unitId: kase!.issuer?.unitId ?? "", name: kase!.issuer?.name ?? "" }, openedAt: kase!.openedAt ?? this.clock() };
+    const opened: pb.Case = { ...kase!, issuer: agencyUnitOf(unit), openedAt: kase!.openedAt ?? this.clock() };
     const file: pb.CaseFile = { case: opened, documents: await this.seal(inputs), approved: false, approvedBy: "", openedBy: actor.user, approvedDigest: "" };
     const entry = pb.TimelineEntry.fromPartial({ entryId: randomUUID(), caseId: opened.caseId, at: this.clock(), agency: this.agency, actor: actor.user, action: "opened", detail: opened.caseNumber });
     const inserted = await this.cases.insert(opened.caseId, {
@@ -69,6 +75,7 @@ export class CaseFiles {
   /** Records the legal unit's approval of a case. */
   async approveCase(actor: Actor, caseId: string): Promise<pb.CaseFile> {
     const stored = await this.cases.mutate(caseId, ({ value }) => {
+      if (!mayAccess(actor, caseUnit(value))) throw new NotFoundError(`no case ${caseId}`);
       if (approvalHolds(value)) throw new FailedPreconditionError(`case ${caseId} is approved already`);
       const approvedDigest = caseFileDigest(value);
       const next = { ...value, approved: true, approvedBy: actor.user, approvedDigest };
@@ -81,7 +88,7 @@ export class CaseFiles {
 
   /** Adds sealed documents to a case (e.g. after supplementary investigation). */
   async addDocuments(actor: Actor, caseId: string, inputs: readonly pb.DocumentInput[]): Promise<pb.CaseFile> {
-    const current = await this.caseFile(caseId);
+    const current = await this.caseFile(actor, caseId);
     const taken = new Set(current.documents.map((document) => document.ref?.documentId));
     const violations = documentViolations(inputs, "documents").concat(
       inputs.filter((input) => taken.has(input.documentId)).map((input) => ({ field: "documents", description: `document ${input.documentId} exists already` })),
@@ -103,6 +110,7 @@ export class CaseFiles {
     const violations = measureChangeViolations(request);
     if (violations.length > 0) throw new InvalidArgumentError("invalid measure change", violations);
     const stored = await this.cases.mutate(request.caseId, ({ value }) => {
+      if (!mayAccess(actor, caseUnit(value))) throw new NotFoundError(`no case ${request.caseId}`);
       const measure = value.case?.measures.find((m) => m.measureId === request.measureId);
       if (!measure) throw new NotFoundError(`case ${request.caseId} has no measure ${request.measureId}`);
       if (measure.releasedAt) throw new FailedPreconditionError(`measure ${request.measureId} was lifted already`);
@@ -118,18 +126,19 @@ export class CaseFiles {
     return stored.value;
   }
 
-  /** A case file of this agency; NotFoundError otherwise. */
-  async caseFile(caseId: string): Promise<pb.CaseFile> {
+  /**
+   * A case file of this agency held by a unit `member` sees; NotFoundError otherwise, the same answer
+   * as for a case that does not exist, so that other units' case ids are not disclosed.
+   */
+  async caseFile(member: UnitMember, caseId: string): Promise<pb.CaseFile> {
     const stored = await this.cases.get(caseId);
-    if (!stored) throw new NotFoundError(`no case ${caseId}`);
+    if (!stored || !mayAccess(member, caseUnit(stored.value))) throw new NotFoundError(`no case ${caseId}`);
     return stored.value;
   }
 
-
-
-  /** Lists case files, newest first, optionally only those waiting for (or having) approval. */
-  async listCases(request: pb.ListCasesRequest): Promise<pb.ListCasesResponse> {
-    const filter: Record<string, unknown> = {};
+  /** Lists the case files of the units `member` sees, newest first, optionally only those waiting for (or having) approval. */
+  async listCases(member: UnitMember, request: pb.ListCasesRequest): Promise<pb.ListCasesResponse> {
+    const filter: Record<string, unknown> = { unit: { $in: visibleUnits(member) } };
     if (request.approval === pb.Approval.APPROVAL_PENDING) filter.approved = { $ne: true };
     if (request.approval === pb.Approval.APPROVAL_APPROVED) filter.approved = true;
     const { values, nextPageToken } = await newestFirst(this.caseView, filter, request.pageSize, request.pageToken);
@@ -148,6 +157,11 @@ export class CaseFiles {
   private caseAuditItem(actor: string, action: string, file: pb.CaseFile): OutboxItem {
     return auditOutboxItem({ entryId: randomUUID(), at: this.clock(), actor, action, subject: `case:${file.case?.caseId ?? ""}`, digests: file.documents.map((document) => document.ref?.sha256 ?? "") });
   }
+}
+
+/** The unit that holds a case file: its issuer. */
+export function caseUnit(file: pb.CaseFile): string {
+  return file.case?.issuer?.unitId ?? "";
 }
 
 /** What is wrong with a request to change a measure. */

@@ -12,6 +12,7 @@ import {
   isCurrentStatus,
   returnCountAfter,
   stateAfterVerification,
+  transferUnit,
 } from "./domain";
 
 const { TransferState: State, ReturnReason: Reason } = pb;
@@ -22,6 +23,19 @@ function transfer(overrides: Partial<pb.Transfer>): pb.Transfer {
 }
 
 describe("transfer rules", () => {
+  it("says which unit holds a transfer at each side: the sender's unit where it left, the recipient's where it arrived, none elsewhere", () => {
+    const sent = transfer({
+      sender: Agency.AGENCY_POLICE,
+      recipient: Agency.AGENCY_PROSECUTION,
+      senderUnit: { agency: Agency.AGENCY_POLICE, unitId: "320582-PSB-YANGSHE", name: "" },
+      recipientUnit: { agency: Agency.AGENCY_PROSECUTION, unitId: "320582-PRO", name: "" },
+    });
+    expect(transferUnit(sent, Agency.AGENCY_POLICE)).toBe("320582-PSB-YANGSHE");
+    expect(transferUnit(sent, Agency.AGENCY_PROSECUTION)).toBe("320582-PRO");
+    expect(transferUnit(sent, Agency.AGENCY_COURT)).toBe("");
+    expect(transferUnit(transfer({ sender: Agency.AGENCY_POLICE, recipient: Agency.AGENCY_PROSECUTION }), Agency.AGENCY_PROSECUTION)).toBe("");
+  });
+
   it("allows two returns for supplementary investigation, not a third; other reasons do not count", () => {
     expect(returnCountAfter(transfer({ supplementaryReturns: 0 }), Reason.RETURN_REASON_SUPPLEMENTARY_INVESTIGATION, "statement missing")).toBe(1);
     expect(returnCountAfter(transfer({ supplementaryReturns: 1 }), Reason.RETURN_REASON_SUPPLEMENTARY_INVESTIGATION, "again")).toBe(2);

@@ -79,6 +79,16 @@ export function applyStatusChange(transfer: pb.Transfer, status: pb.StatusChange
   };
 }
 
+/**
+ * The unit that holds a transfer at `agency`: the sender's unit where it was sent from, the
+ * recipient's unit where it arrived. Only that unit and those above it see it there.
+ */
+export function transferUnit(transfer: pb.Transfer, agency: common.Agency): string {
+  if (transfer.sender === agency) return transfer.senderUnit?.unitId ?? "";
+  if (transfer.recipient === agency) return transfer.recipientUnit?.unitId ?? "";
+  return "";
+}
+
 /** Validates a document given to an agency service; returns the violations. */
 export function documentViolations(documents: readonly pb.DocumentInput[], field: string): common.FieldViolation[] {
   const violations: common.FieldViolation[] = [];

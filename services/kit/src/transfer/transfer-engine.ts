@@ -4,7 +4,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { type common, seal as sealPb, transfer as pb, trust as tpb } from "@casebridge/proto";
 import type { Actor } from "../actor";
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from "../errors";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../errors";
 import { consumeEvents, ensureConsumer, ensureStream, type RunningConsumer } from "../jetstream";
 import { sealAgencyOf, verifyBundle, type ReceivedDocument, type ServiceSeals } from "../seal";
 import { bindingMismatches, caseSha256 } from "../trust/binding";
@@ -20,6 +20,7 @@ import { auditOutboxItem, timelineOutboxItem } from "../runtime/outbox-items";
 import { newestFirst } from "../runtime/paging";
 import type { ViewCollection } from "../runtime/view-collection";
 import type { DeadlineRules } from "../deadlines/domain";
+import { agencyUnitOf, mayAccess, recipientUnitFor, unitOf, visibleUnits, type UnitMember } from "../units/units";
 import { CaseFiles } from "./case-files";
 import { DocumentIntegrityError, DocumentStore } from "./document-store";
 import { MAX_SERVED_PACKAGE_BYTES, transferEvidencePackage } from "./evidence";
@@ -33,6 +34,7 @@ import {
   returnCountAfter,
   applyStatusChange,
   stateAfterVerification,
+  transferUnit,
 } from "./domain";
 
 const { TransferState: State } = pb;
@@ -76,8 +78,8 @@ export function registerTransferView(runtime: DurableRuntime, agency: common.Age
   return runtime.view({
     kind: "transfer",
     codec: TRANSFER_CODEC,
-    indexes: [{ box: 1, updatedAt: -1 }, { caseId: 1 }],
-    fields: (t) => ({ box: t.sender === agency ? "outbox" : "inbox", state: t.state, caseId: t.case?.caseId ?? "", updatedAt: t.updatedAt ?? new Date(0) }),
+    indexes: [{ box: 1, updatedAt: -1 }, { box: 1, unit: 1, updatedAt: -1 }, { caseId: 1 }],
+    fields: (t) => ({ box: t.sender === agency ? "outbox" : "inbox", unit: transferUnit(t, agency), state: t.state, caseId: t.case?.caseId ?? "", updatedAt: t.updatedAt ?? new Date(0) }),
     changed,
   });
 }
@@ -103,7 +105,11 @@ export interface OutgoingTransfer {
   readonly actor: Actor;
   readonly kase: pb.Case;
   readonly documents: readonly pb.BundleDocument[];
+  /** The unit that holds the case here (the case's issuer; the office that received it), from this agency's records. */
+  readonly senderUnit: common.AgencyUnit;
   readonly recipient: common.Agency;
+  /** The recipient's unit the sender chose; empty: the one with jurisdiction (units/units.ts). */
+  readonly recipientUnitId?: string;
   readonly purpose: pb.TransferPurpose;
   readonly parentTransferId?: string;
   readonly path?: readonly common.Agency[];
@@ -138,8 +144,8 @@ export class TransferEngine {
     this.clock = deps.clock ?? (() => new Date());
     const { runtime } = deps;
     this.transfers = runtime.store("transfer", TRANSFER_CODEC, deliveredState);
-    this.transferView = registerTransferView(runtime, deps.agency, (t) => this.notify({ transferId: t.transferId, caseId: t.case?.caseId ?? "", state: t.state }));
-    this.caseFiles = new CaseFiles(runtime, deps.agency, (inputs) => this.sealDocuments(inputs), this.clock, (c) => this.notify({ caseId: c.case?.caseId ?? "" }), deps.deadlineRules);
+    this.transferView = registerTransferView(runtime, deps.agency, (t) => this.notify({ transferId: t.transferId, caseId: t.case?.caseId ?? "", state: t.state, unitId: transferUnit(t, deps.agency) }));
+    this.caseFiles = new CaseFiles(runtime, deps.agency, (inputs) => this.sealDocuments(inputs), this.clock, (c) => this.notify({ caseId: c.case?.caseId ?? "", unitId: c.case?.issuer?.unitId ?? "" }), deps.deadlineRules);
     this.timeline = runtime.timeline;
     this.audit = runtime.audit;
     this.incidents = new IncidentRegister({ agency: deps.agency, runtime, inboxOf: (to) => transferSubject(to, deps.agency), logger: deps.logger.child({ component: "incidents" }), clock: this.clock });
@@ -217,6 +223,14 @@ export class TransferEngine {
       throw new InvalidArgumentError("invalid purpose", [{ field: "purpose", description: "is required" }]);
     }
     assertLegalRoute(this.deps.agency, outgoing.recipient, outgoing.purpose);
+    // The callers found the case through the actor's units; checked again here, where the transfer is made.
+    if (!mayAccess(outgoing.actor, outgoing.senderUnit.unitId)) throw new NotFoundError(`no case ${outgoing.kase.caseId}`);
+    const recipientUnit = recipientUnitFor(outgoing.senderUnit.unitId, outgoing.recipient, outgoing.recipientUnitId ?? "");
+    if (!recipientUnit) {
+      throw new InvalidArgumentError("invalid recipient unit", [
+        { field: "recipient_unit_id", description: outgoing.recipientUnitId ? `${outgoing.recipientUnitId} is no unit of the recipient agency` : `no unit of the recipient agency has jurisdiction over ${outgoing.senderUnit.unitId}; name one` },
+      ]);
+    }
     const now = this.clock();
     const transferId = randomUUID();
     const transfer: pb.Transfer = {
@@ -242,6 +256,8 @@ export class TransferEngine {
       pathTransferIds: [...(outgoing.pathTransferIds ?? [])],
       receiptKeys: [],
       usedBundleIds: [],
+      senderUnit: outgoing.senderUnit,
+      recipientUnit: agencyUnitOf(recipientUnit),
     };
     transfer.bundle = await this.sealBundle(transfer, outgoing.documents, now);
     await this.transfers.insert(transferId, { value: transfer, outbox: this.submissionItems(transfer, outgoing.actor, "submitted") });
@@ -250,7 +266,7 @@ export class TransferEngine {
 
   /** Resubmits a returned or rejected transfer with the given documents. */
   async resubmit(actor: Actor, transferId: string, documents: readonly pb.BundleDocument[], kase?: pb.Case): Promise<pb.Transfer> {
-    const current = await this.outgoing(transferId);
+    const current = await this.outgoing(actor, transferId);
     assertResubmittable(current.value);
     const now = this.clock();
     const submission = current.value.submission + 1;
@@ -268,7 +284,7 @@ export class TransferEngine {
   /** Takes back a transfer the receiver has not decided on. */
   async withdraw(actor: Actor, transferId: string, reason: string): Promise<pb.Transfer> {
     if (!reason.trim()) throw new InvalidArgumentError("a withdrawal needs a reason", [{ field: "reason", description: "must not be empty" }]);
-    return this.changeOwn(transferId, "sender", (value) => {
+    return this.changeOwn(actor, transferId, "sender", (value) => {
       assertWithdrawable(value);
       const next = { ...value, state: State.TRANSFER_STATE_WITHDRAWN, updatedAt: this.clock() };
       return {
@@ -286,7 +302,7 @@ export class TransferEngine {
 
   /** Accepts a received transfer. */
   async accept(actor: Actor, transferId: string): Promise<pb.Transfer> {
-    return this.changeOwn(transferId, "recipient", (value) => {
+    return this.changeOwn(actor, transferId, "recipient", (value) => {
       assertDecidable(value);
       const next = { ...value, state: State.TRANSFER_STATE_ACCEPTED, statusSequence: value.statusSequence + 1, updatedAt: this.clock() };
       return { value: next, outbox: this.decisionItems(next, actor.user, "accepted", {}) };
@@ -295,7 +311,7 @@ export class TransferEngine {
 
   /** Returns a received transfer to its sender with a reason; at most twice for supplementary investigation. */
   async giveBack(actor: Actor, transferId: string, reason: pb.ReturnReason, note: string): Promise<pb.Transfer> {
-    return this.changeOwn(transferId, "recipient", (value) => {
+    return this.changeOwn(actor, transferId, "recipient", (value) => {
       const count = returnCountAfter(value, reason, note);
       const next = {
         ...value,
@@ -310,11 +326,11 @@ export class TransferEngine {
     });
   }
 
-  /** Changes a transfer this agency is `side` of, in one read and one write; NotFoundError for anyone else's. */
-  private async changeOwn(transferId: string, side: "sender" | "recipient", decide: (value: pb.Transfer) => Change<pb.Transfer>): Promise<pb.Transfer> {
+  /** Changes a transfer this agency is `side` of and `member`'s units hold, in one read and one write; NotFoundError for anyone else's. */
+  private async changeOwn(member: UnitMember, transferId: string, side: "sender" | "recipient", decide: (value: pb.Transfer) => Change<pb.Transfer>): Promise<pb.Transfer> {
     const missing = () => new NotFoundError(`no ${side === "sender" ? "outbound" : "inbound"} transfer ${transferId}`);
     const stored = await this.transfers.mutate(transferId, ({ value }) => {
-      if (value[side] !== this.deps.agency) throw missing();
+      if (value[side] !== this.deps.agency || !mayAccess(member, transferUnit(value, this.deps.agency))) throw missing();
       return decide(value);
     });
     if (!stored) throw missing();
@@ -336,38 +352,57 @@ export class TransferEngine {
     });
   }
 
-  /** A transfer this agency received; NotFoundError otherwise. */
-  async incoming(transferId: string): Promise<Stored<pb.Transfer>> {
+  /** A transfer this agency received, addressed to a unit `member` sees; NotFoundError otherwise. */
+  async incoming(member: UnitMember, transferId: string): Promise<Stored<pb.Transfer>> {
     const stored = await this.transfers.get(transferId);
-    if (!stored || stored.value.recipient !== this.deps.agency) throw new NotFoundError(`no inbound transfer ${transferId}`);
+    if (!stored || stored.value.recipient !== this.deps.agency || !mayAccess(member, transferUnit(stored.value, this.deps.agency))) throw new NotFoundError(`no inbound transfer ${transferId}`);
     return stored;
   }
 
-  /** A transfer this agency sent; NotFoundError otherwise. */
-  async outgoing(transferId: string): Promise<Stored<pb.Transfer>> {
+  /** A transfer this agency sent from a unit `member` sees; NotFoundError otherwise. */
+  async outgoing(member: UnitMember, transferId: string): Promise<Stored<pb.Transfer>> {
     const stored = await this.transfers.get(transferId);
-    if (!stored || stored.value.sender !== this.deps.agency) throw new NotFoundError(`no outbound transfer ${transferId}`);
+    if (!stored || stored.value.sender !== this.deps.agency || !mayAccess(member, transferUnit(stored.value, this.deps.agency))) throw new NotFoundError(`no outbound transfer ${transferId}`);
     return stored;
   }
 
-  /** Lists the inbox or outbox, newest first, with an opaque page token. */
-  async list(request: pb.ListTransfersRequest): Promise<pb.ListTransfersResponse> {
+  /**
+   * A transfer this agency sent or received, held here by a unit `member` sees; NotFoundError
+   * otherwise (the same answer as for no such transfer: other units' transfers are not disclosed).
+   */
+  async visibleTransfer(member: UnitMember, transferId: string): Promise<pb.Transfer> {
+    const stored = await this.transfers.get(transferId);
+    const value = stored?.value;
+    if (!value || (value.sender !== this.deps.agency && value.recipient !== this.deps.agency) || !mayAccess(member, transferUnit(value, this.deps.agency))) {
+      throw new NotFoundError(`no transfer ${transferId}`);
+    }
+    return value;
+  }
+
+  /** Checks that `member` sees case `caseId` here: a case file of their units, or a transfer of it their units hold; NotFoundError otherwise. */
+  async assertCaseVisible(member: UnitMember, caseId: string): Promise<void> {
+    const file = await this.caseFiles.cases.get(caseId);
+    if (file && mayAccess(member, file.value.case?.issuer?.unitId)) return;
+    const held = await this.transferView.find({ caseId, unit: { $in: visibleUnits(member) } }, { updatedAt: -1 }, 1);
+    if (held.length === 0) throw new NotFoundError(`no case ${caseId}`);
+  }
+
+  /** Lists the inbox or outbox of the units `member` sees, newest first, with an opaque page token. */
+  async list(member: UnitMember, request: pb.ListTransfersRequest): Promise<pb.ListTransfersResponse> {
     if (request.box !== pb.Box.BOX_INBOX && request.box !== pb.Box.BOX_OUTBOX) {
       throw new InvalidArgumentError("invalid box", [{ field: "box", description: "must be INBOX or OUTBOX" }]);
     }
-    const filter: Record<string, unknown> = { box: request.box === pb.Box.BOX_INBOX ? "inbox" : "outbox" };
+    const filter: Record<string, unknown> = { box: request.box === pb.Box.BOX_INBOX ? "inbox" : "outbox", unit: { $in: visibleUnits(member) } };
     if (request.states.length > 0) filter.state = { $in: request.states };
     if (request.caseId) filter.caseId = request.caseId;
     const { values, nextPageToken } = await newestFirst(this.transferView, filter, request.pageSize, request.pageToken);
     return { transfers: values.map((bytes) => pb.Transfer.decode(bytes)), nextPageToken };
   }
 
-  /** One document of a transfer this agency is party to, its seal verified now, with its bytes if asked. */
-  async document(request: pb.GetDocumentRequest): Promise<pb.GetDocumentResponse> {
-    const stored = await this.transfers.get(request.transferId);
-    if (!stored) throw new NotFoundError(`no transfer ${request.transferId}`);
-    this.assertParty(stored.value);
-    const document = stored.value.bundle?.documents.find((d) => d.ref?.documentId === request.documentId);
+  /** One document of a transfer `member`'s units hold here, its seal verified now, with its bytes if asked. */
+  async document(member: UnitMember, request: pb.GetDocumentRequest): Promise<pb.GetDocumentResponse> {
+    const transfer = await this.visibleTransfer(member, request.transferId);
+    const document = transfer.bundle?.documents.find((d) => d.ref?.documentId === request.documentId);
     if (!document) throw new NotFoundError(`transfer ${request.transferId} has no document ${request.documentId}`);
     const [content, seal] = await Promise.all([this.fetch(document.contentKey), this.fetch(document.sealKey)]);
     const verification = !content
@@ -379,7 +414,7 @@ export class TransferEngine {
   }
 
   /** Publishes a ChangeNotice for live views (after the projector updated them); best effort (a view that misses one catches up on its next read). */
-  notify(change: Partial<Pick<pb.ChangeNotice, "transferId" | "caseId" | "state" | "alertId">>): void {
+  notify(change: Partial<Pick<pb.ChangeNotice, "transferId" | "caseId" | "state" | "alertId" | "unitId">>): void {
     const notice = pb.ChangeNotice.encode(pb.ChangeNotice.fromPartial({ ...change, agency: this.deps.agency, at: this.clock() })).finish();
     try {
       this.deps.nc.publish(changeSubject(this.deps.agency), notice);
@@ -483,6 +518,10 @@ export class TransferEngine {
     const sealed = verification.manifest;
     if (verification.status !== sealPb.VerificationStatus.VERIFICATION_STATUS_VALID || !sealed) return verification;
     const mismatches = bindingMismatches(sealed, { transfer: submitted, usedBundleIds });
+    // A submission addressed to no unit of this agency would be seen by nobody here: refused, so that the sender learns of it.
+    if (!unitOf(submitted.recipientUnit?.unitId ?? "", this.deps.agency)) {
+      mismatches.push({ failure: sealPb.VerificationFailure.VERIFICATION_FAILURE_BINDING_MISMATCH, message: `the transfer is addressed to ${submitted.recipientUnit?.unitId || "no unit"}, which is no unit of this agency` });
+    }
     if (mismatches.length === 0) return verification;
     return {
       ...verification,
@@ -590,12 +629,10 @@ export class TransferEngine {
     return this.documents.put(opened.raw);
   }
 
-  /** The offline evidence package of a transfer this agency is party to (documents, seals, chain, CRLs, signed receipts). */
-  async exportEvidence(transferId: string): Promise<pb.ExportEvidenceResponse> {
-    const stored = await this.transfers.get(transferId);
-    if (!stored) throw new NotFoundError(`no transfer ${transferId}`);
-    this.assertParty(stored.value);
-    const { zip, fileName } = await transferEvidencePackage(stored.value, this.documents, this.deps.seals.evidenceTrust(), this.clock());
+  /** The offline evidence package of a transfer `member`'s units hold here (documents, seals, chain, CRLs, signed receipts). */
+  async exportEvidence(member: UnitMember, transferId: string): Promise<pb.ExportEvidenceResponse> {
+    const transfer = await this.visibleTransfer(member, transferId);
+    const { zip, fileName } = await transferEvidencePackage(transfer, this.documents, this.deps.seals.evidenceTrust(), this.clock());
     if (zip.length > MAX_SERVED_PACKAGE_BYTES) {
       throw new FailedPreconditionError(`the evidence package of transfer ${transferId} is ${zip.length} bytes, more than can be served (${MAX_SERVED_PACKAGE_BYTES}); export it with npm run seal -- export`);
     }
@@ -716,11 +753,6 @@ export class TransferEngine {
       subject: `transfer:${transfer.transferId}`,
       digests: digests ?? (transfer.bundle?.documents ?? []).map((document) => document.ref?.sha256 ?? ""),
     });
-  }
-
-  /** Checks that `actor` may see `transfer`: this agency sent or received it. */
-  assertParty(transfer: pb.Transfer): void {
-    if (transfer.sender !== this.deps.agency && transfer.recipient !== this.deps.agency) throw new PermissionDeniedError("this agency is no party to the transfer");
   }
 }
 

@@ -1,7 +1,7 @@
 import type { common, transfer as pb } from "@casebridge/proto";
 import type { TokenVerifier } from "../actor";
 import type { CallContext, ContractHandlers } from "../contract";
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../errors";
+import { FailedPreconditionError, InvalidArgumentError } from "../errors";
 import { dwellTimes } from "./domain";
 import { approvalHolds } from "../trust/binding";
 import type { TransferRoles } from "./roles";
@@ -31,12 +31,15 @@ export function createTransferHandlers(
         return file;
       };
       if (request.transferId) {
-        const current = await engine.outgoing(request.transferId);
-        const file = approved(await engine.caseFiles.caseFile(current.value.case?.caseId ?? ""));
+        const current = await engine.outgoing(actor, request.transferId);
+        const file = approved(await engine.caseFiles.caseFile(actor, current.value.case?.caseId ?? ""));
         return { transfer: await engine.resubmit(actor, request.transferId, file.documents, file.case) };
       }
-      const file = approved(await engine.caseFiles.caseFile(id(request.caseId, "case_id")));
-      return { transfer: await engine.send({ actor, kase: file.case!, documents: file.documents, recipient: request.recipient, purpose: request.purpose }) };
+      const file = approved(await engine.caseFiles.caseFile(actor, id(request.caseId, "case_id")));
+      // The case leaves from the unit that holds it (its issuer), to the unit named or the one with jurisdiction.
+      return {
+        transfer: await engine.send({ actor, kase: file.case!, documents: file.documents, senderUnit: file.case!.issuer!, recipient: request.recipient, recipientUnitId: request.recipientUnitId, purpose: request.purpose }),
+      };
     },
     withdrawTransfer: async (request, ctx) => {
       const actor = await requireActor(ctx, roles.send);
@@ -51,28 +54,26 @@ export function createTransferHandlers(
       return { transfer: await engine.giveBack(actor, id(request.transferId), request.reason, request.note) };
     },
     getTransfer: async (request, ctx) => {
-      await requireActor(ctx, roles.read);
-      const stored = await engine.transfers.get(id(request.transferId));
-      if (!stored) throw new NotFoundError(`no transfer ${request.transferId}`);
-      engine.assertParty(stored.value);
-      return { transfer: stored.value };
+      const actor = await requireActor(ctx, roles.read);
+      return { transfer: await engine.visibleTransfer(actor, id(request.transferId)) };
     },
     listTransfers: async (request, ctx) => {
-      await requireActor(ctx, roles.read);
-      return engine.list(request);
+      const actor = await requireActor(ctx, roles.read);
+      return engine.list(actor, request);
     },
     getCaseTimeline: async (request, ctx) => {
-      await requireActor(ctx, roles.read);
-      const entries = await engine.timeline.ofCase(id(request.caseId, "case_id"));
+      const actor = await requireActor(ctx, roles.read);
+      await engine.assertCaseVisible(actor, id(request.caseId, "case_id"));
+      const entries = await engine.timeline.ofCase(request.caseId);
       return { entries, dwell: dwellTimes(entries, new Date()) };
     },
     getDocument: async (request, ctx) => {
-      await requireActor(ctx, roles.read);
-      return engine.document({ ...request, transferId: id(request.transferId), documentId: id(request.documentId, "document_id") });
+      const actor = await requireActor(ctx, roles.read);
+      return engine.document(actor, { ...request, transferId: id(request.transferId), documentId: id(request.documentId, "document_id") });
     },
     exportEvidence: async (request, ctx) => {
-      await requireActor(ctx, roles.read);
-      return engine.exportEvidence(id(request.transferId));
+      const actor = await requireActor(ctx, roles.read);
+      return engine.exportEvidence(actor, id(request.transferId));
     },
     verifyAuditLog: async (_request, ctx) => {
       await requireActor(ctx, roles.audit);
@@ -90,12 +91,12 @@ export function createCaseFileHandlers(engine: TransferEngine, auth: TokenVerifi
     approveCase: async (request, ctx) => ({ caseFile: await engine.caseFiles.approveCase(await requireActor(ctx, roles.approveCases), request.caseId) }),
     addDocuments: async (request, ctx) => ({ caseFile: await engine.caseFiles.addDocuments(await requireActor(ctx, roles.openCases), request.caseId, request.documents) }),
     getCase: async (request, ctx) => {
-      await requireActor(ctx, roles.read);
-      return { caseFile: await engine.caseFiles.caseFile(request.caseId) };
+      const actor = await requireActor(ctx, roles.read);
+      return { caseFile: await engine.caseFiles.caseFile(actor, request.caseId) };
     },
     listCases: async (request, ctx) => {
-      await requireActor(ctx, roles.read);
-      return engine.caseFiles.listCases(request);
+      const actor = await requireActor(ctx, roles.read);
+      return engine.caseFiles.listCases(actor, request);
     },
     changeMeasure: async (request, ctx) => ({ caseFile: await engine.caseFiles.changeMeasure(await requireActor(ctx, roles.openCases), request) }),
   };

@@ -206,6 +206,8 @@ export interface Alert {
   escalated: boolean;
   /** Who has seen it and acts on it, each for themselves (the officer in charge and each leader). */
   acknowledgements: Acknowledgement[];
+  /** The unit that holds the case or transfer: `roles` reach only its members and the units above it. */
+  unitId: string;
 }
 
 /** Acknowledgement is one user's "I have seen it and act on it". */
@@ -559,6 +561,7 @@ function createBaseAlert(): Alert {
     roles: [],
     escalated: false,
     acknowledgements: [],
+    unitId: "",
   };
 }
 
@@ -584,6 +587,9 @@ export const Alert: MessageFns<Alert> = {
     }
     for (const v of message.acknowledgements) {
       Acknowledgement.encode(v!, writer.uint32(74).fork()).join();
+    }
+    if (message.unitId !== "") {
+      writer.uint32(82).string(message.unitId);
     }
     return writer;
   },
@@ -657,6 +663,14 @@ export const Alert: MessageFns<Alert> = {
             message.acknowledgements.push(Acknowledgement.decode(reader, reader.uint32()));
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.unitId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -690,6 +704,11 @@ export const Alert: MessageFns<Alert> = {
       acknowledgements: globalThis.Array.isArray(object?.acknowledgements)
         ? object.acknowledgements.map((e: any) => Acknowledgement.fromJSON(e))
         : [],
+      unitId: isSet(object.unitId)
+        ? globalThis.String(object.unitId)
+        : isSet(object.unit_id)
+        ? globalThis.String(object.unit_id)
+        : "",
     };
   },
 
@@ -716,6 +735,9 @@ export const Alert: MessageFns<Alert> = {
     if (message.acknowledgements?.length) {
       obj.acknowledgements = message.acknowledgements.map((e) => Acknowledgement.toJSON(e));
     }
+    if (message.unitId !== "") {
+      obj.unitId = message.unitId;
+    }
     return obj;
   },
 
@@ -733,6 +755,7 @@ export const Alert: MessageFns<Alert> = {
     message.roles = object.roles?.map((e) => e) || [];
     message.escalated = object.escalated ?? false;
     message.acknowledgements = object.acknowledgements?.map((e) => Acknowledgement.fromPartial(e)) || [];
+    message.unitId = object.unitId ?? "";
     return message;
   },
 };

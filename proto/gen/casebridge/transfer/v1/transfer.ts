@@ -408,7 +408,10 @@ export interface Case {
   /** Parties; suspects have role SUSPECT. */
   parties: Party[];
   measures: CoerciveMeasure[];
-  /** The unit that opened the case. */
+  /**
+   * The unit that opened the case: the opener's unit, from their token (output only: a value in a
+   * request is ignored). Only that unit and the units supervising it see the case at its agency.
+   */
   issuer?:
     | AgencyUnit
     | undefined;
@@ -482,6 +485,18 @@ export interface Transfer {
   receiptKeys: string[];
   /** Bundle ids this agency has seen on the transfer, so that one is never accepted twice. */
   usedBundleIds: string[];
+  /**
+   * The unit that holds the case at the sender (the police station that opened it; the
+   * prosecution office that reviewed it), from the sender's records, never from a request.
+   */
+  senderUnit?:
+    | AgencyUnit
+    | undefined;
+  /**
+   * The unit of the recipient agency the transfer is addressed to (e.g. a prosecution office);
+   * only that unit and the units above it see it there.
+   */
+  recipientUnit?: AgencyUnit | undefined;
 }
 
 /** TimelineEntry is one step of a case at one agency. */
@@ -601,6 +616,8 @@ export interface ChangeNotice {
     | undefined;
   /** Set when a deadline alert fired or was acknowledged. */
   alertId: string;
+  /** The unit that holds what changed: only users who see that unit are told. */
+  unitId: string;
 }
 
 /** SubmitTransferRequest: either a new transfer of a case, or a resubmission (transfer_id set). */
@@ -610,6 +627,11 @@ export interface SubmitTransferRequest {
   purpose: TransferPurpose;
   /** Set to resubmit a returned or rejected transfer with the case's current documents. */
   transferId: string;
+  /**
+   * The recipient agency's unit to send it to (e.g. "320582-PRO"); empty: the one with
+   * jurisdiction over the case's unit (the platform's jurisdiction table).
+   */
+  recipientUnitId?: string | undefined;
 }
 
 export interface WithdrawTransferRequest {
@@ -1507,6 +1529,8 @@ function createBaseTransfer(): Transfer {
     pathTransferIds: [],
     receiptKeys: [],
     usedBundleIds: [],
+    senderUnit: undefined,
+    recipientUnit: undefined,
   };
 }
 
@@ -1581,6 +1605,12 @@ export const Transfer: MessageFns<Transfer> = {
     }
     for (const v of message.usedBundleIds) {
       writer.uint32(178).string(v!);
+    }
+    if (message.senderUnit !== undefined) {
+      AgencyUnit.encode(message.senderUnit, writer.uint32(186).fork()).join();
+    }
+    if (message.recipientUnit !== undefined) {
+      AgencyUnit.encode(message.recipientUnit, writer.uint32(194).fork()).join();
     }
     return writer;
   },
@@ -1784,6 +1814,22 @@ export const Transfer: MessageFns<Transfer> = {
             message.usedBundleIds.push(reader.string());
             continue;
           }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.senderUnit = AgencyUnit.decode(reader, reader.uint32());
+            continue;
+          }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.recipientUnit = AgencyUnit.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1874,6 +1920,16 @@ export const Transfer: MessageFns<Transfer> = {
         : globalThis.Array.isArray(object?.used_bundle_ids)
         ? object.used_bundle_ids.map((e: any) => globalThis.String(e))
         : [],
+      senderUnit: isSet(object.senderUnit)
+        ? AgencyUnit.fromJSON(object.senderUnit)
+        : isSet(object.sender_unit)
+        ? AgencyUnit.fromJSON(object.sender_unit)
+        : undefined,
+      recipientUnit: isSet(object.recipientUnit)
+        ? AgencyUnit.fromJSON(object.recipientUnit)
+        : isSet(object.recipient_unit)
+        ? AgencyUnit.fromJSON(object.recipient_unit)
+        : undefined,
     };
   },
 
@@ -1945,6 +2001,12 @@ export const Transfer: MessageFns<Transfer> = {
     if (message.usedBundleIds?.length) {
       obj.usedBundleIds = message.usedBundleIds;
     }
+    if (message.senderUnit !== undefined) {
+      obj.senderUnit = AgencyUnit.toJSON(message.senderUnit);
+    }
+    if (message.recipientUnit !== undefined) {
+      obj.recipientUnit = AgencyUnit.toJSON(message.recipientUnit);
+    }
     return obj;
   },
 
@@ -1979,6 +2041,12 @@ export const Transfer: MessageFns<Transfer> = {
     message.pathTransferIds = object.pathTransferIds?.map((e) => e) || [];
     message.receiptKeys = object.receiptKeys?.map((e) => e) || [];
     message.usedBundleIds = object.usedBundleIds?.map((e) => e) || [];
+    message.senderUnit = (object.senderUnit !== undefined && object.senderUnit !== null)
+      ? AgencyUnit.fromPartial(object.senderUnit)
+      : undefined;
+    message.recipientUnit = (object.recipientUnit !== undefined && object.recipientUnit !== null)
+      ? AgencyUnit.fromPartial(object.recipientUnit)
+      : undefined;
     return message;
   },
 };
@@ -3284,7 +3352,7 @@ export const VerifyAuditLogResponse: MessageFns<VerifyAuditLogResponse> = {
 };
 
 function createBaseChangeNotice(): ChangeNotice {
-  return { agency: 0, transferId: "", caseId: "", state: 0, at: undefined, alertId: "" };
+  return { agency: 0, transferId: "", caseId: "", state: 0, at: undefined, alertId: "", unitId: "" };
 }
 
 export const ChangeNotice: MessageFns<ChangeNotice> = {
@@ -3306,6 +3374,9 @@ export const ChangeNotice: MessageFns<ChangeNotice> = {
     }
     if (message.alertId !== "") {
       writer.uint32(50).string(message.alertId);
+    }
+    if (message.unitId !== "") {
+      writer.uint32(58).string(message.unitId);
     }
     return writer;
   },
@@ -3371,6 +3442,14 @@ export const ChangeNotice: MessageFns<ChangeNotice> = {
             message.alertId = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.unitId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3403,6 +3482,11 @@ export const ChangeNotice: MessageFns<ChangeNotice> = {
         : isSet(object.alert_id)
         ? globalThis.String(object.alert_id)
         : "",
+      unitId: isSet(object.unitId)
+        ? globalThis.String(object.unitId)
+        : isSet(object.unit_id)
+        ? globalThis.String(object.unit_id)
+        : "",
     };
   },
 
@@ -3426,6 +3510,9 @@ export const ChangeNotice: MessageFns<ChangeNotice> = {
     if (message.alertId !== "") {
       obj.alertId = message.alertId;
     }
+    if (message.unitId !== "") {
+      obj.unitId = message.unitId;
+    }
     return obj;
   },
 
@@ -3440,12 +3527,13 @@ export const ChangeNotice: MessageFns<ChangeNotice> = {
     message.state = object.state ?? 0;
     message.at = object.at ?? undefined;
     message.alertId = object.alertId ?? "";
+    message.unitId = object.unitId ?? "";
     return message;
   },
 };
 
 function createBaseSubmitTransferRequest(): SubmitTransferRequest {
-  return { caseId: "", recipient: 0, purpose: 0, transferId: "" };
+  return { caseId: "", recipient: 0, purpose: 0, transferId: "", recipientUnitId: undefined };
 }
 
 export const SubmitTransferRequest: MessageFns<SubmitTransferRequest> = {
@@ -3461,6 +3549,9 @@ export const SubmitTransferRequest: MessageFns<SubmitTransferRequest> = {
     }
     if (message.transferId !== "") {
       writer.uint32(34).string(message.transferId);
+    }
+    if (message.recipientUnitId !== undefined) {
+      writer.uint32(42).string(message.recipientUnitId);
     }
     return writer;
   },
@@ -3510,6 +3601,14 @@ export const SubmitTransferRequest: MessageFns<SubmitTransferRequest> = {
             message.transferId = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.recipientUnitId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3536,6 +3635,11 @@ export const SubmitTransferRequest: MessageFns<SubmitTransferRequest> = {
         : isSet(object.transfer_id)
         ? globalThis.String(object.transfer_id)
         : "",
+      recipientUnitId: isSet(object.recipientUnitId)
+        ? globalThis.String(object.recipientUnitId)
+        : isSet(object.recipient_unit_id)
+        ? globalThis.String(object.recipient_unit_id)
+        : undefined,
     };
   },
 
@@ -3553,6 +3657,9 @@ export const SubmitTransferRequest: MessageFns<SubmitTransferRequest> = {
     if (message.transferId !== "") {
       obj.transferId = message.transferId;
     }
+    if (message.recipientUnitId !== undefined) {
+      obj.recipientUnitId = message.recipientUnitId;
+    }
     return obj;
   },
 
@@ -3565,6 +3672,7 @@ export const SubmitTransferRequest: MessageFns<SubmitTransferRequest> = {
     message.recipient = object.recipient ?? 0;
     message.purpose = object.purpose ?? 0;
     message.transferId = object.transferId ?? "";
+    message.recipientUnitId = object.recipientUnitId ?? undefined;
     return message;
   },
 };
