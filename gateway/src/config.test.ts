@@ -6,7 +6,7 @@ import { loadGatewayConfig } from "./config";
 
 describe("loadGatewayConfig", () => {
   it("has development defaults for everything but NATS_URL", () => {
-    const config = loadGatewayConfig({ NATS_URL: "nats://127.0.0.1:4222" });
+    const config = loadGatewayConfig({ NATS_URL: "nats://127.0.0.1:4222", NATS_CREDENTIALS_DIR: "/run/nats" });
     expect(config.services.police).toBe("127.0.0.1:50051");
     expect(config.services.notary).toBe("127.0.0.1:50055");
     expect(config.secureCookies).toBe(false);
@@ -16,7 +16,7 @@ describe("loadGatewayConfig", () => {
   it("refuses the development secrets in production and names every problem at once", () => {
     let error: unknown;
     try {
-      loadGatewayConfig({ NATS_URL: "nats://n:4222", NODE_ENV: "production", SERVICE_ADDRESSES: "police=p:1,mars=m:2" });
+      loadGatewayConfig({ NATS_URL: "nats://n:4222", NATS_CREDENTIALS_DIR: "/run/nats", NODE_ENV: "production", SERVICE_ADDRESSES: "police=p:1,mars=m:2" });
     } catch (e) {
       error = e;
     }
@@ -34,7 +34,7 @@ describe("loadGatewayConfig", () => {
   });
 
   it("uses secure cookies in production unless told otherwise", () => {
-    const production = { NATS_URL: "nats://n:4222", NODE_ENV: "production", OIDC_CLIENT_SECRET: "s3cret", SESSION_SECRET: "an0ther", SESSION_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64") };
+    const production = { NATS_URL: "nats://n:4222", NATS_CREDENTIALS_DIR: "/run/nats", NODE_ENV: "production", OIDC_CLIENT_SECRET: "s3cret", SESSION_SECRET: "an0ther", SESSION_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64") };
     expect(loadGatewayConfig(production).secureCookies).toBe(true);
     expect(loadGatewayConfig({ ...production, SECURE_COOKIES: "false" }).secureCookies).toBe(false);
   });
@@ -42,14 +42,14 @@ describe("loadGatewayConfig", () => {
   it("reads the session encryption key from the environment or a file, with old keys for reading, and refuses a key that is not 32 bytes", () => {
     const key = Buffer.alloc(32, 1).toString("base64");
     const old = Buffer.alloc(32, 2).toString("base64");
-    const config = loadGatewayConfig({ NATS_URL: "nats://n:4222", SESSION_ENCRYPTION_KEY: key, SESSION_ENCRYPTION_OLD_KEYS: ` ${old} ` });
+    const config = loadGatewayConfig({ NATS_URL: "nats://n:4222", NATS_CREDENTIALS_DIR: "/run/nats", SESSION_ENCRYPTION_KEY: key, SESSION_ENCRYPTION_OLD_KEYS: ` ${old} ` });
     expect(config.sessionEncryptionKey.toString("base64")).toBe(key);
     expect(config.sessionEncryptionOldKeys.map((k) => k.toString("base64"))).toEqual([old]);
     const dir = mkdtempSync(join(tmpdir(), "cb-key-"));
     writeFileSync(join(dir, "key"), `${old}\n`);
-    expect(loadGatewayConfig({ NATS_URL: "nats://n:4222", SESSION_ENCRYPTION_KEY_FILE: join(dir, "key") }).sessionEncryptionKey.toString("base64")).toBe(old);
-    expect(() => loadGatewayConfig({ NATS_URL: "nats://n:4222", SESSION_ENCRYPTION_KEY: "c2hvcnQ=" })).toThrow(ConfigError);
+    expect(loadGatewayConfig({ NATS_URL: "nats://n:4222", NATS_CREDENTIALS_DIR: "/run/nats", SESSION_ENCRYPTION_KEY_FILE: join(dir, "key") }).sessionEncryptionKey.toString("base64")).toBe(old);
+    expect(() => loadGatewayConfig({ NATS_URL: "nats://n:4222", NATS_CREDENTIALS_DIR: "/run/nats", SESSION_ENCRYPTION_KEY: "c2hvcnQ=" })).toThrow(ConfigError);
     // Development: a marked default key, never the same as a real one.
-    expect(loadGatewayConfig({ NATS_URL: "nats://n:4222" }).sessionEncryptionKey).toHaveLength(32);
+    expect(loadGatewayConfig({ NATS_URL: "nats://n:4222", NATS_CREDENTIALS_DIR: "/run/nats" }).sessionEncryptionKey).toHaveLength(32);
   });
 });

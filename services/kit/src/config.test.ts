@@ -1,15 +1,20 @@
 import { ConfigError, loadServiceConfig } from "./config";
 
-const valid = { NATS_URL: "nats://127.0.0.1:4222", MONGO_URL: "mongodb://127.0.0.1:27017" };
+const valid = { NATS_URL: "nats://127.0.0.1:4222", NATS_CREDENTIALS_DIR: "/run/nats", MONGO_URL: "mongodb://127.0.0.1:27017" };
 
 describe("loadServiceConfig", () => {
   it("fills defaults from the service name", () => {
     const config = loadServiceConfig("police", 50051, valid);
-    expect(config).toMatchObject({ service: "police", mongoDb: "casebridge_police", grpcPort: 50051, grpcHost: "127.0.0.1", logLevel: "info" });
+    expect(config).toMatchObject({ service: "police", mongoDb: "casebridge_police", grpcPort: 50051, grpcHost: "127.0.0.1", logLevel: "info", natsSeedFile: "/run/nats/police.nk" });
+  });
+
+  it("takes the NATS user's seed file from NATS_NKEY_FILE before NATS_CREDENTIALS_DIR, and requires one of them", () => {
+    expect(loadServiceConfig("police", 1, { ...valid, NATS_NKEY_FILE: "/secrets/nkey.seed" }).natsSeedFile).toBe("/secrets/nkey.seed");
+    expect(() => loadServiceConfig("police", 1, { NATS_URL: valid.NATS_URL, MONGO_URL: valid.MONGO_URL })).toThrow(/NATS_NKEY_FILE .* or NATS_CREDENTIALS_DIR .* is required/);
   });
 
   it("names every problem in one error", () => {
-    const read = () => loadServiceConfig("police", 50051, { MONGO_URL: "http://x", GRPC_PORT: "70000", LOG_LEVEL: "loud" });
+    const read = () => loadServiceConfig("police", 50051, { NATS_CREDENTIALS_DIR: "/run/nats", MONGO_URL: "http://x", GRPC_PORT: "70000", LOG_LEVEL: "loud" });
     expect(read).toThrow(ConfigError);
     expect(read).toThrow(
       "invalid configuration: NATS_URL is required; MONGO_URL must start with mongodb:// or mongodb+srv:// (got 'http://x'); GRPC_PORT must be an integer from 0 to 65535 (got '70000'); LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got 'loud')",
