@@ -1,4 +1,5 @@
-import { API_AUDIENCE, EnvReader, SEAL_AGENCIES, type Env, type SealAgency } from "@casebridge/kit";
+import { resolve } from "node:path";
+import { API_AUDIENCE, EnvReader, isLoopbackHost, readGrpcTls, SEAL_AGENCIES, type Env, type GrpcTlsConfig, type SealAgency } from "@casebridge/kit";
 
 /** Settings of the gateway. */
 export interface GatewayConfig {
@@ -20,6 +21,8 @@ export interface GatewayConfig {
   secureCookies: boolean;
   /** gRPC address of each agency service. */
   services: Record<SealAgency, string>;
+  /** Mutual TLS to the services (GRPC_TLS=on): the gateway presents <GRPC_TLS_DIR>/gateway.pem and trusts root.pem. */
+  grpcTls: GrpcTlsConfig;
   /** Requests per user per minute before 429. */
   rateLimitPerMinute: number;
   /** Logins one client address may start per minute (per gateway replica). */
@@ -51,7 +54,15 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     rateLimitPerMinute: read.int("RATE_LIMIT_PER_MINUTE", { default: 600, min: 1, max: 1_000_000 }),
     maxStreamsPerUser: read.int("SSE_MAX_STREAMS_PER_USER", { default: 5, min: 1, max: 1000 }),
     loginsPerMinute: read.int("LOGINS_PER_MINUTE", { default: 30, min: 1, max: 100_000 }),
+    grpcTls: readGrpcTls(read, env, resolve(env.PKI_DIR?.trim() || ".data/pki"), undefined),
   };
+  // Plaintext gRPC leaves this process only towards loopback addresses.
+  if (!config.grpcTls.enabled) {
+    for (const [agency, address] of Object.entries(config.services)) {
+      const host = address.slice(0, address.lastIndexOf(":"));
+      if (!isLoopbackHost(host)) read.problem(`SERVICE_ADDRESSES: ${agency} at ${address} is not a loopback address: plaintext gRPC is refused there, set GRPC_TLS=on (and GRPC_TLS_DIR)`);
+    }
+  }
   if (env.NODE_ENV === "production") {
     for (const [name, value] of [["OIDC_CLIENT_SECRET", config.clientSecret], ["SESSION_SECRET", config.sessionSecret]] as const) {
       if (value.startsWith(DEV_SECRET_PREFIX)) read.problem(`${name} must be set to a real secret in production`);

@@ -20,3 +20,4 @@ export * from "./transfer";
 export * from "./keyed-lock";
 export * from "./dev-token";
 export * from "./trust";
+export * from "./grpc-tls";

@@ -12,6 +12,7 @@ import { connectNats, type NatsLink } from "./nats";
 import { connectMongo } from "./mongo";
 import { serve, type ServedContract } from "./contract";
 import { GRPC_CHANNEL_OPTIONS, serveOnGrpc } from "./grpc-rpc";
+import { grpcServerCredentials, readGrpcTlsMaterial, tlsPeerCheck, type GrpcTlsMaterial } from "./grpc-tls";
 import { serveOnNats } from "./nats-rpc";
 import { createSystemHandlers } from "./system.service";
 import { StartupError } from "./startup-error";
@@ -61,9 +62,9 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-function bind(server: grpc.Server, address: string): Promise<number> {
+function bind(server: grpc.Server, address: string, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
   return new Promise((resolve, reject) =>
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) =>
+    server.bindAsync(address, credentials, (err, port) =>
       err ? reject(new StartupError(`cannot listen for gRPC on ${address}: ${err.message}`, { cause: err })) : resolve(port),
     ),
   );
@@ -148,16 +149,32 @@ export async function startService(spec: ServiceSpec, env: Env, logDestination?:
       },
     }),
   );
+  let tls: GrpcTlsMaterial | undefined;
+  if (config.grpcTls.enabled) {
+    try {
+      tls = await readGrpcTlsMaterial(config.grpcTls.dir, sealAgencyOfService(spec));
+    } catch (err) {
+      seals.watch.stop();
+      await Promise.all([nats.nc.close(), mongo.close()]);
+      throw new ConfigError([(err as Error).message]);
+    }
+  }
   const setup: ServiceSetup = (await spec.setup?.(deps)) ?? { contracts: [] };
   const contracts = [systemContract, ...setup.contracts];
 
   const server = new grpc.Server(GRPC_CHANNEL_OPTIONS);
   health.addToServer(server);
-  serveOnGrpc(server, contracts, logger);
+  serveOnGrpc(server, contracts, logger, tls && tlsPeerCheck(tls.ca, config.grpcTls.allowedClients));
+  // Kubernetes' gRPC probes speak no TLS: with TLS on, grpc.health.v1 alone is also served in plaintext on its own port.
+  const healthServer = tls && config.grpcHealthPort ? new grpc.Server() : undefined;
+  if (healthServer) health.addToServer(healthServer);
   let grpcPort: number;
   try {
-    grpcPort = await bind(server, `${config.grpcHost}:${config.grpcPort}`);
+    grpcPort = await bind(server, `${config.grpcHost}:${config.grpcPort}`, tls && grpcServerCredentials(tls));
+    if (healthServer) await bind(healthServer, `${config.grpcHost}:${config.grpcHealthPort}`);
   } catch (err) {
+    server.forceShutdown();
+    healthServer?.forceShutdown();
     await Promise.all([nats.nc.close(), mongo.close()]);
     throw err;
   }
@@ -166,7 +183,7 @@ export async function startService(spec: ServiceSpec, env: Env, logDestination?:
   await runtime.start();
   await setup.start?.();
   setServing(true);
-  logger.info({ grpc: `${config.grpcHost}:${grpcPort}`, nats: config.natsUrl, mongoDb: config.mongoDb, instanceId: identity.instanceId }, "service started");
+  logger.info({ grpc: `${config.grpcHost}:${grpcPort}`, grpcTls: tls ? { clients: config.grpcTls.allowedClients, healthPort: config.grpcHealthPort || undefined } : "off (loopback only)", nats: config.natsUrl, mongoDb: config.mongoDb, instanceId: identity.instanceId }, "service started");
 
   return {
     deps,
@@ -180,6 +197,7 @@ export async function startService(spec: ServiceSpec, env: Env, logDestination?:
       await runtime.stop().catch((err: unknown) => logger.warn({ err }, "the relay or the projector did not stop cleanly"));
       logger.info("shutting down");
       await nats.nc.drain().catch((err: unknown) => logger.warn({ err }, "NATS drain failed"));
+      healthServer?.forceShutdown();
       await shutdownGrpc(server, config.shutdownGraceMs);
       await mongo.close();
       logger.info("stopped");

@@ -6,7 +6,7 @@ import { parseCertificate, type CertificateInfo } from "./certificate";
 import { assertCredentialAllowed, type SealCredential } from "./cms";
 import { createPki, issueTsaCertificate, keySigner, SEAL_AGENCIES, type KeyedCertificate, type Pki, type SealAgency } from "./pki";
 import type { SigningKey } from "./certificate";
-import { DEFAULT_TLS_NAMES, hasTlsDirectory, TLS_DIR, writeTlsDirectory, type TlsNames } from "./tls-pki";
+import { DEFAULT_TLS_NAMES, hasTlsDirectory, issueTlsCa, TLS_DIR, writeTlsDirectory, type TlsNames } from "./tls-pki";
 
 /**
  * The PKI on disk. One directory per CA; private keys are PKCS#8 PEM with mode 0600, encrypted
@@ -67,7 +67,7 @@ export async function initPkiDirectory(
   const staging = `${dir}.partial-${process.pid}`;
   await rm(staging, { recursive: true, force: true });
   await writePki(staging, pki, passphrase);
-  await writeTlsDirectory(staging, () => Promise.resolve(pki.root), tlsNames);
+  await writeTlsDirectory(staging, pki.root.certificate, await issueTlsCa(pki.root, new Date(pki.root.certificate.notBefore)), tlsNames);
   await rename(staging, dir);
   return { created: true, algorithm, upgraded: [] };
 }
@@ -78,8 +78,8 @@ export async function initPkiDirectory(
  */
 export async function reissueTlsCertificates(dir: string, names: TlsNames, passphrase?: string): Promise<void> {
   await readManifest(dir);
-  const existingCa = (await hasTlsDirectory(dir)) ? await loadTlsCa(dir) : undefined;
-  await writeTlsDirectory(dir, () => loadCa(dir, "root", passphrase), names, existingCa);
+  const ca = (await hasTlsDirectory(dir)) ? await loadTlsCa(dir) : await issueTlsCa(await loadCa(dir, "root", passphrase), new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000));
+  await writeTlsDirectory(dir, await readCertificate(join(dir, "root", "ca.pem")), ca, names);
 }
 
 /** Reads the TLS CA with its key (never encrypted). */
@@ -92,9 +92,10 @@ export async function loadTlsCa(dir: string): Promise<KeyedCertificate> {
 async function upgradePkiDirectory(dir: string, passphrase: string | undefined, tlsNames: TlsNames): Promise<string[]> {
   const added: string[] = [];
   if (!(await hasTlsDirectory(dir))) {
-    await writeTlsDirectory(dir, () => loadCa(dir, "root", passphrase).catch((error: unknown) => {
+    const root = await loadCa(dir, "root", passphrase).catch((error: unknown) => {
       throw new PkiFilesError(`cannot add the TLS CA to ${dir}: ${(error as Error).message}`);
-    }), tlsNames);
+    });
+    await writeTlsDirectory(dir, root.certificate, await issueTlsCa(root, new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000)), tlsNames);
     added.push(TLS_DIR);
   }
   const tsaDir = join(dir, TSA_DIR);

@@ -1,7 +1,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { generateSealKeyPair } from "./algorithms";
-import { ExtendedKeyUsageOid, issueCertificate, type KeyUsage } from "./certificate";
+import { ExtendedKeyUsageOid, issueCertificate, type CertificateInfo, type KeyUsage } from "./certificate";
 import { keySigner, SEAL_AGENCIES, type KeyedCertificate } from "./pki";
 
 /**
@@ -110,20 +110,21 @@ export async function issueTlsCertificate(tlsCa: KeyedCertificate, peer: TlsPeer
 export const TLS_DIR = "tls";
 
 /**
- * Writes `tls/` in a PKI directory: `ca.pem` + `ca.key.pem` (the TLS CA; kept when present, issued
- * with the root key otherwise), and for every peer `<peer>.pem` (its certificate followed by the TLS
- * CA's, so that trusting the platform root is enough) and `<peer>.key.pem` (PKCS#8, never encrypted:
- * nats-server and the gRPC stack read it as is), and `tls.json` (the names the SANs were made for).
+ * Writes `tls/` in a PKI directory, self-contained so that one directory (or one Secret) is all a
+ * peer needs: `root.pem` (the platform root, the trust anchor), `ca.pem` + `ca.key.pem` (the TLS CA,
+ * the only issuer of TLS identities), and for every peer `<peer>.pem` (its certificate followed by
+ * the TLS CA's, so that trusting the root is enough) and `<peer>.key.pem` (PKCS#8, never encrypted:
+ * nats-server, mongod and the gRPC stack read it as is), and `tls.json` (the names of the SANs).
  * Existing peer certificates are replaced.
  */
-export async function writeTlsDirectory(dir: string, root: () => Promise<KeyedCertificate>, names: TlsNames, existingCa?: KeyedCertificate): Promise<void> {
+export async function writeTlsDirectory(dir: string, root: CertificateInfo, ca: KeyedCertificate, names: TlsNames): Promise<void> {
   const now = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
   const tlsDir = join(dir, TLS_DIR);
   const staging = `${tlsDir}.partial-${process.pid}`;
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { mode: 0o700 });
-  const ca = existingCa ?? (await issueTlsCa(await root(), now));
   const caPem = ca.certificate.x509.toString();
+  await writeFile(join(staging, "root.pem"), root.x509.toString());
   await writeFile(join(staging, "ca.pem"), caPem);
   await writeFile(join(staging, "ca.key.pem"), ca.key.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
   for (const peer of TLS_PEERS) {
