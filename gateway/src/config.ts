@@ -1,11 +1,13 @@
 import { resolve } from "node:path";
-import { API_AUDIENCE, EnvReader, isLoopbackHost, readGrpcTls, SEAL_AGENCIES, type Env, type GrpcTlsConfig, type SealAgency } from "@casebridge/kit";
+import { API_AUDIENCE, EnvReader, isLoopbackHost, readGrpcTls, readNatsTls, SEAL_AGENCIES, type Env, type GrpcTlsConfig, type NatsTlsConfig, type SealAgency } from "@casebridge/kit";
 
 /** Settings of the gateway. */
 export interface GatewayConfig {
   host: string;
   port: number;
   natsUrl: string;
+  /** NATS TLS (NATS_TLS_CA, …); see the kit's nats-tls.ts. */
+  natsTls: NatsTlsConfig;
   logLevel: string;
   rpcTimeoutMs: number;
   /** Keycloak realm URL: the tokens' issuer, e.g. http://127.0.0.1:8180/realms/casebridge. */
@@ -41,6 +43,7 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     host: read.string("GATEWAY_HOST", "127.0.0.1"),
     port: read.int("GATEWAY_PORT", { default: 8088, min: 0, max: 65535 }),
     natsUrl: read.url("NATS_URL", ["nats:", "tls:"]),
+    natsTls: readNatsTls(read, env),
     logLevel: read.oneOf("LOG_LEVEL", ["fatal", "error", "warn", "info", "debug", "trace", "silent"], "info"),
     rpcTimeoutMs: read.int("RPC_TIMEOUT_MS", { default: 10_000, min: 1, max: 600_000 }),
     authIssuer: read.url("AUTH_ISSUER", ["http:", "https:"], "http://127.0.0.1:8180/realms/casebridge"),

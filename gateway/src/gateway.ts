@@ -1,5 +1,5 @@
 import type { Server } from "node:http";
-import { connectNats, createLogger, grpcClientCredentials, readGrpcTlsMaterial, type Logger } from "@casebridge/kit";
+import { connectNats, createLogger, grpcClientCredentials, natsTlsOptions, readGrpcTlsMaterial, type Logger } from "@casebridge/kit";
 import { agencyClients } from "./api/agency-clients";
 import { openApiDocument } from "./api/openapi";
 import { ProtoSchemas } from "./api/proto-schema";
@@ -24,7 +24,7 @@ export interface RunningGateway {
 /** Starts the gateway: NATS (sessions, live updates, service status), the services' gRPC clients, the app. */
 export async function startGateway(config: GatewayConfig, logger: Logger = createLogger("gateway", config.logLevel), version = "0.1.0"): Promise<RunningGateway> {
   const tls = config.grpcTls.enabled ? grpcClientCredentials(await readGrpcTlsMaterial(config.grpcTls.dir, "gateway")) : undefined;
-  const { nc } = await connectNats(config.natsUrl, "gateway", 5, logger);
+  const { nc } = await connectNats(config.natsUrl, "gateway", 5, logger, undefined, natsTlsOptions(config.natsTls));
   const store = await NatsSessionStore.open(nc, SESSION_IDLE_MS);
   const auth = keycloakAuth({ issuer: config.authIssuer, clientId: config.clientId, clientSecret: config.clientSecret, sessionSecret: config.sessionSecret, secureCookies: config.secureCookies, store, sessionIdleMs: SESSION_IDLE_MS, audience: config.authAudience, loginsPerMinute: config.loginsPerMinute });
   const clients = agencyClients(config.services, config.rpcTimeoutMs, tls);

@@ -1,6 +1,7 @@
 import { API_AUDIENCE } from "./actor";
 import { resolve } from "node:path";
 import { isLoopbackHost } from "./grpc-tls";
+import { readNatsTls, type NatsTlsConfig } from "./nats-tls";
 import { parseDeadlineRules, STATUTORY_RULES, type DeadlineRules } from "./deadlines/domain";
 /** The environment a service reads its settings from. */
 export type Env = Record<string, string | undefined>;
@@ -98,6 +99,8 @@ export interface ServiceConfig {
   version: string;
   natsUrl: string;
   natsConnectAttempts: number;
+  /** NATS TLS (NATS_TLS_CA, NATS_TLS_CERT, NATS_TLS_KEY); see nats-tls.ts. */
+  natsTls: NatsTlsConfig;
   mongoUrl: string;
   mongoDb: string;
   mongoConnectAttempts: number;
@@ -155,6 +158,7 @@ export function loadServiceConfig(service: string, defaultGrpcPort: number, env:
     version: read.string("SERVICE_VERSION", "0.1.0"),
     natsUrl: read.url("NATS_URL", ["nats:", "tls:"]),
     natsConnectAttempts: read.int("NATS_CONNECT_ATTEMPTS", { default: 5, min: 1, max: 1000 }),
+    natsTls: readNatsTls(read, env),
     mongoUrl: read.url("MONGO_URL", ["mongodb:", "mongodb+srv:"]),
     mongoDb: read.string("MONGO_DB", `casebridge_${service}`),
     mongoConnectAttempts: read.int("MONGO_CONNECT_ATTEMPTS", { default: 5, min: 1, max: 1000 }),

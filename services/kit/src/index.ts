@@ -21,3 +21,4 @@ export * from "./keyed-lock";
 export * from "./dev-token";
 export * from "./trust";
 export * from "./grpc-tls";
+export * from "./nats-tls";

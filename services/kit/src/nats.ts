@@ -1,4 +1,4 @@
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { retry } from "./retry";
 import { StartupError } from "./startup-error";
@@ -13,12 +13,20 @@ export interface NatsLink {
  * Connects to NATS, retrying the first connection `attempts` times; once connected the client
  * reconnects without limit, and `onChange` hears every loss and return of the connection.
  */
-export async function connectNats(servers: string, name: string, attempts: number, logger: Logger, onChange?: (connected: boolean) => void): Promise<NatsLink> {
+export async function connectNats(
+  servers: string,
+  name: string,
+  attempts: number,
+  logger: Logger,
+  onChange?: (connected: boolean) => void,
+  // TLS options (nats-tls.ts natsTlsOptions): kept in one argument so that authentication can be added beside them.
+  tls: Pick<ConnectionOptions, "tls"> = {},
+): Promise<NatsLink> {
   let nc: NatsConnection;
   try {
     nc = await retry(
       attempts,
-      () => connect({ servers: servers.split(","), name, maxReconnectAttempts: -1, reconnectTimeWait: 500, pingInterval: 10_000 }),
+      () => connect({ servers: servers.split(","), name, maxReconnectAttempts: -1, reconnectTimeWait: 500, pingInterval: 10_000, ...tls }),
       (err, n, delayMs) => logger.warn({ attempt: n, retryInMs: delayMs, reason: (err as Error).message }, "NATS not reachable yet"),
     );
   } catch (err) {

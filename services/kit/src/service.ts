@@ -9,6 +9,7 @@ import { TokenVerifier } from "./actor";
 import { ConfigError, loadServiceConfig, type Env, type ServiceConfig } from "./config";
 import { createLogger } from "./logger";
 import { connectNats, type NatsLink } from "./nats";
+import { natsTlsOptions } from "./nats-tls";
 import { connectMongo } from "./mongo";
 import { serve, type ServedContract } from "./contract";
 import { GRPC_CHANNEL_OPTIONS, serveOnGrpc } from "./grpc-rpc";
@@ -110,7 +111,7 @@ export async function startService(spec: ServiceSpec, env: Env, logDestination?:
   let stopping = false;
   const setServing = (up: boolean) => !stopping && health.setStatus("", up ? "SERVING" : "NOT_SERVING");
 
-  const nats = await connectNats(config.natsUrl, spec.name, config.natsConnectAttempts, logger, setServing);
+  const nats = await connectNats(config.natsUrl, spec.name, config.natsConnectAttempts, logger, setServing, natsTlsOptions(config.natsTls));
   let mongo: mongoose.Connection;
   try {
     mongo = await connectMongo(config.mongoUrl, config.mongoDb, { attempts: config.mongoConnectAttempts, timeoutMs: config.mongoConnectTimeoutMs, logger });

@@ -5,17 +5,21 @@ import {
   createLogger,
   EnvReader,
   loadTsaCredential,
+  natsTlsOptions,
+  readNatsTls,
   PkiFilesError,
   serveTimeStamps,
   TimeStampAuthority,
   TSA_NATS_SUBJECT,
   type Env,
+  type NatsTlsConfig,
   type Logger,
 } from "@casebridge/kit";
 
 /** The time-stamp service's settings, read once from the environment. */
 export interface TimeStampServiceConfig {
   readonly natsUrl: string;
+  readonly natsTls: NatsTlsConfig;
   readonly pkiDir: string;
   readonly pkiKeyPassphrase: string | undefined;
   readonly logLevel: string;
@@ -26,6 +30,7 @@ export function loadTimeStampConfig(env: Env): TimeStampServiceConfig {
   const read = new EnvReader(env);
   const config = {
     natsUrl: read.url("NATS_URL", ["nats:", "tls:"], "nats://127.0.0.1:4222"),
+    natsTls: readNatsTls(read, env),
     pkiDir: resolve(read.string("PKI_DIR", ".data/pki")),
     pkiKeyPassphrase: read.string("PKI_KEY_PASSPHRASE", "") || undefined,
     logLevel: read.string("LOG_LEVEL", "info"),
@@ -52,7 +57,7 @@ export async function startTimeStampService(env: Env): Promise<RunningTimeStampS
     if (error instanceof PkiFilesError) throw new ConfigError([`PKI: ${error.message} (create or upgrade the dev PKI with: npm run seal -- init)`]);
     throw error;
   }
-  const nats = await connectNats(config.natsUrl, "tsa", 30, logger);
+  const nats = await connectNats(config.natsUrl, "tsa", 30, logger, undefined, natsTlsOptions(config.natsTls));
   const server = serveTimeStamps(nats.nc, tsa, logger);
   await nats.nc.flush();
   logger.info({ subject: TSA_NATS_SUBJECT, certificate: tsa.certificate.subject, serial: tsa.certificate.serial }, "time-stamp authority ready");
