@@ -22,3 +22,4 @@ export * from "./dev-token";
 export * from "./trust";
 export * from "./grpc-tls";
 export * from "./nats-tls";
+export * from "./mongo-users";
