@@ -34,7 +34,7 @@ describe("NATS over TLS with the platform PKI", () => {
   it("connects with the platform root as NATS_TLS_CA, and talks", async () => {
     const link = await connectNats(url, "tls-test", 1, quietLogger, undefined, natsTlsOptions({ natsTlsCa: path.join(infra.pkiDir, "root", "ca.pem") }));
     try {
-      const sub = link.nc.subscribe("tls.echo", { callback: (_err, msg) => msg.respond(msg.data) });
+      const sub = link.nc.subscribe("tls.echo", { callback: (_err, msg) => void msg.respond(msg.data) });
       const reply = await link.nc.request("tls.echo", "over tls", { timeout: 2000 });
       expect(reply.string()).toBe("over tls");
       sub.unsubscribe();
