@@ -132,9 +132,24 @@ describe.each(["values-dev.yaml", "values-prod.yaml"])("Helm chart with %s", (va
       const conf = find(rendered.manifests, "ConfigMap", "cb-nats")!.data!["nats.conf"]!;
       expect(conf).toContain("tls {\n  cert_file: /etc/nats-tls/nats.pem\n  key_file: /etc/nats-tls/nats.key.pem\n  ca_file: /etc/nats-tls/root.pem\n  timeout: 5\n}");
       expect(conf).toMatch(/cluster \{[\s\S]*tls \{[\s\S]*verify: true[\s\S]*routes/);
-      expect(conf).not.toMatch(/^\s*(authorization|accounts)\s*\{/m); // the authorization block comes through nats.includes
+      expect(conf).not.toMatch(/^\s*(authorization|accounts)\s*\{/m); // the authorization block is its own file, included
       const nats = find(rendered.manifests, "StatefulSet", "cb-nats")!.spec.template.spec;
       expect(tlsItems(nats, "nats")).toEqual(["root.pem", "ca.pem", "nats.pem", "nats.key.pem"]);
+    });
+
+    it("runs NATS with the platform's users and permissions (the committed authorization file) and gives each process only its own nkey", () => {
+      const config = find(rendered.manifests, "ConfigMap", "cb-nats")!.data!;
+      expect(config["nats.conf"]).toContain('include "authorization.conf"');
+      expect(config["authorization.conf"]).toBe(readFileSync(path.join(CHART, "files", "nats-authorization.conf"), "utf8"));
+      const nats = find(rendered.manifests, "StatefulSet", "cb-nats")!.spec.template.spec.containers[0];
+      expect(nats.envFrom).toContainEqual({ secretRef: { name: "casebridge-nats-users" } });
+      for (const [kind, name, user] of [...WORKLOADS.map((w) => ["Deployment", `cb-${w}`, w]), ["Deployment", "cb-tsa", "tsa"]] as const) {
+        const pod = find(rendered.manifests, kind, name)!.spec.template.spec;
+        expect([name, pod.containers[0].env]).toEqual([name, expect.arrayContaining([{ name: "NATS_NKEY_FILE", value: "/etc/casebridge/nats/nkey.seed" }])]);
+        expect([name, pod.containers[0].volumeMounts]).toEqual([name, expect.arrayContaining([{ name: "nats-user", mountPath: "/etc/casebridge/nats", readOnly: true }])]);
+        const volume = pod.volumes.find((v: any) => v.name === "nats-user");
+        expect([name, volume.secret]).toMatchObject([name, { secretName: `casebridge-nats-${user}`, items: [{ key: "nkey.seed", path: "nkey.seed" }] }]);
+      }
     });
 
     it("runs MongoDB with --auth, a keyFile and requireTLS, and makes one user per service with readWrite on its own database only", () => {

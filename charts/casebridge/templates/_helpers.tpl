@@ -149,6 +149,7 @@ spec:
             - { name: GRPC_TLS_CLIENTS, value: gateway }
             - { name: GRPC_HEALTH_PORT, value: {{ $root.Values.tls.healthPort | quote }} }
             - { name: NATS_TLS_CA, value: /etc/casebridge/tls/root.pem }
+            {{- include "casebridge.natsUserEnv" . | nindent 12 }}
             {{- include "casebridge.mongoEnv" (dict "root" $root "component" .component) | nindent 12 }}
             {{- if $root.Values.secrets.pkiPassphrase }}
             - name: PKI_KEY_PASSPHRASE
@@ -176,9 +177,11 @@ spec:
           volumeMounts:
             - { name: pki, mountPath: /etc/casebridge/pki, readOnly: true }
             - { name: tls, mountPath: /etc/casebridge/tls, readOnly: true }
+            {{- include "casebridge.natsUserMount" . | nindent 12 }}
             - { name: tmp, mountPath: /tmp }
       volumes:
         {{- include "casebridge.tlsVolume" (dict "root" $root "peer" .component) | nindent 8 }}
+        {{- include "casebridge.natsUserVolume" (dict "root" $root "user" .component) | nindent 8 }}
         # Secret keys are flat (root-ca.pem, police-ca.crl, police-seal.key.pem, …); the service reads the PKI layout.
         - name: pki
           secret:
@@ -275,4 +278,24 @@ spec:
 - name: MONGO_URL
   valueFrom: { secretKeyRef: { name: {{ $root.Values.secrets.mongo }}, key: {{ printf "%s-url" .component }} } }
 {{- end }}
+{{- end -}}
+
+{{/* The NATS user a process authenticates as: NATS_NKEY_FILE, pointing into the volume of casebridge.natsUserVolume. */}}
+{{- define "casebridge.natsUserEnv" -}}
+- { name: NATS_NKEY_FILE, value: /etc/casebridge/nats/nkey.seed }
+{{- end -}}
+
+{{/* The volume mount of a process's NATS nkey seed. */}}
+{{- define "casebridge.natsUserMount" -}}
+- { name: nats-user, mountPath: /etc/casebridge/nats, readOnly: true }
+{{- end -}}
+
+{{/* The Secret <secrets.natsUserPrefix><user> (key nkey.seed, made by `npm run nats-auth -- secrets`) as the volume "nats-user"; pass (dict "root" $ "user" name). */}}
+{{- define "casebridge.natsUserVolume" -}}
+- name: nats-user
+  secret:
+    secretName: {{ printf "%s%s" .root.Values.secrets.natsUserPrefix .user }}
+    defaultMode: 0440
+    items:
+      - { key: nkey.seed, path: nkey.seed }
 {{- end -}}
