@@ -18,11 +18,19 @@ up_nats() {
 
 up_ferretdb() {
   if ! pid_of ferretdb >/dev/null; then
-    log "starting FerretDB (SQLite backend) on :$MONGO_PORT"
+    log "starting FerretDB (SQLite backend) on :$MONGO_PORT${MONGO_AUTH:+ (authentication: $MONGO_AUTH)}"
     mkdir -p "$CB_STATE/ferretdb"
+    local auth=()
+    # MONGO_AUTH=on: FerretDB's experimental SCRAM authentication with an administrator (password made
+    # once in the state directory); scripts/up.sh then makes one user per service. FerretDB v1 enforces
+    # authentication only, no roles: see README, "Kubernetes". Takes effect on a fresh state (--purge).
+    if [ "${MONGO_AUTH:-off}" = on ]; then
+      [ -s "$CB_STATE/ferretdb-admin-password" ] || (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$CB_STATE/ferretdb-admin-password")
+      auth=(--test-enable-new-auth --setup-database=admin --setup-username=casebridge-admin --setup-password="$(cat "$CB_STATE/ferretdb-admin-password")")
+    fi
     start_server ferretdb "$CB_BIN/ferretdb" --handler=sqlite --sqlite-url="file:$CB_STATE/ferretdb/" \
       --listen-addr="127.0.0.1:$MONGO_PORT" --debug-addr="127.0.0.1:$FERRETDB_DEBUG_PORT" \
-      --state-dir="$CB_STATE/ferretdb" --telemetry=disable --log-level=warn
+      --state-dir="$CB_STATE/ferretdb" --telemetry=disable --log-level=warn "${auth[@]}"
   fi
   wait_until ferretdb 30 port_open "$MONGO_PORT"
 }

@@ -21,11 +21,20 @@ node services/kit/dist/seal/cli.js init --dir "$PKI_DIR"
 node services/kit/dist/seal/cli.js publish --dir "$PKI_DIR" --nats "$NATS_URL"
 # The time-stamp authority first: the services time-stamp every seal through it (NATS cb.tsa.request).
 pid_of tsa >/dev/null || { log "starting tsa (NATS cb.tsa.request)"; start_server tsa node services/tsa/dist/main.js; }
+# MONGO_AUTH=on (FerretDB started with authentication by infra/up.sh): one database user per service,
+# each service signs in as its own (MONGO_URL with its credentials).
+users=$CB_STATE/ferretdb-users.json
+if [ "${MONGO_AUTH:-off}" = on ]; then
+  node services/kit/dist/mongo-users-cli.js "$users" \
+    "mongodb://casebridge-admin:$(cat "$CB_STATE/ferretdb-admin-password")@127.0.0.1:$MONGO_PORT/admin?authSource=admin" "127.0.0.1:$MONGO_PORT"
+fi
 port=50051
 for name in "${SERVICES[@]}"; do
   if ! pid_of "$name" >/dev/null; then
     log "starting $name (gRPC :$port)"
-    GRPC_PORT=$port start_server "$name" node "services/$name/dist/main.js"
+    url=$MONGO_URL
+    [ "${MONGO_AUTH:-off}" = on ] && url=$(node -p "require('$users').urls['$name']")
+    MONGO_URL=$url GRPC_PORT=$port start_server "$name" node "services/$name/dist/main.js"
   fi
   port=$((port + 1))
 done

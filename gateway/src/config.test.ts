@@ -27,6 +27,7 @@ describe("loadGatewayConfig", () => {
       "SERVICE_ADDRESSES names no address for court",
       "SERVICE_ADDRESSES names no address for judicial",
       "SERVICE_ADDRESSES names no address for notary",
+      "SERVICE_ADDRESSES: police at p:1 is not a loopback address: plaintext gRPC is refused there, set GRPC_TLS=on (and GRPC_TLS_DIR)",
       "OIDC_CLIENT_SECRET must be set to a real secret in production",
       "SESSION_SECRET must be set to a real secret in production",
       "SESSION_ENCRYPTION_KEY (or SESSION_ENCRYPTION_KEY_FILE) must be set to a real key in production",
@@ -51,5 +52,12 @@ describe("loadGatewayConfig", () => {
     expect(() => loadGatewayConfig({ NATS_URL: "nats://n:4222", NATS_CREDENTIALS_DIR: "/run/nats", SESSION_ENCRYPTION_KEY: "c2hvcnQ=" })).toThrow(ConfigError);
     // Development: a marked default key, never the same as a real one.
     expect(loadGatewayConfig({ NATS_URL: "nats://n:4222", NATS_CREDENTIALS_DIR: "/run/nats" }).sessionEncryptionKey).toHaveLength(32);
+  });
+
+  it("calls the services over mutual TLS with GRPC_TLS=on (its certificate from GRPC_TLS_DIR, default <PKI_DIR>/tls)", () => {
+    const addresses = "police=cb-police:50051,prosecution=cb-prosecution:50051,court=cb-court:50051,judicial=cb-judicial:50051,notary=cb-notary:50051";
+    const config = loadGatewayConfig({ NATS_URL: "nats://n:4222", NATS_CREDENTIALS_DIR: "/run/nats", SERVICE_ADDRESSES: addresses, GRPC_TLS: "on", PKI_DIR: "/etc/pki" });
+    expect(config.grpcTls).toEqual({ enabled: true, dir: "/etc/pki/tls", allowedClients: ["gateway"] });
+    expect(config.services.court).toBe("cb-court:50051");
   });
 });

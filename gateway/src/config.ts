@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { API_AUDIENCE, EnvReader, SEAL_AGENCIES, type Env, type SealAgency } from "@casebridge/kit";
+import { resolve } from "node:path";
+import { API_AUDIENCE, EnvReader, isLoopbackHost, readGrpcTls, readNatsTls, SEAL_AGENCIES, type Env, type GrpcTlsConfig, type NatsTlsConfig, type SealAgency } from "@casebridge/kit";
 
 /** Settings of the gateway. */
 export interface GatewayConfig {
@@ -9,6 +10,8 @@ export interface GatewayConfig {
   natsUrl: string;
   /** The gateway's nkey seed file (NATS_NKEY_FILE, or <NATS_CREDENTIALS_DIR>/gateway.nk). */
   natsSeedFile: string;
+  /** NATS TLS (NATS_TLS_CA, …); see the kit's nats-tls.ts. */
+  natsTls: NatsTlsConfig;
   logLevel: string;
   rpcTimeoutMs: number;
   /** Keycloak realm URL: the tokens' issuer, e.g. http://127.0.0.1:8180/realms/casebridge. */
@@ -29,6 +32,8 @@ export interface GatewayConfig {
   secureCookies: boolean;
   /** gRPC address of each agency service. */
   services: Record<SealAgency, string>;
+  /** Mutual TLS to the services (GRPC_TLS=on): the gateway presents <GRPC_TLS_DIR>/gateway.pem and trusts root.pem. */
+  grpcTls: GrpcTlsConfig;
   /** Requests per user per minute before 429 (counted across all replicas). */
   rateLimitPerMinute: number;
   /** Logins one client address may start per minute (counted across all replicas). */
@@ -48,6 +53,7 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     port: read.int("GATEWAY_PORT", { default: 8088, min: 0, max: 65535 }),
     natsUrl: read.url("NATS_URL", ["nats:", "tls:"]),
     natsSeedFile: read.natsSeedFile("gateway"),
+    natsTls: readNatsTls(read, env),
     logLevel: read.oneOf("LOG_LEVEL", ["fatal", "error", "warn", "info", "debug", "trace", "silent"], "info"),
     rpcTimeoutMs: read.int("RPC_TIMEOUT_MS", { default: 10_000, min: 1, max: 600_000 }),
     authIssuer: read.url("AUTH_ISSUER", ["http:", "https:"], "http://127.0.0.1:8180/realms/casebridge"),
@@ -68,7 +74,15 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     rateLimitPerMinute: read.int("RATE_LIMIT_PER_MINUTE", { default: 600, min: 1, max: 1_000_000 }),
     maxStreamsPerUser: read.int("SSE_MAX_STREAMS_PER_USER", { default: 5, min: 1, max: 1000 }),
     loginsPerMinute: read.int("LOGINS_PER_MINUTE", { default: 30, min: 1, max: 100_000 }),
+    grpcTls: readGrpcTls(read, env, resolve(env.PKI_DIR?.trim() || ".data/pki"), undefined),
   };
+  // Plaintext gRPC leaves this process only towards loopback addresses.
+  if (!config.grpcTls.enabled) {
+    for (const [agency, address] of Object.entries(config.services)) {
+      const host = address.slice(0, address.lastIndexOf(":"));
+      if (!isLoopbackHost(host)) read.problem(`SERVICE_ADDRESSES: ${agency} at ${address} is not a loopback address: plaintext gRPC is refused there, set GRPC_TLS=on (and GRPC_TLS_DIR)`);
+    }
+  }
   if (env.NODE_ENV === "production") {
     for (const [name, value] of [["OIDC_CLIENT_SECRET", config.clientSecret], ["SESSION_SECRET", config.sessionSecret]] as const) {
       if (value.startsWith(DEV_SECRET_PREFIX)) read.problem(`${name} must be set to a real secret in production`);

@@ -1,5 +1,5 @@
 import type { Server } from "node:http";
-import { connectNats, createLogger, type Logger } from "@casebridge/kit";
+import { connectNats, createLogger, grpcClientCredentials, natsTlsOptions, readGrpcTlsMaterial, type Logger } from "@casebridge/kit";
 import { agencyClients } from "./api/agency-clients";
 import { openApiDocument } from "./api/openapi";
 import { ProtoSchemas } from "./api/proto-schema";
@@ -27,7 +27,8 @@ export interface RunningGateway {
 
 /** Starts the gateway: NATS (sessions, live updates, service status), the services' gRPC clients, the app. */
 export async function startGateway(config: GatewayConfig, logger: Logger = createLogger("gateway", config.logLevel), version = "0.1.0"): Promise<RunningGateway> {
-  const { nc } = await connectNats({ servers: config.natsUrl, principal: "gateway", seedFile: config.natsSeedFile }, 5, logger);
+  const tls = config.grpcTls.enabled ? grpcClientCredentials(await readGrpcTlsMaterial(config.grpcTls.dir, "gateway")) : undefined;
+  const { nc } = await connectNats({ servers: config.natsUrl, principal: "gateway", seedFile: config.natsSeedFile, tls: natsTlsOptions(config.natsTls) }, 5, logger);
   const cipher = new SessionCipher(sessionKey(config.sessionEncryptionKey), config.sessionEncryptionOldKeys.map(sessionKey));
   const store = await NatsSessionStore.open(nc, SESSION_IDLE_MS, cipher);
   const logouts = await Logouts.open(nc, { issuer: config.authIssuer, clientId: config.clientId, maxTokenLifetimeS: config.maxTokenLifetimeS, logger });
@@ -46,7 +47,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     audience: config.authAudience,
     loginsPerMinute: config.loginsPerMinute,
   });
-  const clients = agencyClients(config.services, config.rpcTimeoutMs);
+  const clients = agencyClients(config.services, config.rpcTimeoutMs, tls);
   const live = new LiveUpdates(nc, logger, config.maxStreamsPerUser);
   const schemas = new ProtoSchemas();
   const routes = apiRoutes(schemas, live, systemStatus(nc, config.rpcTimeoutMs));

@@ -26,6 +26,14 @@ function render(valuesFile: string): { yaml: string; manifests: Manifest[] } {
 }
 
 const find = (manifests: Manifest[], kind: string, name: string) => manifests.find((m) => m.kind === kind && m.metadata.name === name);
+const agencies = () => WORKLOADS.filter((w) => w !== "gateway");
+/** The paths of the pod's "tls" Secret volume (a peer's certificates from the platform PKI), after checking its Secret name. */
+function tlsItems(pod: any, peer: string): string[] {
+  const secret = pod.volumes.find((v: any) => v.name === "tls").secret;
+  expect(secret.secretName).toBe(`casebridge-tls-${peer}`);
+  return secret.items.map((item: any) => item.path);
+}
+const mongoHosts = (valuesFile: string) => [...Array(valuesFile === "values-prod.yaml" ? 3 : 1).keys()].map((i) => `cb-mongodb-${i}.cb-mongodb:27017`).join(",");
 
 describe.each(["values-dev.yaml", "values-prod.yaml"])("Helm chart with %s", (valuesFile) => {
   let rendered: ReturnType<typeof render>;
@@ -52,10 +60,19 @@ describe.each(["values-dev.yaml", "values-prod.yaml"])("Helm chart with %s", (va
         expect(container.env).toContainEqual({ name: "SESSION_ENCRYPTION_KEY", valueFrom: { secretKeyRef: { name: "casebridge-gateway", key: "session-encryption-key" } } });
         expect(container.env).toContainEqual({ name: "SESSION_ENCRYPTION_OLD_KEYS", valueFrom: { secretKeyRef: { name: "casebridge-gateway", key: "session-encryption-old-keys", optional: true } } });
       } else {
-        // Kubernetes' gRPC probes ask grpc.health.v1, which every service serves.
-        expect(container.readinessProbe.grpc).toEqual({ port: 50051 });
-        expect(container.livenessProbe.grpc).toEqual({ port: 50051 });
-        expect(container.env).toContainEqual({ name: "MONGO_URL", valueFrom: { secretKeyRef: { name: "casebridge-mongo", key: `${name}-url` } } });
+        // Kubernetes' gRPC probes speak no TLS: they ask grpc.health.v1 on the plaintext health-only port.
+        expect(container.readinessProbe.grpc).toEqual({ port: 50052 });
+        expect(container.livenessProbe.grpc).toEqual({ port: 50052 });
+        const env = Object.fromEntries(container.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+        // Mutual TLS with its own certificate, only the gateway's served; NATS over TLS trusting the root.
+        expect(env).toMatchObject({ GRPC_HOST: "0.0.0.0", GRPC_TLS: "on", GRPC_TLS_DIR: "/etc/casebridge/tls", GRPC_TLS_CLIENTS: "gateway", GRPC_HEALTH_PORT: "50052", NATS_TLS_CA: "/etc/casebridge/tls/root.pem" });
+        expect(tlsItems(pod, name)).toEqual([`root.pem`, `ca.pem`, `${name}.pem`, `${name}.key.pem`]);
+        // Its own Mongo user in its own database, its password from the Secret, over TLS.
+        expect(env.MONGO_PASSWORD).toEqual({ secretKeyRef: { name: "casebridge-mongo-auth", key: `${name}-password` } });
+        expect(env.MONGO_URL).toBe(
+          `mongodb://${name}:$(MONGO_PASSWORD)@${mongoHosts(valuesFile)}/casebridge_${name}?replicaSet=rs0&authSource=casebridge_${name}&tls=true&tlsCAFile=/etc/casebridge/tls/root.pem`,
+        );
+        expect(container.env.findIndex((e: any) => e.name === "MONGO_PASSWORD")).toBeLessThan(container.env.findIndex((e: any) => e.name === "MONGO_URL"));
         // The agency's PKI Secret is mounted in the layout the service reads, with its own seal only.
         const pki = pod.volumes.find((v: any) => v.name === "pki").secret;
         expect(pki.secretName).toBe(`casebridge-pki-${name}`);
@@ -103,7 +120,106 @@ describe.each(["values-dev.yaml", "values-prod.yaml"])("Helm chart with %s", (va
       expect(find(rendered.manifests, "HorizontalPodAutoscaler", "cb-police")!.spec.maxReplicas).toBe(12);
       expect(find(rendered.manifests, "Deployment", "cb-keycloak")!.spec.template.spec.containers[0].args).toContain("start");
     });
+
+    it("runs the gateway's calls over mutual TLS and NATS over TLS, with the platform PKI's certificates", () => {
+      const gateway = find(rendered.manifests, "Deployment", "cb-gateway")!.spec.template.spec;
+      const env = Object.fromEntries(gateway.containers[0].env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+      expect(env).toMatchObject({ GRPC_TLS: "on", GRPC_TLS_DIR: "/etc/casebridge/tls", NATS_TLS_CA: "/etc/casebridge/tls/root.pem" });
+      expect(tlsItems(gateway, "gateway")).toEqual(["root.pem", "ca.pem", "gateway.pem", "gateway.key.pem"]);
+      expect(find(rendered.manifests, "ConfigMap", "cb-config")!.data!.NATS_URL).toBe("tls://cb-nats:4222");
+      const tsa = find(rendered.manifests, "Deployment", "cb-tsa")!.spec.template.spec.containers[0];
+      expect(tsa.env).toContainEqual({ name: "NATS_TLS_CA", value: "/etc/casebridge/pki/root/ca.pem" });
+      const conf = find(rendered.manifests, "ConfigMap", "cb-nats")!.data!["nats.conf"]!;
+      expect(conf).toContain("tls {\n  cert_file: /etc/nats-tls/nats.pem\n  key_file: /etc/nats-tls/nats.key.pem\n  ca_file: /etc/nats-tls/root.pem\n  timeout: 5\n}");
+      expect(conf).toMatch(/cluster \{[\s\S]*tls \{[\s\S]*verify: true[\s\S]*routes/);
+      expect(conf).not.toMatch(/^\s*(authorization|accounts)\s*\{/m); // the authorization block is its own file, included
+      const nats = find(rendered.manifests, "StatefulSet", "cb-nats")!.spec.template.spec;
+      expect(tlsItems(nats, "nats")).toEqual(["root.pem", "ca.pem", "nats.pem", "nats.key.pem"]);
+    });
+
+    it("runs NATS with the platform's users and permissions (the committed authorization file) and gives each process only its own nkey", () => {
+      const config = find(rendered.manifests, "ConfigMap", "cb-nats")!.data!;
+      expect(config["nats.conf"]).toContain('include "authorization.conf"');
+      expect(config["authorization.conf"]).toBe(readFileSync(path.join(CHART, "files", "nats-authorization.conf"), "utf8"));
+      const nats = find(rendered.manifests, "StatefulSet", "cb-nats")!.spec.template.spec.containers[0];
+      expect(nats.envFrom).toContainEqual({ secretRef: { name: "casebridge-nats-users" } });
+      for (const [kind, name, user] of [...WORKLOADS.map((w) => ["Deployment", `cb-${w}`, w]), ["Deployment", "cb-tsa", "tsa"]] as const) {
+        const pod = find(rendered.manifests, kind, name)!.spec.template.spec;
+        expect([name, pod.containers[0].env]).toEqual([name, expect.arrayContaining([{ name: "NATS_NKEY_FILE", value: "/etc/casebridge/nats/nkey.seed" }])]);
+        expect([name, pod.containers[0].volumeMounts]).toEqual([name, expect.arrayContaining([{ name: "nats-user", mountPath: "/etc/casebridge/nats", readOnly: true }])]);
+        const volume = pod.volumes.find((v: any) => v.name === "nats-user");
+        expect([name, volume.secret]).toMatchObject([name, { secretName: `casebridge-nats-${user}`, items: [{ key: "nkey.seed", path: "nkey.seed" }] }]);
+      }
+    });
+
+    it("runs MongoDB with --auth, a keyFile and requireTLS, and makes one user per service with readWrite on its own database only", () => {
+      const mongo = find(rendered.manifests, "StatefulSet", "cb-mongodb")!.spec.template.spec;
+      const args: string[] = mongo.containers[0].args;
+      expect(args).toEqual(expect.arrayContaining(["--auth", "--keyFile=/run/mongodb/keyfile", "--tlsMode=requireTLS", "--tlsCertificateKeyFile=/run/mongodb/server.pem", "--tlsCAFile=/run/mongodb/ca.pem"]));
+      expect(mongo.volumes.find((v: any) => v.name === "auth").secret).toMatchObject({ secretName: "casebridge-mongo-auth", items: [{ key: "keyfile", path: "keyfile" }] });
+      expect(mongo.initContainers[0].command.join(" ")).toContain("install -m 0400 /secrets/auth/keyfile /run/mongodb/keyfile");
+      expect(tlsItems(mongo, "mongodb")).toEqual(["root.pem", "ca.pem", "mongodb.pem", "mongodb.key.pem"]);
+      expect(mongo.containers[0].env).toContainEqual({ name: "MONGO_INITDB_ROOT_PASSWORD", valueFrom: { secretKeyRef: { name: "casebridge-mongo-auth", key: "root-password" } } });
+      expect(mongo.containers[0].readinessProbe.exec.command).toEqual(expect.arrayContaining(["--tls", "--tlsCAFile"]));
+      const job = find(rendered.manifests, "Job", "cb-mongodb-init")!;
+      expect(job.metadata).toMatchObject({ annotations: { "helm.sh/hook": "post-install,post-upgrade" } });
+      const users = job.spec.template.spec.containers[0];
+      const script: string = users.command.at(-1);
+      const agencies = WORKLOADS.filter((w) => w !== "gateway");
+      expect(script).toContain(`for (const service of ${JSON.stringify(agencies)})`);
+      expect(script).toContain('roles: [{ role: "readWrite", db: `casebridge_${service}` }]');
+      expect(script.match(/role:/g)).toHaveLength(1); // no other role for anybody
+      expect(script).toContain("tls=true&tlsCAFile=/etc/casebridge/tls/root.pem");
+      for (const agency of agencies) {
+        expect(users.env).toContainEqual({ name: `PASSWORD_${agency.toUpperCase()}`, valueFrom: { secretKeyRef: { name: "casebridge-mongo-auth", key: `${agency}-password` } } });
+      }
+    });
+
+    it("admits each caller only where it must go: MongoDB from the agency services, NATS from the processes that use it, Keycloak from the gateway, the services and the ingress", () => {
+      const sources = (name: string) => find(rendered.manifests, "NetworkPolicy", name)!.spec.ingress.map((rule: any) => ({ from: rule.from.map((peer: any) => peer.podSelector?.matchLabels ?? peer.namespaceSelector), ports: rule.ports }));
+      const release = { "app.kubernetes.io/instance": "cb" };
+      const component = (c: string) => ({ ...release, "app.kubernetes.io/component": c });
+      const agencyServices = { ...release, "casebridge.io/role": "agency-service" };
+      const ingress = { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } };
+      expect(sources("cb-mongodb")).toEqual([{ from: [agencyServices, component("mongodb-init"), component("mongodb")], ports: [{ port: 27017, protocol: "TCP" }] }]);
+      expect(sources("cb-nats")).toEqual([
+        { from: [agencyServices, component("gateway"), component("tsa")], ports: [{ port: 4222, protocol: "TCP" }] },
+        { from: [component("nats")], ports: [{ port: 6222, protocol: "TCP" }] },
+      ]);
+      expect(sources("cb-keycloak")).toEqual([{ from: [ingress, component("gateway"), agencyServices], ports: [{ port: 8080, protocol: "TCP" }] }]);
+      expect(sources("cb-gateway")).toEqual([{ from: [ingress], ports: [{ port: 8088, protocol: "TCP" }] }]);
+      // Nothing admits the whole release any more.
+      for (const policy of rendered.manifests.filter((m) => m.kind === "NetworkPolicy")) {
+        for (const rule of policy.spec.ingress) for (const peer of rule.from) if (peer.podSelector) expect(Object.keys(peer.podSelector.matchLabels).length).toBeGreaterThan(1);
+      }
+      // The agency pods carry the label the policies select them by.
+      for (const name of agencies()) expect(find(rendered.manifests, "Deployment", `cb-${name}`)!.spec.template.metadata.labels).toMatchObject(agencyServices);
+    });
   }
+});
+
+describe("Helm chart switches", () => {
+  const template = (...set: string[]) =>
+    spawnSync(bin("helm"), ["template", "cb", CHART, "-f", path.join(CHART, "values-prod.yaml"), ...set.flatMap((s) => ["--set", s])], { encoding: "utf8" });
+
+  it("refuses tls.enabled=false (the services take plaintext gRPC on loopback only)", () => {
+    const result = template("tls.enabled=false");
+    expect([result.status, result.stderr]).toEqual([1, expect.stringContaining("tls.enabled: false is refused")]);
+  });
+
+  it("takes NATS's certificate from cert-manager when tls.certManager.enabled, and lets nats.conf include an authorization file", () => {
+    const result = template("tls.certManager.enabled=true", "nats.includes[0]=/etc/nats-auth/authorization.conf");
+    expect(result.status).toBe(0);
+    const manifests = parseAllDocuments(result.stdout).map((doc) => doc.toJS() as Manifest).filter(Boolean);
+    const certificate = find(manifests, "Certificate", "cb-nats")!;
+    expect(certificate.spec).toMatchObject({ secretName: "cb-nats-cert-manager-tls", usages: ["digital signature", "server auth", "client auth"], issuerRef: { kind: "Issuer", name: "casebridge-tls-ca" } });
+    expect(certificate.spec.dnsNames).toEqual(expect.arrayContaining(["cb-nats", "cb-nats.default.svc.cluster.local", "*.cb-nats-cluster"]));
+    const conf = find(manifests, "ConfigMap", "cb-nats")!.data!["nats.conf"]!;
+    expect(conf).toContain("cert_file: /etc/nats-tls/tls.crt");
+    expect(conf).toContain('include "/etc/nats-auth/authorization.conf"');
+    const nats = find(manifests, "StatefulSet", "cb-nats")!.spec.template.spec;
+    expect(nats.volumes.find((v: any) => v.name === "tls").secret.secretName).toBe("cb-nats-cert-manager-tls");
+  });
 });
 
 describe("k6 scripts", () => {

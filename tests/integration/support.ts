@@ -149,17 +149,17 @@ export async function resetRuntimeStreams(natsUrl = infra.natsUrl): Promise<void
  * Starts a nats-server of the caller's own (JetStream in `storeDir`), with the platform's
  * authorization file and the test users' keys, so that a test can kill and restart it; resolves once it answers.
  */
-export async function startNats(port: number, storeDir: string): Promise<ChildProcess> {
+export async function startNats(port: number, storeDir: string, extraArgs: string[] = [], clientOptions: Partial<ConnectionOptions> = {}): Promise<ChildProcess> {
   const keys = Object.fromEntries(
     readFileSync(path.join(infra.natsCredentialsDir, "public-keys.env"), "utf8")
       .split("\n")
       .filter((line) => line.includes("="))
       .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
   );
-  const args = ["-c", path.join(repoRoot, "infra/nats/local.conf"), "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir];
+  const args = ["-c", path.join(repoRoot, "infra/nats/local.conf"), "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir, ...extraArgs];
   const server = spawn(natsServerBinary(), args, { stdio: "ignore", env: { ...process.env, ...keys, NATS_SERVER_NAME: `casebridge-${port}` } });
   await eventually(async () => {
-    const nc = await connect({ ...asOperator(), servers: `nats://127.0.0.1:${port}`, reconnect: false });
+    const nc = await connect({ ...asOperator(), ...clientOptions, servers: `nats://127.0.0.1:${port}`, reconnect: false });
     await nc.close();
   });
   return server;

@@ -26,7 +26,7 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/* NATS URL: the configured one, or the in-chart cluster. */}}
 {{- define "casebridge.natsUrl" -}}
-{{- if .Values.config.natsUrl -}}{{ .Values.config.natsUrl }}{{- else -}}nats://{{ include "casebridge.fullname" . }}-nats:4222{{- end -}}
+{{- if .Values.config.natsUrl -}}{{ .Values.config.natsUrl }}{{- else -}}{{ ternary "tls" "nats" .Values.tls.enabled }}://{{ include "casebridge.fullname" . }}-nats:4222{{- end -}}
 {{- end -}}
 
 {{/* Token issuer: the configured one, or the in-chart Keycloak's realm. */}}
@@ -137,13 +137,20 @@ spec:
           imagePullPolicy: {{ $root.Values.image.pullPolicy }}
           ports:
             - { name: grpc, containerPort: {{ $settings.grpcPort }}, protocol: TCP }
+            - { name: grpc-health, containerPort: {{ $root.Values.tls.healthPort }}, protocol: TCP }
           envFrom:
             - configMapRef: { name: {{ include "casebridge.fullname" $root }}-config }
           env:
             - { name: GRPC_HOST, value: "0.0.0.0" }
             - { name: GRPC_PORT, value: {{ $settings.grpcPort | quote }} }
-            - name: MONGO_URL
-              valueFrom: { secretKeyRef: { name: {{ $root.Values.secrets.mongo }}, key: {{ printf "%s-url" .component }} } }
+            # Mutual TLS: its own certificate, and only the gateway's client certificate is served.
+            - { name: GRPC_TLS, value: "on" }
+            - { name: GRPC_TLS_DIR, value: /etc/casebridge/tls }
+            - { name: GRPC_TLS_CLIENTS, value: gateway }
+            - { name: GRPC_HEALTH_PORT, value: {{ $root.Values.tls.healthPort | quote }} }
+            - { name: NATS_TLS_CA, value: /etc/casebridge/tls/root.pem }
+            {{- include "casebridge.natsUserEnv" . | nindent 12 }}
+            {{- include "casebridge.mongoEnv" (dict "root" $root "component" .component) | nindent 12 }}
             {{- if $root.Values.secrets.pkiPassphrase }}
             - name: PKI_KEY_PASSPHRASE
               valueFrom: { secretKeyRef: { name: {{ $root.Values.secrets.pkiPassphrase }}, key: passphrase } }
@@ -151,25 +158,30 @@ spec:
             {{- range $key, $value := $settings.env }}
             - { name: {{ $key }}, value: {{ $value | quote }} }
             {{- end }}
+          # The kubelet's gRPC probes speak no TLS: they ask the plaintext health-only port.
           readinessProbe:
-            grpc: { port: {{ $settings.grpcPort }} }
+            grpc: { port: {{ $root.Values.tls.healthPort }} }
             periodSeconds: 5
             failureThreshold: 3
           livenessProbe:
-            grpc: { port: {{ $settings.grpcPort }} }
+            grpc: { port: {{ $root.Values.tls.healthPort }} }
             initialDelaySeconds: 20
             periodSeconds: 10
             failureThreshold: 6
           startupProbe:
-            grpc: { port: {{ $settings.grpcPort }} }
+            grpc: { port: {{ $root.Values.tls.healthPort }} }
             periodSeconds: 2
             failureThreshold: 60
           resources: {{- toYaml $settings.resources | nindent 12 }}
           securityContext: {{- include "casebridge.containerSecurity" $root | nindent 12 }}
           volumeMounts:
             - { name: pki, mountPath: /etc/casebridge/pki, readOnly: true }
+            - { name: tls, mountPath: /etc/casebridge/tls, readOnly: true }
+            {{- include "casebridge.natsUserMount" . | nindent 12 }}
             - { name: tmp, mountPath: /tmp }
       volumes:
+        {{- include "casebridge.tlsVolume" (dict "root" $root "peer" .component) | nindent 8 }}
+        {{- include "casebridge.natsUserVolume" (dict "root" $root "user" .component) | nindent 8 }}
         # Secret keys are flat (root-ca.pem, police-ca.crl, police-seal.key.pem, …); the service reads the PKI layout.
         - name: pki
           secret:
@@ -208,8 +220,8 @@ spec:
     - { name: grpc, port: {{ $settings.grpcPort }}, targetPort: grpc, protocol: TCP, appProtocol: grpc }
 {{- if $root.Values.networkPolicy.enabled }}
 ---
-# Agency services are called by the gateway only (they talk to each other through NATS); they reach
-# NATS, MongoDB, Keycloak (JWKS) and DNS.
+# Agency services are called by the gateway only (they talk to each other through NATS); the
+# kubelet's probes on the health port come from the node, which NetworkPolicies do not govern.
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata:
@@ -229,4 +241,61 @@ spec:
         - { port: {{ $settings.grpcPort }}, protocol: TCP }
 {{- end }}
 {{- end }}
+{{- end -}}
+
+
+{{/* The TLS Secret of one peer (police … notary, gateway, nats, mongodb) as a volume named "tls", in the layout of the PKI's tls/ directory; pass (dict "root" $ "peer" name). */}}
+{{- define "casebridge.tlsVolume" -}}
+- name: tls
+  secret:
+    secretName: {{ printf "%s%s" .root.Values.tls.secretPrefix .peer }}
+    defaultMode: 0440
+    items:
+      - { key: root.pem, path: root.pem }
+      - { key: ca.pem, path: ca.pem }
+      - { key: {{ .peer }}.pem, path: {{ .peer }}.pem }
+      - { key: {{ .peer }}.key.pem, path: {{ .peer }}.key.pem }
+{{- end -}}
+
+{{/* The members of the in-chart MongoDB replica set, host:port,… */}}
+{{- define "casebridge.mongoHosts" -}}
+{{- $name := printf "%s-mongodb" (include "casebridge.fullname" .) -}}
+{{- $hosts := list -}}
+{{- range $i, $_ := until (int .Values.mongodb.replicas) -}}{{- $hosts = append $hosts (printf "%s-%d.%s:27017" $name $i $name) -}}{{- end -}}
+{{ join "," $hosts }}
+{{- end -}}
+
+{{/* MONGO_URL (and the password it is made of) of one agency service; pass (dict "root" $ "component" name). */}}
+{{- define "casebridge.mongoEnv" -}}
+{{- $root := .root -}}
+{{- if $root.Values.mongodb.enabled }}
+# Its own user in its own database (readWrite there only); the password from the Secret, expanded by the kubelet.
+- name: MONGO_PASSWORD
+  valueFrom: { secretKeyRef: { name: {{ $root.Values.secrets.mongoAuth }}, key: {{ printf "%s-password" .component }} } }
+- name: MONGO_URL
+  value: {{ printf "mongodb://%s:$(MONGO_PASSWORD)@%s/casebridge_%s?replicaSet=rs0&authSource=casebridge_%s&tls=true&tlsCAFile=/etc/casebridge/tls/root.pem" .component (include "casebridge.mongoHosts" $root) .component .component | quote }}
+{{- else }}
+- name: MONGO_URL
+  valueFrom: { secretKeyRef: { name: {{ $root.Values.secrets.mongo }}, key: {{ printf "%s-url" .component }} } }
+{{- end }}
+{{- end -}}
+
+{{/* The NATS user a process authenticates as: NATS_NKEY_FILE, pointing into the volume of casebridge.natsUserVolume. */}}
+{{- define "casebridge.natsUserEnv" -}}
+- { name: NATS_NKEY_FILE, value: /etc/casebridge/nats/nkey.seed }
+{{- end -}}
+
+{{/* The volume mount of a process's NATS nkey seed. */}}
+{{- define "casebridge.natsUserMount" -}}
+- { name: nats-user, mountPath: /etc/casebridge/nats, readOnly: true }
+{{- end -}}
+
+{{/* The Secret <secrets.natsUserPrefix><user> (key nkey.seed, made by `npm run nats-auth -- secrets`) as the volume "nats-user"; pass (dict "root" $ "user" name). */}}
+{{- define "casebridge.natsUserVolume" -}}
+- name: nats-user
+  secret:
+    secretName: {{ printf "%s%s" .root.Values.secrets.natsUserPrefix .user }}
+    defaultMode: 0440
+    items:
+      - { key: nkey.seed, path: nkey.seed }
 {{- end -}}

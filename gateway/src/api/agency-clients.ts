@@ -11,20 +11,28 @@ export interface AgencyClients {
   readonly incidents: ContractClient<typeof tpb.IncidentServiceDefinition>;
 }
 
-/** gRPC clients of every agency service (documents up to 20 MiB fit in a gRPC message); `close()` releases them. */
-export function agencyClients(addresses: Record<SealAgency, string>, timeoutMs: number): { of: (agency: SealAgency) => AgencyClients; close: () => void } {
+/**
+ * gRPC clients of every agency service (documents up to 20 MiB fit in a gRPC message); `close()`
+ * releases them. With `credentials` (grpcClientCredentials of the gateway's TLS material) every
+ * channel presents the gateway's certificate and checks the service's name against its SANs.
+ */
+export function agencyClients(
+  addresses: Record<SealAgency, string>,
+  timeoutMs: number,
+  credentials?: Parameters<typeof grpcClient>[3],
+): { of: (agency: SealAgency) => AgencyClients; close: () => void } {
   const clients = Object.fromEntries(
     SEAL_AGENCIES.map((agency) => {
       const address = addresses[agency];
       return [
         agency,
         {
-          transfers: grpcClient(address, pb.TransferServiceDefinition, timeoutMs),
-          cases: grpcClient(address, pb.CaseFileServiceDefinition, timeoutMs),
-          prosecution: grpcClient(address, pb.ProsecutionServiceDefinition, timeoutMs),
-          court: grpcClient(address, pb.CourtServiceDefinition, timeoutMs),
-          alerts: grpcClient(address, dpb.AlertServiceDefinition, timeoutMs),
-          incidents: grpcClient(address, tpb.IncidentServiceDefinition, timeoutMs),
+          transfers: grpcClient(address, pb.TransferServiceDefinition, timeoutMs, credentials),
+          cases: grpcClient(address, pb.CaseFileServiceDefinition, timeoutMs, credentials),
+          prosecution: grpcClient(address, pb.ProsecutionServiceDefinition, timeoutMs, credentials),
+          court: grpcClient(address, pb.CourtServiceDefinition, timeoutMs, credentials),
+          alerts: grpcClient(address, dpb.AlertServiceDefinition, timeoutMs, credentials),
+          incidents: grpcClient(address, tpb.IncidentServiceDefinition, timeoutMs, credentials),
         },
       ];
     }),

@@ -28,4 +28,14 @@ describe("loadServiceConfig", () => {
   it("rejects a value that is not a URL", () => {
     expect(() => loadServiceConfig("court", 1, { ...valid, NATS_URL: "localhost" })).toThrow("NATS_URL is not a URL (got 'localhost')");
   });
+
+  it("takes gRPC in plaintext on loopback only; GRPC_TLS=on reads its directory (default <PKI_DIR>/tls)", () => {
+    expect(loadServiceConfig("police", 1, { ...valid, GRPC_HOST: "127.0.0.2" }).grpcTls).toMatchObject({ enabled: false });
+    expect(loadServiceConfig("police", 1, { ...valid, GRPC_HOST: "::1" }).grpcTls.enabled).toBe(false);
+    expect(() => loadServiceConfig("police", 1, { ...valid, GRPC_HOST: "0.0.0.0" })).toThrow("GRPC_HOST 0.0.0.0 is not a loopback address: plaintext gRPC is refused there, set GRPC_TLS=on");
+    const on = loadServiceConfig("police", 1, { ...valid, GRPC_HOST: "0.0.0.0", GRPC_TLS: "on", PKI_DIR: "/etc/pki", GRPC_HEALTH_PORT: "50052" });
+    expect(on).toMatchObject({ grpcTls: { enabled: true, dir: "/etc/pki/tls", allowedClients: ["gateway"] }, grpcHealthPort: 50052 });
+    expect(() => loadServiceConfig("police", 1, { ...valid, GRPC_TLS: "yes" })).toThrow("GRPC_TLS must be one of on, off (got 'yes')");
+    expect(() => loadServiceConfig("police", 1, { ...valid, GRPC_HEALTH_PORT: "50052" })).toThrow("GRPC_HEALTH_PORT is for GRPC_TLS=on only");
+  });
 });

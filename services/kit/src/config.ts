@@ -1,5 +1,7 @@
 import { API_AUDIENCE } from "./actor";
 import { resolve } from "node:path";
+import { isLoopbackHost } from "./grpc-tls";
+import { readNatsTls, type NatsTlsConfig } from "./nats-tls";
 import { parseDeadlineRules, STATUTORY_RULES, type DeadlineRules } from "./deadlines/domain";
 /** The environment a service reads its settings from. */
 export type Env = Record<string, string | undefined>;
@@ -109,12 +111,18 @@ export interface ServiceConfig {
   natsConnectAttempts: number;
   /** This service's nkey seed file (NATS_NKEY_FILE, or <NATS_CREDENTIALS_DIR>/<service>.nk). */
   natsSeedFile: string;
+  /** NATS TLS (NATS_TLS_CA, NATS_TLS_CERT, NATS_TLS_KEY); see nats-tls.ts. */
+  natsTls: NatsTlsConfig;
   mongoUrl: string;
   mongoDb: string;
   mongoConnectAttempts: number;
   mongoConnectTimeoutMs: number;
   grpcHost: string;
   grpcPort: number;
+  /** Mutual TLS on the gRPC port (GRPC_TLS=on); off means plaintext, allowed on a loopback GRPC_HOST only. See grpc-tls.ts. */
+  grpcTls: GrpcTlsConfig;
+  /** With TLS on: a plaintext port serving grpc.health.v1 only (for Kubernetes probes, which speak no TLS); 0: none. */
+  grpcHealthPort: number;
   logLevel: (typeof LOG_LEVELS)[number];
   rpcTimeoutMs: number;
   shutdownGraceMs: number;
@@ -132,6 +140,28 @@ export interface ServiceConfig {
   deadlineRules: DeadlineRules;
 }
 
+/** The gRPC TLS switch and where its files are. */
+export interface GrpcTlsConfig {
+  enabled: boolean;
+  /** Directory with root.pem, ca.pem, <agency>.pem and <agency>.key.pem (GRPC_TLS_DIR, default <PKI_DIR>/tls). */
+  dir: string;
+  /** CNs of the TLS client certificates allowed to call (GRPC_TLS_CLIENTS, comma-separated; default gateway). */
+  allowedClients: string[];
+}
+
+/** Reads GRPC_TLS, GRPC_TLS_DIR and GRPC_TLS_CLIENTS; with TLS off, a non-loopback `host` is a problem (plaintext only on loopback). */
+export function readGrpcTls(read: EnvReader, env: Env, pkiDir: string, host: string | undefined): GrpcTlsConfig {
+  const enabled = read.oneOf("GRPC_TLS", ["on", "off"], "off") === "on";
+  if (!enabled && host !== undefined && !isLoopbackHost(host)) {
+    read.problem(`GRPC_HOST ${host} is not a loopback address: plaintext gRPC is refused there, set GRPC_TLS=on (and GRPC_TLS_DIR)`);
+  }
+  return {
+    enabled,
+    dir: resolve(read.string("GRPC_TLS_DIR", resolve(pkiDir, "tls"))),
+    allowedClients: (env.GRPC_TLS_CLIENTS ?? "gateway").split(",").map((name) => name.trim()).filter(Boolean),
+  };
+}
+
 /** Parses the shared service settings from the environment; throws ConfigError listing every problem. */
 export function loadServiceConfig(service: string, defaultGrpcPort: number, env: Env): ServiceConfig {
   const read = new EnvReader(env);
@@ -141,6 +171,7 @@ export function loadServiceConfig(service: string, defaultGrpcPort: number, env:
     natsUrl: read.url("NATS_URL", ["nats:", "tls:"]),
     natsConnectAttempts: read.int("NATS_CONNECT_ATTEMPTS", { default: 5, min: 1, max: 1000 }),
     natsSeedFile: read.natsSeedFile(service),
+    natsTls: readNatsTls(read, env),
     mongoUrl: read.url("MONGO_URL", ["mongodb:", "mongodb+srv:"]),
     mongoDb: read.string("MONGO_DB", `casebridge_${service}`),
     mongoConnectAttempts: read.int("MONGO_CONNECT_ATTEMPTS", { default: 5, min: 1, max: 1000 }),
@@ -156,7 +187,11 @@ export function loadServiceConfig(service: string, defaultGrpcPort: number, env:
     authAudience: read.string("AUTH_AUDIENCE", API_AUDIENCE),
     jetstreamReplicas: read.int("JETSTREAM_REPLICAS", { default: 1, min: 1, max: 5 }),
     deadlineRules: STATUTORY_RULES,
+    grpcTls: { enabled: false, dir: "", allowedClients: [] },
+    grpcHealthPort: read.int("GRPC_HEALTH_PORT", { default: 0, min: 0, max: 65535 }),
   };
+  config.grpcTls = readGrpcTls(read, env, config.pkiDir, config.grpcHost);
+  if (config.grpcHealthPort !== 0 && !config.grpcTls.enabled) read.problem("GRPC_HEALTH_PORT is for GRPC_TLS=on only (with TLS off the gRPC port serves grpc.health.v1 itself)");
   const rules = parseDeadlineRules(env.DEADLINE_RULES ?? "");
   if ("problems" in rules) rules.problems.forEach((problem) => read.problem(problem));
   else config.deadlineRules = rules.rules;

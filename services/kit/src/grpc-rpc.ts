@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { TRACE_ID_HEADER, type CallOptions, type ContractClient, type ContractDefinition, type ServedContract } from "./contract";
-import { fromGrpcError, toGrpcError } from "./errors";
+import { fromGrpcError, PermissionDeniedError, toGrpcError } from "./errors";
+import type { GrpcPeerCheck } from "./grpc-tls";
 import { logCallFailure } from "./call-log";
 
 /**
@@ -31,8 +32,11 @@ function metadataOf(metadata: grpc.Metadata): Record<string, string> {
   return plain;
 }
 
-/** Adds contracts to a grpc-js server; each call runs the same handlers the NATS transport uses. */
-export function serveOnGrpc(server: grpc.Server, contracts: ServedContract[], logger: Logger): void {
+/**
+ * Adds contracts to a grpc-js server; each call runs the same handlers the NATS transport uses.
+ * `checkPeer` (mutual TLS) refuses a call whose client certificate may not call, with PERMISSION_DENIED.
+ */
+export function serveOnGrpc(server: grpc.Server, contracts: ServedContract[], logger: Logger, checkPeer?: GrpcPeerCheck): void {
   for (const { definition, handlers } of contracts) {
     const implementation: grpc.UntypedServiceImplementation = {};
     for (const [key, method] of Object.entries(definition.methods)) {
@@ -43,6 +47,12 @@ export function serveOnGrpc(server: grpc.Server, contracts: ServedContract[], lo
         const metadata = metadataOf(call.metadata);
         const traceId = metadata[TRACE_ID_HEADER] || randomUUID();
         const log = logger.child({ traceId, rpc: `${definition.name}.${method.name}`, transport: "grpc" });
+        const refused = checkPeer?.(call.getAuthContext());
+        if (refused) {
+          log.warn({ peer: call.getPeer(), reason: refused }, "gRPC call refused: client certificate not allowed");
+          callback(toGrpcError(new PermissionDeniedError(refused)));
+          return;
+        }
         handler(call.request, { traceId, metadata, logger: log, transport: "grpc" }).then(
           (response) => callback(null, response),
           (err: unknown) => {
@@ -60,9 +70,14 @@ export function serveOnGrpc(server: grpc.Server, contracts: ServedContract[], lo
 /** Channel options of every gRPC server and client: messages up to 32 MiB (documents are up to 20 MiB). */
 export const GRPC_CHANNEL_OPTIONS: grpc.ChannelOptions = { "grpc.max_receive_message_length": 32 * 1024 * 1024, "grpc.max_send_message_length": 32 * 1024 * 1024 };
 
-/** A typed client of a contract over gRPC; `close()` releases its channel. */
-export function grpcClient<D extends ContractDefinition>(address: string, definition: D, defaultTimeoutMs = 5000): ContractClient<D> & { close(): void } {
-  const channel = new grpc.Client(address, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
+/** A typed client of a contract over gRPC (plaintext unless `credentials`, e.g. grpcClientCredentials); `close()` releases its channel. */
+export function grpcClient<D extends ContractDefinition>(
+  address: string,
+  definition: D,
+  defaultTimeoutMs = 5000,
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+): ContractClient<D> & { close(): void } {
+  const channel = new grpc.Client(address, credentials, GRPC_CHANNEL_OPTIONS);
   const service = grpcServiceDefinition(definition);
   const client: Record<string, unknown> = { close: () => channel.close() };
   for (const [key, method] of Object.entries(service)) {

@@ -23,3 +23,6 @@ export * from "./limits";
 export * from "./dev-token";
 export * from "./trust";
 export * from "./units/units";
+export * from "./grpc-tls";
+export * from "./nats-tls";
+export * from "./mongo-users";

@@ -1,4 +1,4 @@
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { ConfigError } from "./config";
 import { natsAuthOptions, NatsCredentialsError } from "./nats-auth/credentials";
@@ -17,6 +17,8 @@ export interface NatsIdentity {
   servers: string;
   principal: NatsPrincipal;
   seedFile: string;
+  /** TLS options (nats-tls.ts natsTlsOptions); none on a plaintext local server. */
+  tls?: Pick<ConnectionOptions, "tls">;
 }
 
 /**
@@ -25,7 +27,7 @@ export interface NatsIdentity {
  * connection. A missing or malformed seed file is a ConfigError; a refused key is not retried.
  */
 export async function connectNats(identity: NatsIdentity, attempts: number, logger: Logger, onChange?: (connected: boolean) => void): Promise<NatsLink> {
-  const { servers, principal, seedFile } = identity;
+  const { servers, principal, seedFile, tls = {} } = identity;
   let auth;
   try {
     auth = natsAuthOptions(principal, seedFile);
@@ -37,7 +39,7 @@ export async function connectNats(identity: NatsIdentity, attempts: number, logg
   try {
     nc = await retry(
       attempts,
-      () => connect({ servers: servers.split(","), name: principal, maxReconnectAttempts: -1, reconnectTimeWait: 500, pingInterval: 10_000, ...auth }),
+      () => connect({ servers: servers.split(","), name: principal, maxReconnectAttempts: -1, reconnectTimeWait: 500, pingInterval: 10_000, ...tls, ...auth }),
       (err, n, delayMs) => logger.warn({ attempt: n, retryInMs: delayMs, reason: (err as Error).message }, "NATS not reachable yet"),
     );
   } catch (err) {

@@ -10,9 +10,11 @@ import { ConfigError, loadServiceConfig, type Env, type ServiceConfig } from "./
 import { createLogger } from "./logger";
 import { connectNats, type NatsLink } from "./nats";
 import { natsPrincipalOf } from "./nats-auth/permissions";
+import { natsTlsOptions } from "./nats-tls";
 import { connectMongo } from "./mongo";
 import { serve, type ServedContract } from "./contract";
 import { GRPC_CHANNEL_OPTIONS, serveOnGrpc } from "./grpc-rpc";
+import { grpcServerCredentials, readGrpcTlsMaterial, tlsPeerCheck, type GrpcTlsMaterial } from "./grpc-tls";
 import { serveOnNats } from "./nats-rpc";
 import { createSystemHandlers } from "./system.service";
 import { StartupError } from "./startup-error";
@@ -62,9 +64,9 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-function bind(server: grpc.Server, address: string): Promise<number> {
+function bind(server: grpc.Server, address: string, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
   return new Promise((resolve, reject) =>
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) =>
+    server.bindAsync(address, credentials, (err, port) =>
       err ? reject(new StartupError(`cannot listen for gRPC on ${address}: ${err.message}`, { cause: err })) : resolve(port),
     ),
   );
@@ -112,7 +114,7 @@ export async function startService(spec: ServiceSpec, env: Env, logDestination?:
 
   const principal = natsPrincipalOf(spec.name);
   if (!principal) throw new ConfigError([`${spec.name} has no NATS user (services/kit/src/nats-auth/permissions.ts)`]);
-  const nats = await connectNats({ servers: config.natsUrl, principal, seedFile: config.natsSeedFile }, config.natsConnectAttempts, logger, setServing);
+  const nats = await connectNats({ servers: config.natsUrl, principal, seedFile: config.natsSeedFile, tls: natsTlsOptions(config.natsTls) }, config.natsConnectAttempts, logger, setServing);
   let mongo: mongoose.Connection;
   try {
     mongo = await connectMongo(config.mongoUrl, config.mongoDb, { attempts: config.mongoConnectAttempts, timeoutMs: config.mongoConnectTimeoutMs, logger });
@@ -151,16 +153,32 @@ export async function startService(spec: ServiceSpec, env: Env, logDestination?:
       },
     }),
   );
+  let tls: GrpcTlsMaterial | undefined;
+  if (config.grpcTls.enabled) {
+    try {
+      tls = await readGrpcTlsMaterial(config.grpcTls.dir, sealAgencyOfService(spec));
+    } catch (err) {
+      seals.watch.stop();
+      await Promise.all([nats.nc.close(), mongo.close()]);
+      throw new ConfigError([(err as Error).message]);
+    }
+  }
   const setup: ServiceSetup = (await spec.setup?.(deps)) ?? { contracts: [] };
   const contracts = [systemContract, ...setup.contracts];
 
   const server = new grpc.Server(GRPC_CHANNEL_OPTIONS);
   health.addToServer(server);
-  serveOnGrpc(server, contracts, logger);
+  serveOnGrpc(server, contracts, logger, tls && tlsPeerCheck(tls.ca, config.grpcTls.allowedClients));
+  // Kubernetes' gRPC probes speak no TLS: with TLS on, grpc.health.v1 alone is also served in plaintext on its own port.
+  const healthServer = tls && config.grpcHealthPort ? new grpc.Server() : undefined;
+  if (healthServer) health.addToServer(healthServer);
   let grpcPort: number;
   try {
-    grpcPort = await bind(server, `${config.grpcHost}:${config.grpcPort}`);
+    grpcPort = await bind(server, `${config.grpcHost}:${config.grpcPort}`, tls && grpcServerCredentials(tls));
+    if (healthServer) await bind(healthServer, `${config.grpcHost}:${config.grpcHealthPort}`);
   } catch (err) {
+    server.forceShutdown();
+    healthServer?.forceShutdown();
     await Promise.all([nats.nc.close(), mongo.close()]);
     throw err;
   }
@@ -169,7 +187,7 @@ export async function startService(spec: ServiceSpec, env: Env, logDestination?:
   await runtime.start();
   await setup.start?.();
   setServing(true);
-  logger.info({ grpc: `${config.grpcHost}:${grpcPort}`, nats: config.natsUrl, mongoDb: config.mongoDb, instanceId: identity.instanceId }, "service started");
+  logger.info({ grpc: `${config.grpcHost}:${grpcPort}`, grpcTls: tls ? { clients: config.grpcTls.allowedClients, healthPort: config.grpcHealthPort || undefined } : "off (loopback only)", nats: config.natsUrl, mongoDb: config.mongoDb, instanceId: identity.instanceId }, "service started");
 
   return {
     deps,
@@ -183,6 +201,7 @@ export async function startService(spec: ServiceSpec, env: Env, logDestination?:
       await runtime.stop().catch((err: unknown) => logger.warn({ err }, "the relay or the projector did not stop cleanly"));
       logger.info("shutting down");
       await nats.nc.drain().catch((err: unknown) => logger.warn({ err }, "NATS drain failed"));
+      healthServer?.forceShutdown();
       await shutdownGrpc(server, config.shutdownGraceMs);
       await mongo.close();
       logger.info("stopped");

@@ -5,11 +5,14 @@ import {
   createLogger,
   EnvReader,
   loadTsaCredential,
+  natsTlsOptions,
+  readNatsTls,
   PkiFilesError,
   serveTimeStamps,
   TimeStampAuthority,
   TSA_NATS_SUBJECT,
   type Env,
+  type NatsTlsConfig,
   type Logger,
 } from "@casebridge/kit";
 
@@ -17,6 +20,7 @@ import {
 export interface TimeStampServiceConfig {
   readonly natsUrl: string;
   readonly natsSeedFile: string;
+  readonly natsTls: NatsTlsConfig;
   readonly pkiDir: string;
   readonly pkiKeyPassphrase: string | undefined;
   readonly logLevel: string;
@@ -28,6 +32,7 @@ export function loadTimeStampConfig(env: Env): TimeStampServiceConfig {
   const config = {
     natsUrl: read.url("NATS_URL", ["nats:", "tls:"], "nats://127.0.0.1:4222"),
     natsSeedFile: read.natsSeedFile("tsa"),
+    natsTls: readNatsTls(read, env),
     pkiDir: resolve(read.string("PKI_DIR", ".data/pki")),
     pkiKeyPassphrase: read.string("PKI_KEY_PASSPHRASE", "") || undefined,
     logLevel: read.string("LOG_LEVEL", "info"),
@@ -54,7 +59,7 @@ export async function startTimeStampService(env: Env): Promise<RunningTimeStampS
     if (error instanceof PkiFilesError) throw new ConfigError([`PKI: ${error.message} (create or upgrade the dev PKI with: npm run seal -- init)`]);
     throw error;
   }
-  const nats = await connectNats({ servers: config.natsUrl, principal: "tsa", seedFile: config.natsSeedFile }, 30, logger);
+  const nats = await connectNats({ servers: config.natsUrl, principal: "tsa", seedFile: config.natsSeedFile, tls: natsTlsOptions(config.natsTls) }, 30, logger);
   const server = serveTimeStamps(nats.nc, tsa, logger);
   await nats.nc.flush();
   logger.info({ subject: TSA_NATS_SUBJECT, certificate: tsa.certificate.subject, serial: tsa.certificate.serial }, "time-stamp authority ready");

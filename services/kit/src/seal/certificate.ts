@@ -1,4 +1,5 @@
 import { createHash, randomBytes, X509Certificate, type KeyObject } from "node:crypto";
+import { isIPv4, isIPv6 } from "node:net";
 import forge from "node-forge";
 import { AlgorithmOid, suiteOf, type SealAlgorithm } from "./algorithms";
 import {
@@ -70,14 +71,19 @@ export interface CertificateInfo {
 export const ExtendedKeyUsageOid = {
   /** id-kp-timeStamping: the only purpose of a time-stamp authority's certificate (RFC 3161 §2.3). */
   timeStamping: "1.3.6.1.5.5.7.3.8",
+  /** id-kp-serverAuth: a TLS server (gRPC services, NATS, MongoDB). */
+  serverAuth: "1.3.6.1.5.5.7.3.1",
+  /** id-kp-clientAuth: a TLS client presenting its certificate (the gateway to the services). */
+  clientAuth: "1.3.6.1.5.5.7.3.2",
 } as const;
 
 /** RFC 5280 key usage bits. */
-export type KeyUsage = "digitalSignature" | "nonRepudiation" | "keyCertSign" | "cRLSign";
+export type KeyUsage = "digitalSignature" | "nonRepudiation" | "keyEncipherment" | "keyCertSign" | "cRLSign";
 
 const KEY_USAGE_BITS: Readonly<Record<KeyUsage, number>> = {
   digitalSignature: 0,
   nonRepudiation: 1,
+  keyEncipherment: 2,
   keyCertSign: 5,
   cRLSign: 6,
 };
@@ -92,6 +98,7 @@ const Oid = {
   subjectKeyId: "2.5.29.14",
   authorityKeyId: "2.5.29.35",
   extKeyUsage: "2.5.29.37",
+  subjectAltName: "2.5.29.17",
 } as const;
 
 const KEY_TYPES = {
@@ -261,6 +268,10 @@ export interface CertificateTemplate {
   readonly ca?: { readonly pathLength: number };
   /** extendedKeyUsage of an end-entity certificate (e.g. time-stamping, which RFC 3161 wants critical). */
   readonly extendedKeyUsage?: { readonly purposes: readonly string[]; readonly critical: boolean };
+  /** keyUsage of an end-entity certificate (default digitalSignature + nonRepudiation, a seal's). */
+  readonly keyUsage?: readonly KeyUsage[];
+  /** subjectAltName of a TLS certificate: DNS names (wildcards allowed) and IP addresses (v4 or v6). */
+  readonly subjectAltNames?: { readonly dns?: readonly string[]; readonly ip?: readonly string[] };
 }
 
 /** Issues a certificate signed by `issuer`, or self-signed when `issuer` is absent. */
@@ -277,7 +288,7 @@ export async function issueCertificate(
   const ca = template.ca;
   const extensions = [
     extension(Oid.basicConstraints, true, seq(ca ? [bool(true), integer(ca.pathLength)] : [])),
-    extension(Oid.keyUsage, true, keyUsageBits(ca ? ["keyCertSign", "cRLSign"] : ["digitalSignature", "nonRepudiation"])),
+    extension(Oid.keyUsage, true, keyUsageBits(ca ? ["keyCertSign", "cRLSign"] : [...(template.keyUsage ?? ["digitalSignature", "nonRepudiation"])])),
     ...(template.extendedKeyUsage
       ? [
           extension(
@@ -287,6 +298,7 @@ export async function issueCertificate(
           ),
         ]
       : []),
+    ...(template.subjectAltNames ? [extension(Oid.subjectAltName, false, subjectAltNames(template.subjectAltNames))] : []),
     extension(Oid.subjectKeyId, false, octets(subjectKeyId)),
     extension(
       Oid.authorityKeyId,
@@ -349,6 +361,24 @@ function extension(oid: string, critical: boolean, value: forge.asn1.Asn1): forg
   if (critical) parts.push(bool(true));
   parts.push(asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OCTETSTRING, false, binary(toDer(value))));
   return seq(parts);
+}
+
+/** GeneralNames: dNSName [2] IA5String and iPAddress [7] OCTET STRING (4 or 16 bytes). */
+function subjectAltNames(names: { readonly dns?: readonly string[]; readonly ip?: readonly string[] }): forge.asn1.Asn1 {
+  return seq([
+    ...(names.dns ?? []).map((dns) => asn1.create(asn1.Class.CONTEXT_SPECIFIC, 2, false, dns)),
+    ...(names.ip ?? []).map((ip) => asn1.create(asn1.Class.CONTEXT_SPECIFIC, 7, false, binary(ipBytes(ip)))),
+  ]);
+}
+
+function ipBytes(ip: string): Buffer {
+  if (isIPv4(ip)) return Buffer.from(ip.split(".").map(Number));
+  if (!isIPv6(ip)) throw new Error(`not an IP address: ${ip}`);
+  const [head = "", tail = ""] = ip.split("::");
+  const groups = (part: string) => (part ? part.split(":") : []);
+  const missing = 8 - groups(head).length - groups(tail).length;
+  const all = ip.includes("::") ? [...groups(head), ...Array<string>(missing).fill("0"), ...groups(tail)] : groups(ip);
+  return Buffer.concat(all.map((group) => Buffer.from(group.padStart(4, "0"), "hex")));
 }
 
 function keyUsageBits(usages: KeyUsage[]): forge.asn1.Asn1 {

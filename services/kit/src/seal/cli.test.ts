@@ -1,10 +1,12 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { common } from "@casebridge/proto";
 import { unzipSync, zipSync } from "fflate";
 import { buildManifest, sealManifest } from "./bundle";
 import { CliExit, runSealCli } from "./cli";
+import { ExtendedKeyUsageOid, parseCertificate } from "./certificate";
 import { Sealer } from "./cms";
 import { buildEvidencePackage } from "./evidence-package";
 import { createPki, credentialOf } from "./pki";
@@ -98,13 +100,35 @@ describe("npm run seal", () => {
     const first = await loadTsaCredential(old, "s3cret");
     rmSync(join(old, "tsa"), { recursive: true });
     expect((await loadTrustMaterial(old)).timeStampAuthorities).toEqual([]);
-    expect(await run()).toContain("added tsa (time-stamp authority)");
+    expect(await run()).toContain("added tsa to the PKI");
     const upgraded = await loadTsaCredential(old, "s3cret");
     expect(upgraded.chain[0]!.sha256).not.toEqual(first.chain[0]!.sha256);
     expect(readFileSync(join(old, "tsa", "tsa.key.pem"), "utf8")).toContain("ENCRYPTED PRIVATE KEY");
     expect(statSync(join(old, "tsa", "tsa.key.pem")).mode & 0o777).toBe(0o600);
     expect(await run()).not.toContain("added");
     expect((await loadTrustMaterial(old)).timeStampAuthorities.map((c) => c.sha256)).toEqual([upgraded.chain[0]!.sha256]);
+  });
+
+  it("issues TLS certificates under a TLS CA of the root: serverAuth for services, clientAuth for the gateway, SANs of the release", async () => {
+    const dir = join(work, "tls-pki");
+    expect(await runSealCli(["init", "--dir", dir, "--release", "cbx", "--namespace", "justice"], {}, () => undefined, () => undefined)).toBe(CliExit.ok);
+    const root = new X509Certificate(readFileSync(join(dir, "root", "ca.pem")));
+    const tlsCa = new X509Certificate(readFileSync(join(dir, "tls", "ca.pem")));
+    expect(tlsCa.ca && tlsCa.verify(root.publicKey)).toBe(true);
+    const [police, gateway, mongodb] = ["police", "gateway", "mongodb"].map((peer) => parseCertificate(new X509Certificate(readFileSync(join(dir, "tls", `${peer}.pem`))).raw));
+    expect([...police!.extendedKeyUsage]).toEqual([ExtendedKeyUsageOid.serverAuth]);
+    expect([...gateway!.extendedKeyUsage]).toEqual([ExtendedKeyUsageOid.clientAuth]);
+    expect([...police!.keyUsage]).toEqual(["digitalSignature"]);
+    expect(police!.x509.subjectAltName).toContain("DNS:cbx-police.justice.svc.cluster.local");
+    expect(police!.x509.subjectAltName).toContain("IP Address:127.0.0.1");
+    expect(mongodb!.x509.subjectAltName).toContain("DNS:*.cbx-mongodb.justice.svc");
+    expect(police!.x509.checkIssued(tlsCa) && police!.x509.verify(tlsCa.publicKey)).toBe(true);
+    expect(readFileSync(join(dir, "tls", "police.key.pem"), "utf8")).toContain("BEGIN PRIVATE KEY");
+    // Re-issued for another release: new certificates, the same TLS CA.
+    expect(await runSealCli(["tls", "--dir", dir, "--release", "other"], {}, () => undefined, () => undefined)).toBe(CliExit.ok);
+    expect(new X509Certificate(readFileSync(join(dir, "tls", "police.pem"))).subjectAltName).toContain("DNS:other-police.default.svc");
+    expect(new X509Certificate(readFileSync(join(dir, "tls", "ca.pem"))).fingerprint256).toBe(tlsCa.fingerprint256);
+    expect(await runSealCli(["tls", "--dir", dir, "--release", "Bad_Name"], {}, () => undefined, () => undefined)).toBe(CliExit.usage);
   });
 
   it("keeps keys encrypted when a passphrase is set, and names the problem when it is wrong", async () => {

@@ -18,8 +18,10 @@ import {
   passphraseFrom,
   PkiFilesError,
   readCrl,
+  reissueTlsCertificates,
   writeCrl,
 } from "./pki-files";
+import { DEFAULT_TLS_NAMES, TLS_PEERS, type TlsNames } from "./tls-pki";
 import { RevocationRegistry } from "./revocation";
 import { openCrlBucket, publishCrl } from "./revocation-nats";
 import { SealVerifier } from "./verifier";
@@ -30,7 +32,14 @@ import { natsAuthOptions } from "../nats-auth/credentials";
 const USAGE = `Usage: npm run seal -- <command> [options]
 
 Commands:
-  init [--algorithm p-256|rsa-2048|sm2]   create the dev PKI if missing (default p-256)
+  init [--algorithm p-256|rsa-2048|sm2] [--release <name>] [--namespace <ns>]
+                                           create the dev PKI if missing (default p-256), with the TLS
+                                           CA and certificates (tls/) for gRPC, NATS and MongoDB; an
+                                           older PKI gets what it lacks (tsa/, tls/)
+  tls [--release <name>] [--namespace <ns>]
+                                           issue the TLS certificates again (keeping the TLS CA) with
+                                           SANs <release>-<peer>[.<ns>[.svc[.cluster.local]]],
+                                           localhost, 127.0.0.1 and ::1 (defaults: cb, default)
   sign --agency <agency> <file>            seal <file> with the agency's seal; writes <file>.p7s (DER)
   verify <file> [--agency <agency>] [--json]
                                            verify <file> against <file>.p7s; exit 0 valid, 1 not valid
@@ -77,6 +86,8 @@ export async function runSealCli(argv: string[], env: NodeJS.ProcessEnv, out: (l
         out: { type: "string" },
         json: { type: "boolean" },
         "no-publish": { type: "boolean" },
+        release: { type: "string" },
+        namespace: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -98,6 +109,12 @@ export async function runSealCli(argv: string[], env: NodeJS.ProcessEnv, out: (l
     if (!agency) throw new UsageError(`--agency must be one of ${SEAL_AGENCIES.join(", ")}`);
     return agency;
   };
+  const tlsNames = (): TlsNames => {
+    const names = { release: values.release ?? DEFAULT_TLS_NAMES.release, namespace: values.namespace ?? DEFAULT_TLS_NAMES.namespace };
+    // DNS labels (RFC 1123), as Kubernetes names them.
+    for (const [option, value] of Object.entries(names)) if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(value)) throw new UsageError(`--${option} must be a DNS label (got '${value}')`);
+    return names;
+  };
   const onlyFile = (): string => {
     if (rest.length !== 1) throw new UsageError(`${command} takes exactly one file`);
     return rest[0]!;
@@ -107,9 +124,15 @@ export async function runSealCli(argv: string[], env: NodeJS.ProcessEnv, out: (l
       case "init": {
         const algorithm = parseSealAlgorithm(values.algorithm ?? "p-256");
         if (!algorithm) throw new UsageError("--algorithm must be p-256, rsa-2048 or sm2");
-        const result = await initPkiDirectory(dir, algorithm, passphrase);
+        const result = await initPkiDirectory(dir, algorithm, passphrase, tlsNames());
         out(result.created ? `created the dev PKI (${result.algorithm}) in ${dir}` : `the PKI in ${dir} is already there (${result.algorithm})`);
-        if (result.upgraded.length > 0) out(`added ${result.upgraded.join(", ")} (time-stamp authority) to the PKI in ${dir}`);
+        if (result.upgraded.length > 0) out(`added ${result.upgraded.join(", ")} to the PKI in ${dir}`);
+        return CliExit.ok;
+      }
+      case "tls": {
+        const names = tlsNames();
+        await reissueTlsCertificates(dir, names, passphrase);
+        out(`issued the TLS certificates of ${TLS_PEERS.join(", ")} in ${dir}/tls for release ${names.release} in namespace ${names.namespace}`);
         return CliExit.ok;
       }
       case "sign": {

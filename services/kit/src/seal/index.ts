@@ -15,3 +15,4 @@ export * from "./service-seals";
 export * from "./cli";
 export * from "./timestamp";
 export * from "./timestamp-nats";
+export * from "./tls-pki";

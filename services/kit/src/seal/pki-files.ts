@@ -6,6 +6,7 @@ import { parseCertificate, type CertificateInfo } from "./certificate";
 import { assertCredentialAllowed, type SealCredential } from "./cms";
 import { createPki, issueTsaCertificate, keySigner, SEAL_AGENCIES, type KeyedCertificate, type Pki, type SealAgency } from "./pki";
 import type { SigningKey } from "./certificate";
+import { DEFAULT_TLS_NAMES, hasTlsDirectory, issueTlsCa, TLS_DIR, writeTlsDirectory, type TlsNames } from "./tls-pki";
 
 /**
  * The PKI on disk. One directory per CA; private keys are PKCS#8 PEM with mode 0600, encrypted
@@ -18,6 +19,9 @@ import type { SigningKey } from "./certificate";
  *   <agency>/seal.pem seal.key.pem seal.bin seal.svg  seal certificate, key, MadeSeal, picture
  *   tsa/tsa.pem tsa.key.pem       time-stamp authority (RFC 3161), issued by the root; only the TSA
  *                                 process needs its key, every service its certificate
+ *   tls/ca.pem ca.key.pem         TLS CA, issued by the root (see tls-pki.ts)
+ *   tls/<peer>.pem <peer>.key.pem  TLS certificate (+ the TLS CA's) and key of police … notary,
+ *                                 gateway, nats, mongodb; tls.json: the release/namespace of the SANs
  */
 export const PKI_FORMAT = 1;
 
@@ -53,23 +57,49 @@ export async function initPkiDirectory(
   dir: string,
   algorithm: SealAlgorithm,
   passphrase?: string,
+  tlsNames: TlsNames = DEFAULT_TLS_NAMES,
 ): Promise<{ created: boolean; algorithm: SealAlgorithm; upgraded: string[] }> {
   const existing = await readManifest(dir).catch(() => undefined);
-  if (existing) return { created: false, algorithm: existing.algorithm, upgraded: await upgradePkiDirectory(dir, passphrase) };
+  if (existing) return { created: false, algorithm: existing.algorithm, upgraded: await upgradePkiDirectory(dir, passphrase, tlsNames) };
   const present = await readdir(dir).catch(() => []);
   if (present.length > 0) throw new PkiFilesError(`${dir} is not empty but holds no pki.json; move it away or choose another directory`);
   const pki = await createPki(algorithm);
   const staging = `${dir}.partial-${process.pid}`;
   await rm(staging, { recursive: true, force: true });
   await writePki(staging, pki, passphrase);
+  await writeTlsDirectory(staging, pki.root.certificate, await issueTlsCa(pki.root, new Date(pki.root.certificate.notBefore)), tlsNames);
   await rename(staging, dir);
   return { created: true, algorithm, upgraded: [] };
 }
 
-/** Adds what a PKI directory of an older layout lacks (today: `tsa/`); returns the parts added. */
-async function upgradePkiDirectory(dir: string, passphrase: string | undefined): Promise<string[]> {
+/**
+ * Issues the TLS peer certificates of `dir` again for a release and namespace (SANs), keeping the TLS
+ * CA; makes the TLS CA with the root key first when `tls/` is absent.
+ */
+export async function reissueTlsCertificates(dir: string, names: TlsNames, passphrase?: string): Promise<void> {
+  await readManifest(dir);
+  const ca = (await hasTlsDirectory(dir)) ? await loadTlsCa(dir) : await issueTlsCa(await loadCa(dir, "root", passphrase), new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000));
+  await writeTlsDirectory(dir, await readCertificate(join(dir, "root", "ca.pem")), ca, names);
+}
+
+/** Reads the TLS CA with its key (never encrypted). */
+export async function loadTlsCa(dir: string): Promise<KeyedCertificate> {
+  const [certificate, key] = await Promise.all([readCertificate(join(dir, TLS_DIR, "ca.pem")), readKey(join(dir, TLS_DIR, "ca.key.pem"), undefined)]);
+  return { certificate, key };
+}
+
+/** Adds what a PKI directory of an older layout lacks (`tsa/`, `tls/`); returns the parts added. */
+async function upgradePkiDirectory(dir: string, passphrase: string | undefined, tlsNames: TlsNames): Promise<string[]> {
+  const added: string[] = [];
+  if (!(await hasTlsDirectory(dir))) {
+    const root = await loadCa(dir, "root", passphrase).catch((error: unknown) => {
+      throw new PkiFilesError(`cannot add the TLS CA to ${dir}: ${(error as Error).message}`);
+    });
+    await writeTlsDirectory(dir, root.certificate, await issueTlsCa(root, new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000)), tlsNames);
+    added.push(TLS_DIR);
+  }
   const tsaDir = join(dir, TSA_DIR);
-  if (await readFile(join(tsaDir, "tsa.pem")).then(() => true, () => false)) return [];
+  if (await readFile(join(tsaDir, "tsa.pem")).then(() => true, () => false)) return added;
   const root = await loadCa(dir, "root", passphrase).catch((error: unknown) => {
     throw new PkiFilesError(`cannot add the time-stamp authority to ${dir}: ${(error as Error).message}`);
   });
@@ -80,7 +110,7 @@ async function upgradePkiDirectory(dir: string, passphrase: string | undefined):
   await writeKeyed(staging, "tsa", tsa, passphrase);
   await rm(tsaDir, { recursive: true, force: true });
   await rename(staging, tsaDir);
-  return [TSA_DIR];
+  return [...added, TSA_DIR];
 }
 
 async function writePki(dir: string, pki: Pki, passphrase: string | undefined): Promise<void> {
