@@ -48,7 +48,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     loginsPerMinute: config.loginsPerMinute,
   });
   const clients = agencyClients(config.services, config.rpcTimeoutMs, tls);
-  const live = new LiveUpdates(nc, logger, config.maxStreamsPerUser);
+  const live = new LiveUpdates(nc, logger, config.maxStreamsPerUser, (session) => auth.signedOut(session));
   const schemas = new ProtoSchemas();
   const routes = apiRoutes(schemas, live, systemStatus(nc, config.rpcTimeoutMs));
   const openApi = openApiDocument(routes, schemas.components, { version, issuer: config.authIssuer });

@@ -2,8 +2,11 @@ import type { Response } from "express";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { ResourceExhaustedError, sealAgencyOf, type Logger, type SealAgency } from "@casebridge/kit";
 import { transfer as pb } from "@casebridge/proto";
+import type { SessionClaims } from "./auth/logouts";
 
 const HEARTBEAT_MS = 15_000;
+/** How often a stream checks that its holder's session still exists. */
+const SESSION_CHECK_MS = 2_000;
 
 /** Who holds a stream: the user, the units whose changes they see, and when their access token ends (the stream ends with it). */
 export interface StreamHolder {
@@ -11,6 +14,8 @@ export interface StreamHolder {
   /** The units the user sees (their own and those it supervises): notices of other units are not sent. */
   readonly units: readonly string[];
   readonly expiresAt: Date;
+  /** The holder's Keycloak session (sid, sub, iat): when it is logged out, the stream ends too. */
+  readonly session: SessionClaims;
 }
 
 /** Longest a stream lives whatever its token says, so that a stream is re-authorised at least this often. */
@@ -20,8 +25,9 @@ const MAX_STREAM_MS = 60 * 60_000;
  * Live updates for the web UI: one NATS subscription to every agency's ChangeNotices
  * (cb.changes.*), fanned out as server-sent events to the browsers of that agency's users who
  * see the unit that holds what changed.
- * A stream ends when its access token does (the browser reconnects and is authorised again), and a
- * user holds at most `maxPerUser` streams at once.
+ * A stream ends when its access token does or its Keycloak session is logged out (the browser
+ * reconnects and is authorised again, or sent to sign in), and a user holds at most `maxPerUser`
+ * streams at once.
  */
 export class LiveUpdates {
   private readonly streams = new Map<SealAgency, Map<Response, ReadonlySet<string>>>();
@@ -32,6 +38,8 @@ export class LiveUpdates {
     nc: NatsConnection,
     private readonly logger: Logger,
     private readonly maxPerUser = 5,
+    /** Whether a Keycloak session has been logged out over the back channel (GatewayAuth's answer). */
+    private readonly signedOut: (session: SessionClaims) => boolean = () => false,
   ) {
     this.subscription = nc.subscribe("cb.changes.*", {
       callback: (error, message) => {
@@ -65,14 +73,18 @@ export class LiveUpdates {
     this.streams.set(agency, set);
     set.set(res, new Set(holder.units));
     const heartbeat = setInterval(() => res.write(": heartbeat\n\n"), HEARTBEAT_MS);
-    // When the token ends, so does the stream: the browser reconnects, and its session is checked (and refreshed) again.
-    const expiry = setTimeout(() => {
+    const end = () => {
       res.write("event: expired\ndata: {}\n\n");
       res.end();
-    }, lifetime);
+    };
+    // When the token ends, so does the stream: the browser reconnects, and its session is checked (and refreshed) again.
+    const expiry = setTimeout(end, lifetime);
+    // A logout over the back channel ends it at once (within a check).
+    const session = setInterval(() => this.signedOut(holder.session) && end(), SESSION_CHECK_MS);
     return new Promise((resolve) => {
       res.on("close", () => {
         clearInterval(heartbeat);
+        clearInterval(session);
         clearTimeout(expiry);
         set.delete(res);
         const left = (this.perUser.get(holder.user) ?? 1) - 1;

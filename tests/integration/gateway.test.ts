@@ -12,10 +12,10 @@ import { NatsSessionStore, SESSION_BUCKET } from "../../gateway/src/auth/nats-se
 import { SessionCipher, sessionKey } from "../../gateway/src/auth/session-cipher";
 import { browserLogin, CookieJar, keycloakAdmin } from "./keycloak-browser";
 import { startPlatform, type Platform } from "./platform";
-import { asOperator, authIssuer, eventually, infra } from "./support";
+import { asOperator, authIssuer, eventually, infra, natsEnv } from "./support";
 
 /** The session secret of the gateways under test (the development default). */
-const DEV_SESSION_SECRET = loadGatewayConfig({ NATS_URL: "nats://127.0.0.1:4222" }).sessionSecret;
+const DEV_SESSION_SECRET = loadGatewayConfig(natsEnv()).sessionSecret;
 
 /** Waits, when less than 5 s of the current minute are left, for the next one (the rate limits count per minute). */
 async function freshWindow(): Promise<void> {
@@ -664,7 +664,7 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
         const { gateway } = await browserLogin(base, "mediator.zheng");
         const key = NatsSessionStore.keyOf(sessionIdOf(gateway));
         // The session's own access token (the gateway's test key opens it), used as a program would.
-        const cipher = new SessionCipher(sessionKey(loadGatewayConfig({ NATS_URL: infra.natsUrl }).sessionEncryptionKey));
+        const cipher = new SessionCipher(sessionKey(loadGatewayConfig(natsEnv()).sessionEncryptionKey));
         const data = JSON.parse(cipher.open(sessionIdOf(gateway), (await sessions.get(key))!.string())!) as Record<string, string>;
         const accessToken = (JSON.parse(data["keycloak-token"]!) as { access_token: string }).access_token;
         const claims = JSON.parse(Buffer.from(accessToken.split(".")[1]!, "base64url").toString()) as { sid?: string };
@@ -676,8 +676,14 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
         const forged = await fetch(`${base}/backchannel-logout`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ logout_token: accessToken }) });
         expect(forged.status).toBe(400);
         expect((await asBearer()).status).toBe(200);
+        // A live-update stream the session's token opened: it ends with the session, long before its token would.
+        const stream = await fetch(`${base}/api/v1/events`, { headers: { authorization: `Bearer ${accessToken}` } });
+        expect(stream.status).toBe(200);
+        const streamText = stream.text();
         // The administrator ends the user's Keycloak sessions: Keycloak posts a logout token to the gateway.
         await keycloakAdmin.call("POST", `/users/${await keycloakAdmin.userId("mediator.zheng")}/logout`);
+        const ended = await Promise.race([streamText, new Promise<string>((_, reject) => setTimeout(() => reject(new Error("the stream outlived its session by 30 s")), 30_000))]);
+        expect(ended).toContain("event: expired");
         await eventually(async () => {
           if ((await me(gateway)).status !== 401) throw new Error("the session still works");
         });

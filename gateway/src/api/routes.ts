@@ -434,7 +434,7 @@ export function apiRoutes(schemas: ProtoSchemas, live: LiveUpdates, systemStatus
       access: grants("read"),
       response: "events",
       handle: async (_input, { agency, principal }, res) =>
-        live.stream(agency, { user: principal.user, units: visibleUnits({ agency: agencyEnumOf(agency), unit: principal.unit }), expiresAt: principal.expiresAt }, res),
+        live.stream(agency, { user: principal.user, units: visibleUnits({ agency: agencyEnumOf(agency), unit: principal.unit }), expiresAt: principal.expiresAt, session: principal.session }, res),
     },
   ];
 }

@@ -18,6 +18,8 @@ export interface Principal {
   /** The raw access token, forwarded to the services (which verify it again). */
   readonly accessToken: string;
   readonly expiresAt: Date;
+  /** The Keycloak session the token belongs to (sid, sub, iat): a back-channel logout of it ends what the token opened. */
+  readonly session: { readonly sid?: string; readonly sub?: string; readonly iat?: number };
 }
 
 /** One grant of a route: users of `agency` holding one of `roles`. */
@@ -40,6 +42,8 @@ export interface AccessTokenClaims {
   preferred_username?: string;
   name?: string;
   sub?: string;
+  sid?: string;
+  iat?: number;
   agency?: string;
   unit?: string;
   exp?: number;
@@ -51,7 +55,7 @@ export interface AccessTokenClaims {
 export function principalOf(claims: AccessTokenClaims, accessToken: string): Principal {
   const agency = claims.agency === "platform" || (SEAL_AGENCIES as readonly string[]).includes(claims.agency ?? "") ? (claims.agency as UserAgency) : undefined;
   const user = claims.preferred_username ?? claims.sub ?? "";
-  return { user, name: claims.name ?? user, roles: claims.realm_access?.roles ?? [], agency, unit: typeof claims.unit === "string" ? claims.unit : "", accessToken, expiresAt: new Date((claims.exp ?? 0) * 1000) };
+  return { user, name: claims.name ?? user, roles: claims.realm_access?.roles ?? [], agency, unit: typeof claims.unit === "string" ? claims.unit : "", accessToken, expiresAt: new Date((claims.exp ?? 0) * 1000), session: { sid: claims.sid, sub: claims.sub, iat: claims.iat } };
 }
 
 /** A browser request sent from another site (Sec-Fetch-Site or Origin says so). */

@@ -26,6 +26,8 @@ export interface GatewayAuth {
   readonly backchannelLogout: RequestHandler[];
   /** The verified user of a request (bearer token or browser session), or undefined. */
   principalOf(req: Request): Principal | undefined;
+  /** Whether a Keycloak session (a principal's `session`) has ended over the back channel since its token was issued. */
+  signedOut(session: Principal["session"]): boolean;
 }
 
 /** Settings of the Keycloak adapter. */
@@ -110,6 +112,7 @@ export function keycloakAuth(options: KeycloakAuthOptions): GatewayAuth {
       if (options.logouts.isLoggedOut(token.content)) return undefined;
       return principalOf(token.content, token.token);
     },
+    signedOut: (session) => options.logouts.isLoggedOut(session),
   };
 }
 
