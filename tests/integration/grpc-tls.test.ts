@@ -5,7 +5,7 @@ import * as grpc from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import { ConfigError, grpcClient, grpcClientCredentials, initPkiDirectory, readGrpcTlsMaterial, startService, type RunningService } from "@casebridge/kit";
 import { common, system } from "@casebridge/proto";
-import { freePort, infra, startTsa } from "./support";
+import { freePort, infra, natsEnv, startTsa } from "./support";
 
 // A police service in this process with GRPC_TLS=on (real grpc-js, real TLS), called by the gateway's
 // certificate, by nobody, by a certificate of a foreign PKI and by platform certificates that are not
@@ -38,8 +38,8 @@ describe("gRPC over mutual TLS between the gateway and a service", () => {
     tsa = await startTsa();
     healthPort = await freePort();
     police = await startService(
-      { name: `police-tls-${process.pid}`, agency: common.Agency.AGENCY_POLICE, defaultGrpcPort: 0 },
-      { NATS_URL: infra.natsUrl, MONGO_URL: infra.mongoUrl, LOG_LEVEL: "silent", MONGO_DB: "it_grpc_tls", PKI_DIR: infra.pkiDir, GRPC_TLS: "on", GRPC_TLS_DIR: tlsDir, GRPC_HEALTH_PORT: String(healthPort) },
+      { name: "police", agency: common.Agency.AGENCY_POLICE, defaultGrpcPort: 0 },
+      { ...natsEnv(infra.natsUrl), MONGO_URL: infra.mongoUrl, LOG_LEVEL: "silent", MONGO_DB: "it_grpc_tls", PKI_DIR: infra.pkiDir, GRPC_TLS: "on", GRPC_TLS_DIR: tlsDir, GRPC_HEALTH_PORT: String(healthPort) },
     );
   });
   afterAll(async () => {
@@ -93,8 +93,8 @@ describe("gRPC over mutual TLS between the gateway and a service", () => {
 
   it("refuses to start in plaintext on a non-loopback address", async () => {
     const started = startService(
-      { name: "police-plain", agency: common.Agency.AGENCY_POLICE, defaultGrpcPort: 0 },
-      { NATS_URL: infra.natsUrl, MONGO_URL: infra.mongoUrl, LOG_LEVEL: "silent", PKI_DIR: infra.pkiDir, GRPC_HOST: "0.0.0.0" },
+      { name: "police", agency: common.Agency.AGENCY_POLICE, defaultGrpcPort: 0 },
+      { ...natsEnv(infra.natsUrl), MONGO_URL: infra.mongoUrl, LOG_LEVEL: "silent", PKI_DIR: infra.pkiDir, GRPC_HOST: "0.0.0.0" },
     );
     await expect(started).rejects.toThrow(ConfigError);
     await expect(started).rejects.toThrow(/GRPC_HOST 0\.0\.0\.0 is not a loopback address/);

@@ -23,11 +23,11 @@ export const keycloakAdmin = {
     return res;
   },
 
-  /** A new user of the realm (no agency, no roles beyond the defaults), with a password. */
+  /** A new user of the realm (a police officer of 杨舍 station without roles beyond the defaults), with a password. */
   async createUser(): Promise<{ id: string; username: string; password: string }> {
     const username = `it-${randomUUID().slice(0, 8)}`;
     const password = randomUUID();
-    const res = await this.call("POST", "/users", { username, enabled: true, firstName: "Test", lastName: "User", email: `${username}@example.org`, emailVerified: true, attributes: { agency: ["police"] }, credentials: [{ type: "password", value: password, temporary: false }] });
+    const res = await this.call("POST", "/users", { username, enabled: true, firstName: "Test", lastName: "User", email: `${username}@example.org`, emailVerified: true, attributes: { agency: ["police"], unit: ["320582-PSB-YANGSHE"] }, credentials: [{ type: "password", value: password, temporary: false }] });
     return { id: res.headers.get("location")!.split("/").pop()!, username, password };
   },
 

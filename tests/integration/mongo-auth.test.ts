@@ -5,7 +5,7 @@ import path from "node:path";
 import mongoose from "mongoose";
 import { ensureServiceUsers, startService, type ServiceUsers } from "@casebridge/kit";
 import { common } from "@casebridge/proto";
-import { eventually, freePort, infra, startTsa } from "./support";
+import { eventually, freePort, infra, natsEnv, startTsa } from "./support";
 
 // What the local Mongo-protocol server (FerretDB v1.24, SQLite handler) enforces with its experimental
 // authentication (--test-enable-new-auth): a FerretDB of this test's own, one user per service.
@@ -64,8 +64,8 @@ describe("per-service database users on FerretDB with authentication on", () => 
   it("runs a service with its own credentials (its MONGO_URL)", async () => {
     const tsa = await startTsa();
     const police = await startService(
-      { name: `police-auth-${process.pid}`, agency: common.Agency.AGENCY_POLICE, defaultGrpcPort: 0 },
-      { NATS_URL: infra.natsUrl, MONGO_URL: users.urls.police, LOG_LEVEL: "silent", PKI_DIR: infra.pkiDir },
+      { name: "police", agency: common.Agency.AGENCY_POLICE, defaultGrpcPort: 0 },
+      { ...natsEnv(infra.natsUrl), MONGO_URL: users.urls.police, LOG_LEVEL: "silent", PKI_DIR: infra.pkiDir },
     );
     try {
       await police.deps.mongo.db!.collection("auth_probe").insertOne({ ok: true });
