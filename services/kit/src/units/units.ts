@@ -1,5 +1,5 @@
 import { common } from "@casebridge/proto";
-import type { SealAgency } from "../seal/pki";
+import { agencyEnumOf, sealAgencyOf, type SealAgency } from "../seal/pki";
 
 /** One organisational unit of an agency: a police station, a legal unit, a prosecution office, a court. */
 export interface UnitInfo {
@@ -65,23 +65,15 @@ export interface UnitMember {
   readonly unit: string;
 }
 
-const AGENCY_ENUM: Readonly<Record<SealAgency, common.Agency>> = {
-  police: common.Agency.AGENCY_POLICE,
-  prosecution: common.Agency.AGENCY_PROSECUTION,
-  court: common.Agency.AGENCY_COURT,
-  judicial: common.Agency.AGENCY_JUDICIAL,
-  notary: common.Agency.AGENCY_NOTARY,
-};
-
 /** The unit `unitId` when it is a unit of `agency`; undefined otherwise. */
 export function unitOf(unitId: string, agency: common.Agency): UnitInfo | undefined {
   const unit = UNITS.get(unitId);
-  return unit && AGENCY_ENUM[unit.agency] === agency ? unit : undefined;
+  return unit && agencyEnumOf(unit.agency) === agency ? unit : undefined;
 }
 
 /** The AgencyUnit message of a unit of the table (id and name as recorded on cases and transfers). */
 export function agencyUnitOf(unit: UnitInfo): common.AgencyUnit {
-  return { agency: AGENCY_ENUM[unit.agency], unitId: unit.id, name: unit.name };
+  return { agency: agencyEnumOf(unit.agency), unitId: unit.id, name: unit.name };
 }
 
 /**
@@ -123,7 +115,7 @@ export function divisionOf(unitId: string): string {
  */
 export function recipientUnitFor(senderUnitId: string, recipient: common.Agency, requested = ""): UnitInfo | undefined {
   if (requested) return unitOf(requested, recipient);
-  const agency = (Object.keys(AGENCY_ENUM) as SealAgency[]).find((name) => AGENCY_ENUM[name] === recipient);
+  const agency = sealAgencyOf(recipient);
   const id = agency ? JURISDICTION[divisionOf(senderUnitId)]?.[agency] : undefined;
   return id ? unitOf(id, recipient) : undefined;
 }
