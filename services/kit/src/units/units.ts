@@ -1,4 +1,4 @@
-import { common } from "@casebridge/proto";
+import type { common } from "@casebridge/proto";
 import { agencyEnumOf, sealAgencyOf, type SealAgency } from "../seal/pki";
 
 /** One organisational unit of an agency: a police station, a legal unit, a prosecution office, a court. */
