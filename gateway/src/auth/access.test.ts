@@ -1,6 +1,6 @@
 import { isAllowed, principalOf, type Access } from "./access";
 
-const legal = principalOf({ preferred_username: "legal.li", name: "李法制", agency: "police", unit: "320582-PSB-LEGAL", exp: 2_000_000_000, realm_access: { roles: ["police-legal", "offline_access"] } }, "token");
+const legal = principalOf({ preferred_username: "legal.li", name: "李法制", sub: "u-1", sid: "s-1", iat: 1_999_999_700, agency: "police", unit: "320582-PSB-LEGAL", exp: 2_000_000_000, realm_access: { roles: ["police-legal", "offline_access"] } }, "token");
 
 describe("isAllowed", () => {
   it("lets a user in when one grant matches both agency and role", () => {
@@ -26,8 +26,8 @@ describe("isAllowed", () => {
 });
 
 describe("principalOf", () => {
-  it("reads user, name, roles, agency, unit and expiry from the claims", () => {
+  it("reads user, name, roles, agency, unit, expiry and the Keycloak session from the claims", () => {
     expect(principalOf({ sub: "x", agency: "police" }, "token").unit).toBe("");
-    expect(legal).toEqual({ user: "legal.li", name: "李法制", roles: ["police-legal", "offline_access"], agency: "police", unit: "320582-PSB-LEGAL", accessToken: "token", expiresAt: new Date(2_000_000_000_000) });
+    expect(legal).toEqual({ user: "legal.li", name: "李法制", roles: ["police-legal", "offline_access"], agency: "police", unit: "320582-PSB-LEGAL", accessToken: "token", expiresAt: new Date(2_000_000_000_000), session: { sid: "s-1", sub: "u-1", iat: 1_999_999_700 } });
   });
 });
