@@ -25,6 +25,8 @@ export interface AppParts {
   /** Where the sign-out form's answer redirects (Keycloak's end-session endpoint): allowed by the CSP's form-action. */
   readonly issuerOrigin: string;
   readonly logger: Logger;
+  /** Which proxies' X-Forwarded-For the gateway believes (Express "trust proxy"): the client address of the per-address limits. */
+  readonly trustProxy?: string;
 }
 
 /** Security headers of every answer; the sign-out form posts to /logout, which redirects to Keycloak (`issuerOrigin`), so form-action names it. */
@@ -40,7 +42,7 @@ function securityHeaders(issuerOrigin: string): Record<string, string> {
 export function createApp(parts: AppParts): express.Express {
   const app = express();
   app.disable("x-powered-by");
-  app.set("trust proxy", "loopback, linklocal, uniquelocal");
+  app.set("trust proxy", parts.trustProxy ?? "loopback");
   const headers = securityHeaders(parts.issuerOrigin);
   app.use((_req, res, next) => {
     res.set(headers);

@@ -40,6 +40,11 @@ export interface GatewayConfig {
   loginsPerMinute: number;
   /** Live-update (SSE) streams one user may hold open at once (per gateway replica). */
   maxStreamsPerUser: number;
+  /**
+   * Whose X-Forwarded-For is believed (TRUST_PROXY, Express "trust proxy" syntax; default loopback):
+   * only the proxies in front of the gateway, or anyone could pick the address the per-address limits count.
+   */
+  trustProxy: string;
 }
 
 const DEV_SECRET_PREFIX = "dev-only-";
@@ -73,6 +78,7 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     services: parseServiceAddresses(read.string("SERVICE_ADDRESSES", DEV_SERVICES), read),
     rateLimitPerMinute: read.int("RATE_LIMIT_PER_MINUTE", { default: 600, min: 1, max: 1_000_000 }),
     maxStreamsPerUser: read.int("SSE_MAX_STREAMS_PER_USER", { default: 5, min: 1, max: 1000 }),
+    trustProxy: read.string("TRUST_PROXY", "loopback"),
     loginsPerMinute: read.int("LOGINS_PER_MINUTE", { default: 30, min: 1, max: 100_000 }),
     grpcTls: readGrpcTls(read, env, resolve(env.PKI_DIR?.trim() || ".data/pki"), undefined),
   };

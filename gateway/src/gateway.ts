@@ -52,7 +52,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   const schemas = new ProtoSchemas();
   const routes = apiRoutes(schemas, live, systemStatus(nc, config.rpcTimeoutMs));
   const openApi = openApiDocument(routes, schemas.components, { version, issuer: config.authIssuer });
-  const app = createApp({ routes, openApi, components: schemas.components, auth, clients: clients.of, rateLimitPerMinute: config.rateLimitPerMinute, rateLimitStore: rateLimitStore("api."), issuerOrigin: new URL(config.authIssuer).origin, logger });
+  const app = createApp({ routes, openApi, components: schemas.components, auth, clients: clients.of, rateLimitPerMinute: config.rateLimitPerMinute, rateLimitStore: rateLimitStore("api."), issuerOrigin: new URL(config.authIssuer).origin, logger, trustProxy: config.trustProxy });
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = app.listen(config.port, config.host, () => resolve(listening)).once("error", reject);
   });

@@ -46,6 +46,12 @@ export class LiveUpdates {
         if (error) return;
         try {
           const notice = pb.ChangeNotice.decode(message.data);
+          // The subject says who sent it (NATS lets each agency publish only on its own): a notice naming another agency is forged.
+          const sender = message.subject.slice("cb.changes.".length);
+          if (sealAgencyOf(notice.agency) !== sender) {
+            this.logger.warn({ subject: message.subject, claimed: notice.agency }, "ignored a change notice naming another agency than its sender");
+            return;
+          }
           this.publish(sealAgencyOf(notice.agency), notice.unitId, `event: change\ndata: ${JSON.stringify(pb.ChangeNotice.toJSON(notice))}\n\n`);
         } catch (decodeError) {
           this.logger.warn({ err: decodeError, subject: message.subject }, "ignored a malformed change notice");

@@ -1,8 +1,9 @@
 import { randomBytes, randomUUID } from "node:crypto";
+import path from "node:path";
 import Ajv from "ajv";
 import addFormats from "ajv-formats";
 import { connect } from "@nats-io/transport-node";
-import { bearerMetadata, devUserToken, grpcClient, natsClient } from "@casebridge/kit";
+import { bearerMetadata, devUserToken, grpcClient, natsAuthOptions, natsClient } from "@casebridge/kit";
 import { common, transfer as pb } from "@casebridge/proto";
 import { createHmac } from "node:crypto";
 import { Kvm, type KV } from "@nats-io/kv";
@@ -303,13 +304,41 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
     const claims = JSON.parse(Buffer.from(payload, "base64url").toString()) as Record<string, unknown>;
     const tampered = `${header}.${Buffer.from(JSON.stringify({ ...claims, realm_access: { roles: ["platform-admin"] } })).toString("base64url")}.${signature}`;
     const shortLived = await devUserToken(authIssuer, "legal.li", "demo", "casebridge-test-short");
-    expect((await fetch(`${base}/api/v1/me`, { headers: { authorization: `Bearer ${shortLived}` } })).status).toBe(200);
     await new Promise((resolve) => setTimeout(resolve, 2_100));
     for (const token of [tampered, shortLived, "not-a-jwt"]) {
       const res = await fetch(`${base}/api/v1/cases`, { headers: { authorization: `Bearer ${token}` } });
       expect(res.status).toBe(401);
     }
     expect((await fetch(`${base}/api/v1/cases`, { headers: { authorization: `Bearer ${good}` } })).status).toBe(200);
+  });
+
+  it("drops a change notice that names another agency than the subject it came on (a forged live update)", async () => {
+    const abort = new AbortController();
+    const stream = await fetch(`${base}/api/v1/events`, { headers: bearer("judge.sun"), signal: abort.signal });
+    expect(stream.status).toBe(200);
+    const police = await connect({ ...natsAuthOptions("police", path.join(infra.natsCredentialsDir, "police.nk")), servers: infra.natsUrl });
+    const court = await connect({ ...natsAuthOptions("court", path.join(infra.natsCredentialsDir, "court.nk")), servers: infra.natsUrl });
+    const notice = (transferId: string) => pb.ChangeNotice.encode(pb.ChangeNotice.fromPartial({ agency: common.Agency.AGENCY_COURT, transferId, unitId: "320582-CRT" })).finish();
+    let text = "";
+    try {
+      police.publish("cb.changes.police", notice("forged-by-police"));
+      await police.flush();
+      court.publish("cb.changes.court", notice("genuine-from-court"));
+      await court.flush();
+      const reader = stream.body!.getReader();
+      const decoder = new TextDecoder();
+      const deadline = Date.now() + 20_000;
+      while (!text.includes("genuine-from-court") && Date.now() < deadline) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value);
+      }
+    } finally {
+      abort.abort();
+      await Promise.all([police.close(), court.close()]);
+    }
+    expect(text).toContain("genuine-from-court");
+    expect(text).not.toContain("forged-by-police");
   });
 
   it("lets one user hold at most 5 live-update streams (the 6th gets 429 problem+json) and ends a stream when its token ends", async () => {
