@@ -16,7 +16,7 @@ import { NatsRateLimitStore } from "./rate-limit-store";
 import { systemStatus } from "./system-status";
 
 /** Idle timeout of a browser session (Keycloak's SSO idle timeout is the same). */
-const SESSION_IDLE_MS = 30 * 60_000;
+export const SESSION_IDLE_MS = 30 * 60_000;
 
 /** A running gateway. */
 export interface RunningGateway {

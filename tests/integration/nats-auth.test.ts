@@ -2,7 +2,11 @@ import path from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, nkeyAuthenticator, nkeys, type NatsConnection } from "@nats-io/transport-node";
 import { natsAuthOptions, type NatsPrincipal } from "@casebridge/kit";
-import { asOperator, infra } from "./support";
+import { NatsSessionStore } from "../../gateway/src/auth/nats-session-store";
+import { SessionCipher, sessionKey } from "../../gateway/src/auth/session-cipher";
+import { loadGatewayConfig } from "../../gateway/src/config";
+import { SESSION_IDLE_MS } from "../../gateway/src/gateway";
+import { asOperator, infra, natsEnv } from "./support";
 
 /** nats-server itself refuses what a NATS user's permissions do not allow (charts/casebridge/files/nats-authorization.conf). */
 describe("NATS users and permissions, enforced by nats-server", () => {
@@ -61,8 +65,10 @@ describe("NATS users and permissions, enforced by nats-server", () => {
 
   it("keeps the gateway's session bucket to the gateway, and each agency's records to that agency", async () => {
     const gateway = await as("gateway");
-    const kv = await jetstreamManager(gateway);
-    await kv.streams.info("KV_cb_gateway_sessions").catch(async () => kv.streams.add({ name: "KV_cb_gateway_sessions", subjects: ["$KV.cb_gateway_sessions.>"], allow_direct: true }));
+    // The bucket as the gateway makes it (a bucket made otherwise would break the gateways of later tests).
+    const config = loadGatewayConfig(natsEnv(infra.natsUrl));
+    await NatsSessionStore.open(gateway, SESSION_IDLE_MS, new SessionCipher(sessionKey(config.sessionEncryptionKey)));
+    await expect((await jetstreamManager(gateway)).streams.info("KV_cb_gateway_sessions")).resolves.toBeTruthy();
     for (const principal of ["police", "prosecution", "court", "judicial", "notary", "tsa"] as const) {
       const jsm = await jetstreamManager(await as(principal));
       await expect(jsm.streams.info("KV_cb_gateway_sessions")).rejects.toThrow(/Permissions Violation/);
