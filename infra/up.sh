@@ -53,7 +53,9 @@ up_keycloak() {
     echo "$realm_sum" >"$home/data/realm.sha256"
     local jdk; jdk=$(java_home) || die "no Java found for Keycloak (install a JDK 21 or later)"
     log "starting Keycloak $KEYCLOAK_VERSION ($KEYCLOAK_DB) on :$KEYCLOAK_PORT with $jdk"
-    JAVA_HOME=$jdk JAVA_OPTS_KC_HEAP=${KEYCLOAK_HEAP:-"-Xms64m -Xmx768m"} \
+    # On Java 24+, Quarkus' worker threads need java.lang opened (thread-local reset); without it they
+    # die, and with them work such as the second of several back-channel logouts.
+    JAVA_HOME=$jdk JAVA_OPTS_KC_HEAP=${KEYCLOAK_HEAP:-"-Xms64m -Xmx768m"} JAVA_OPTS_APPEND="--add-opens=java.base/java.lang=ALL-UNNAMED ${JAVA_OPTS_APPEND:-}" \
     KC_BOOTSTRAP_ADMIN_USERNAME=${KEYCLOAK_ADMIN:-admin} KC_BOOTSTRAP_ADMIN_PASSWORD=${KEYCLOAK_ADMIN_PASSWORD:-admin} \
       start_server keycloak "$home/bin/kc.sh" start-dev --import-realm --db="$KEYCLOAK_DB" \
         --http-host=127.0.0.1 --http-port="$KEYCLOAK_PORT" --http-management-port="$KEYCLOAK_MANAGEMENT_PORT" \

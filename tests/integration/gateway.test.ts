@@ -733,6 +733,30 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
         expect((await fetch(`${other.url}/api/v1/me`, { headers: { authorization: `Bearer ${await devUserToken(authIssuer, "mediator.zheng")}` } })).status).toBe(200);
       }
     }, 60_000);
+
+    it("ends only the session whose Keycloak session ended, and every session of a user an administrator signs out (Keycloak's one logout token names one of them)", async () => {
+      const [first, second, third] = [await browserLogin(base, "notary.feng"), await browserLogin(base, "notary.feng"), await browserLogin(base, "notary.feng")];
+      expect([(await me(first.gateway)).status, (await me(second.gateway)).status, (await me(third.gateway)).status]).toEqual([200, 200, 200]);
+      // One Keycloak session ends (its own logout token): that gateway session ends, the user's others go on (Keycloak still holds them).
+      const cipher = new SessionCipher(sessionKey(loadGatewayConfig(natsEnv()).sessionEncryptionKey));
+      const data = JSON.parse(cipher.open(sessionIdOf(third.gateway), (await sessions.get(NatsSessionStore.keyOf(sessionIdOf(third.gateway))))!.string())!) as Record<string, string>;
+      const { id_token: idToken } = JSON.parse(data["keycloak-token"]!) as { id_token: string };
+      const { sid } = JSON.parse(Buffer.from(idToken.split(".")[1]!, "base64url").toString()) as { sid: string };
+      await keycloakAdmin.call("DELETE", `/sessions/${sid}`);
+      await eventually(async () => {
+        if ((await me(third.gateway)).status !== 401) throw new Error("the ended session still works");
+      });
+      await new Promise((resolve) => setTimeout(resolve, 3_000)); // past the gateway's first check of the user's other sessions
+      expect([(await me(first.gateway)).status, (await me(second.gateway)).status]).toEqual([200, 200]);
+      // The administrator signs the user out: Keycloak sends one logout token, naming one session, for both.
+      await keycloakAdmin.call("POST", `/users/${await keycloakAdmin.userId("notary.feng")}/logout`);
+      await eventually(async () => {
+        const statuses = [(await me(first.gateway)).status, (await me(second.gateway)).status];
+        if (statuses.some((status) => status !== 401)) throw new Error(`sessions still open: ${statuses.join(", ")}`);
+      });
+      expect(await stored(NatsSessionStore.keyOf(sessionIdOf(first.gateway)))).toBe(false);
+      expect(await stored(NatsSessionStore.keyOf(sessionIdOf(second.gateway)))).toBe(false);
+    }, 60_000);
   });
 
   it("limits each user's requests per minute with 429 and RateLimit headers, counted across gateway replicas, without slowing other users", async () => {

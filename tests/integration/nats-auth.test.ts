@@ -1,7 +1,8 @@
+import { randomBytes, randomUUID } from "node:crypto";
 import path from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, nkeyAuthenticator, nkeys, type NatsConnection } from "@nats-io/transport-node";
-import { natsAuthOptions, type NatsPrincipal } from "@casebridge/kit";
+import { DocumentStore, natsAuthOptions, type NatsPrincipal } from "@casebridge/kit";
 import { NatsSessionStore } from "../../gateway/src/auth/nats-session-store";
 import { SessionCipher, sessionKey } from "../../gateway/src/auth/session-cipher";
 import { loadGatewayConfig } from "../../gateway/src/config";
@@ -77,5 +78,30 @@ describe("NATS users and permissions, enforced by nats-server", () => {
     const police = await jetstreamManager(await as("police"));
     await expect(police.direct.getMessage("KV_cb_prosecution", { last_by_subj: "$KV.cb_prosecution.transfer.x" })).rejects.toThrow(/Permissions Violation/);
     await expect(subscriptionOutcome(gateway, "cb.transfer.police.court")).resolves.toMatch(/Permissions Violation/);
+  });
+
+  it("keeps each agency's documents writable by that agency only, readable by others only by key, and lets no agency make a consumer on another's store or the revocation lists", async () => {
+    const prosecution = await DocumentStore.open(await as("prosecution"), "prosecution");
+    const police = await as("police");
+    const asPolice = await DocumentStore.open(police, "police");
+    // A large object (chunked) and a small one, stored by the prosecution, read by the police with their keys.
+    const large = randomBytes(700 * 1024);
+    const small = Buffer.from(`indictment ${randomUUID()}`);
+    const [largeKey, smallKey] = [await prosecution.put(large), await prosecution.put(small)];
+    expect((await asPolice.get(largeKey, "prosecution")).equals(large)).toBe(true);
+    expect((await asPolice.get(smallKey, "prosecution")).equals(small)).toBe(true);
+    // Not found in its own store, and nowhere when no holder is named.
+    await expect(asPolice.get(smallKey)).rejects.toThrow(/not in the document store/);
+    // The police may neither overwrite nor delete the prosecution's objects, list them, read them by sequence, nor follow them with a consumer.
+    const js = jetstream(police);
+    await expect(js.publish(`$KV.cb_blobs_prosecution.${smallKey}`, Buffer.from("forged"), { timeout: 3000 })).rejects.toThrow(/Permissions Violation/);
+    const pjsm = await jetstreamManager(police);
+    await expect(pjsm.streams.purge("KV_cb_blobs_prosecution", { filter: `$KV.cb_blobs_prosecution.${smallKey}` })).rejects.toThrow(/Permissions Violation/);
+    await expect(pjsm.streams.info("KV_cb_blobs_prosecution")).rejects.toThrow(/Permissions Violation/);
+    await expect(pjsm.direct.getMessage("KV_cb_blobs_prosecution", { seq: 1 })).rejects.toThrow(/Permissions Violation/);
+    await expect(pjsm.consumers.add("KV_cb_blobs_prosecution", { deliver_subject: "cb.rpc.court.x", filter_subject: ">" })).rejects.toThrow(/Permissions Violation/);
+    await expect(pjsm.consumers.add("KV_cb_seal_crls", { deliver_subject: "cb.rpc.court.x", filter_subject: ">" })).rejects.toThrow(/Permissions Violation/);
+    // Still the prosecution's bytes.
+    expect((await prosecution.get(smallKey)).equals(small)).toBe(true);
   });
 });

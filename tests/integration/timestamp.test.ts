@@ -82,7 +82,7 @@ describe("trusted time: a seal time-stamped before its certificate was revoked s
     // A CRL's revocation date has whole seconds (RFC 5280): a seal time-stamped in the same second as the
     // revocation counts as made after it. So the revocation comes in a later second than the first seal.
     const firstSeal = (await cases.getCase({ caseId }, as)).caseFile!.documents[0]!;
-    const documents = await DocumentStore.open(nc);
+    const documents = await DocumentStore.open(nc, "police");
     const genTimeOfFirst = await (async () => {
       const trustNow = await loadTrustMaterial(pkiDir);
       const registry = new RevocationRegistry([...trustNow.roots, ...trustNow.intermediates]);

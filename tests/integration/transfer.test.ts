@@ -238,7 +238,7 @@ describe("case transfer police → prosecution → court", () => {
     let documents: DocumentStore;
 
     beforeAll(async () => {
-      documents = await DocumentStore.open(nc);
+      documents = await DocumentStore.open(nc, "police"); // the sender's store
     });
 
     /** A submission event as a (faulty or hostile) police sender would publish it. */

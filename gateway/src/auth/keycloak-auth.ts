@@ -175,6 +175,62 @@ async function backchannelLogout(options: KeycloakAuthOptions, req: Request, res
   const ended = done.sid ? await options.store.destroyByKeycloakSession(done.sid) : 0;
   options.logger.info({ sessions: ended, bySubject: !done.sid }, "back-channel logout");
   res.status(200).end();
+  // An administrator's "sign out" of a user sends one logout token, naming one of the user's sessions,
+  // for all of them (keycloak#27359), and ends the others only after this call: the user's other
+  // sessions are checked with Keycloak a moment later, and again later.
+  if (done.sub) void recheckSessionsOf(options, done.sub, done.sid);
+}
+
+/** When the user's other sessions are checked after a back-channel logout (ms after it). */
+const RECHECK_AFTER_MS = [1_000, 5_000, 15_000];
+
+async function recheckSessionsOf(options: KeycloakAuthOptions, sub: string, except: string | undefined): Promise<void> {
+  for (const delay of RECHECK_AFTER_MS) {
+    await new Promise((resolve) => setTimeout(resolve, delay).unref());
+    try {
+      const { ended, open } = await endSessionsKeycloakEnded(options, sub, except);
+      if (ended > 0) options.logger.info({ sessions: ended }, "ended the user's other sessions that Keycloak ended");
+      if (open === 0) return;
+    } catch (error) {
+      options.logger.warn({ err: error }, "could not check the user's other sessions after a back-channel logout");
+    }
+  }
+}
+
+/**
+ * Ends the gateway sessions of user `sub` (other than those of Keycloak session `except`) whose
+ * Keycloak session is over: Keycloak's token introspection says their refresh token is no longer
+ * active. A session Keycloak cannot be asked about stays (it ends at its next refresh). Resolves to how many ended and how many are still open.
+ */
+async function endSessionsKeycloakEnded(options: KeycloakAuthOptions, sub: string, except: string | undefined): Promise<{ ended: number; open: number }> {
+  let ended = 0;
+  let open = 0;
+  for (const { sessionId, tokens } of await options.store.sessionsOfUser(sub, except)) {
+    if (!tokens.refresh_token) continue;
+    try {
+      const answer = await fetch(`${options.issuer}/protocol/openid-connect/token/introspect`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", authorization: clientAuthorization(options) },
+        body: new URLSearchParams({ token: tokens.refresh_token, token_type_hint: "refresh_token" }),
+        signal: AbortSignal.timeout(5_000),
+      });
+      if (!answer.ok) throw new Error(`introspection answered ${answer.status}`);
+      if (((await answer.json()) as { active?: unknown }).active === true) {
+        open++;
+        continue;
+      }
+      await new Promise<void>((resolve, reject) => options.store.destroy(sessionId, (error) => (error ? reject(error) : resolve())));
+      ended++;
+    } catch (error) {
+      options.logger.warn({ err: error }, "could not check a session with Keycloak after a logout; it ends at its next refresh");
+    }
+  }
+  return { ended, open };
+}
+
+/** HTTP Basic authentication of the gateway's client at Keycloak. */
+function clientAuthorization(options: KeycloakAuthOptions): string {
+  return `Basic ${Buffer.from(`${encodeURIComponent(options.clientId)}:${encodeURIComponent(options.clientSecret)}`).toString("base64")}`;
 }
 
 /** The cookie that ties a login to the browser that started it (state, PKCE verifier, expiry; HMAC-signed). */
@@ -222,7 +278,7 @@ class LoginFlow {
     const code = typeof req.query.code === "string" ? req.query.code : "";
     const answer = await fetch(this.tokenEndpoint, {
       method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Basic ${Buffer.from(`${encodeURIComponent(this.options.clientId)}:${encodeURIComponent(this.options.clientSecret)}`).toString("base64")}` },
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: clientAuthorization(this.options) },
       body: new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: callbackUrl(req), code_verifier: started.verifier }),
       signal: AbortSignal.timeout(10_000),
     });

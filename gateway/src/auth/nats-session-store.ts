@@ -12,6 +12,10 @@ const TOKEN_KEY = "keycloak-token";
 /** Keys of the sessions themselves, and of the index from a Keycloak session (sid) to the gateway sessions that hold its tokens. */
 const SESSION_PREFIX = "s.";
 const SID_PREFIX = "sid.";
+/** Keys of the index from a Keycloak user (sub) to the ids of its gateway sessions (sealed: an id opens a session). */
+const SUB_PREFIX = "sub.";
+/** What the user index seals its session ids to. */
+const SUB_INDEX_BINDING = "user-index";
 /** How often a live session writes its index entry again (the bucket's TTL is the idle timeout, much longer). */
 const INDEX_REFRESH_MS = 5 * 60_000;
 
@@ -21,7 +25,8 @@ const INDEX_REFRESH_MS = 5 * 60_000;
  * each request that touches a session writes it again. Values are sealed (AES-256-GCM, bound to the
  * session id), so the bucket holds no token in the clear; a value moved to another key does not open.
  * An index (`sid.<hash of the Keycloak session id>.<session id>`) finds the sessions a back-channel
- * logout ends.
+ * logout ends; another (`sub.<hash of the user>.<hash of the session id>`, the id sealed) finds a
+ * user's sessions, to check them with Keycloak after a logout.
  */
 export class NatsSessionStore extends session.Store {
   private readonly indexed = new Map<string, number>();
@@ -86,12 +91,34 @@ export class NatsSessionStore extends session.Store {
     return keys.length;
   }
 
+  /** The sessions of Keycloak user `sub` other than those of Keycloak session `except`: their ids and tokens (stale index entries are dropped). */
+  async sessionsOfUser(sub: string, except?: string): Promise<{ sessionId: string; tokens: SessionTokens }[]> {
+    const prefix = `${SUB_PREFIX}${hashed(sub)}.`;
+    const keys: string[] = [];
+    for await (const key of await this.kv.keys(`${prefix}>`)) keys.push(key);
+    const found: { sessionId: string; tokens: SessionTokens }[] = [];
+    for (const key of keys) {
+      const entry = await this.kv.get(key);
+      const sessionId = entry?.operation === "PUT" ? this.cipher.open(SUB_INDEX_BINDING, entry.string()) : undefined;
+      const data = sessionId ? await new Promise<session.SessionData | null | undefined>((resolve) => this.get(sessionId, (_error, value) => resolve(value))) : undefined;
+      const tokens = data ? tokensOf(data) : undefined;
+      if (!sessionId || !tokens) {
+        await this.kv.purge(key);
+        continue;
+      }
+      if (except === undefined || claimsOf(tokens).sid !== except) found.push({ sessionId, tokens });
+    }
+    return found;
+  }
+
   private async write(sid: string, data: session.SessionData): Promise<void> {
     await this.kv.put(NatsSessionStore.keyOf(sid), this.cipher.seal(sid, JSON.stringify(data)));
-    const keycloakSid = keycloakSessionOf(data);
+    const tokens = tokensOf(data);
+    const { sid: keycloakSid, sub } = tokens ? claimsOf(tokens) : {};
     const last = this.indexed.get(sid);
     if (keycloakSid && (last === undefined || Date.now() - last > INDEX_REFRESH_MS)) {
       await this.kv.put(`${SID_PREFIX}${hashed(keycloakSid)}.${hashed(sid)}`, "");
+      if (sub) await this.kv.put(`${SUB_PREFIX}${hashed(sub)}.${hashed(sid)}`, this.cipher.seal(SUB_INDEX_BINDING, sid));
       if (this.indexed.size > 100_000) this.indexed.clear(); // sessions that expired idle are never destroyed here
       this.indexed.set(sid, Date.now());
     }
@@ -102,20 +129,35 @@ function hashed(value: string): string {
   return createHash("sha256").update(value).digest("base64url");
 }
 
-/** The Keycloak session id (`sid`) of the tokens a session holds. */
-function keycloakSessionOf(data: session.SessionData): string | undefined {
+/** The tokens keycloak-connect keeps in a session. */
+export interface SessionTokens {
+  access_token?: string;
+  id_token?: string;
+  refresh_token?: string;
+}
+
+/** The tokens a session holds, or undefined. */
+function tokensOf(data: session.SessionData): SessionTokens | undefined {
   const raw = (data as unknown as Record<string, unknown>)[TOKEN_KEY];
   if (typeof raw !== "string") return undefined;
   try {
-    const tokens = JSON.parse(raw) as { id_token?: string; access_token?: string };
-    for (const token of [tokens.id_token, tokens.access_token]) {
-      const payload = token?.split(".")[1];
-      if (!payload) continue;
-      const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { sid?: unknown };
-      if (typeof claims.sid === "string" && claims.sid) return claims.sid;
-    }
+    return JSON.parse(raw) as SessionTokens;
   } catch {
     return undefined;
   }
-  return undefined;
+}
+
+/** The Keycloak session (`sid`) and user (`sub`) of a session's tokens. */
+function claimsOf(tokens: SessionTokens): { sid?: string; sub?: string } {
+  for (const token of [tokens.id_token, tokens.access_token]) {
+    const payload = token?.split(".")[1];
+    if (!payload) continue;
+    try {
+      const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { sid?: unknown; sub?: unknown };
+      if (typeof claims.sid === "string" && claims.sid) return { sid: claims.sid, sub: typeof claims.sub === "string" ? claims.sub : undefined };
+    } catch {
+      continue;
+    }
+  }
+  return {};
 }

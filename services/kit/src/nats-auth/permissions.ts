@@ -14,6 +14,8 @@
  * tenants are added at run time without touching the server, which is not the case here.
  */
 import { timerStream } from "../runtime/timers";
+import { CRL_BUCKET } from "../seal/revocation-nats";
+import { documentBucket } from "../transfer/document-store";
 import { SEAL_AGENCIES, type SealAgency } from "../seal/pki";
 
 /** A NATS user of the platform: an agency service, the gateway, the time-stamp authority or the operator's tools. */
@@ -30,10 +32,6 @@ export function natsPrincipalOf(name: string): NatsPrincipal | undefined {
 /** The JetStream key-value buckets the gateway owns (sessions, back-channel logouts, the shared rate limit). */
 export const GATEWAY_BUCKETS = ["cb_gateway_sessions", "cb_gateway_logouts", "cb_gateway_ratelimits"] as const;
 
-/** Buckets every agency service shares: the document store (content-addressed blobs and large objects). */
-const SHARED_STORES = { blobs: "cb_blobs", documents: "cb_documents" } as const;
-/** The bucket of certificate revocation lists: every service reads it, only the operator writes it. */
-const CRL_BUCKET = "cb_seal_crls";
 /** Streams every agency service uses and may create when missing, but not reconfigure, purge or delete. */
 const SHARED_STREAMS = ["CB_TRANSFERS", "CB_LEDGER", "CB_DEAD_LETTERS"] as const;
 
@@ -78,6 +76,11 @@ function readableStream(stream: string): string[] {
   ];
 }
 
+/** Direct gets of a key-value bucket's entries by key only (the subject names the key): no listing, no read by sequence, no consumer. */
+function readByKey(bucket: string): string {
+  return `${api("DIRECT.GET", `KV_${bucket}`)}.$KV.${bucket}.>`;
+}
+
 /** A shared stream: created when missing, never reconfigured, purged or read beyond the principal's own durable consumers. */
 function sharedStream(stream: string): string[] {
   return [api("STREAM.CREATE", stream), api("STREAM.INFO", stream)];
@@ -99,6 +102,7 @@ function durableConsumer(stream: string, durable: string, filter?: string): stri
 /** The permissions of an agency service: its own bucket, audit stream, inbox, timers and RPC subjects, and nothing of another agency's. */
 function agencyPermissions(agency: SealAgency): NatsPermissions {
   const bucket = `cb_${agency}`;
+  const documents = documentBucket(agency);
   const timers = timerStream(agency);
   return {
     publish: [
@@ -124,14 +128,16 @@ function agencyPermissions(agency: SealAgency): NatsPermissions {
       `cb.changes.${agency}`,
       "cb.tsa.request",
       // Revocation lists: read and follow, never write.
+      // (a plain subscription hears new lists; no consumer: a push consumer could deliver to any subject, nats-server#8274)
       api("STREAM.CREATE", `KV_${CRL_BUCKET}`),
-      ...readableStream(`KV_${CRL_BUCKET}`),
-      // The shared document store: content-addressed, every document checked against its sealed manifest.
-      ...[`KV_${SHARED_STORES.blobs}`, `OBJ_${SHARED_STORES.documents}`].flatMap((stream) => [api("STREAM.CREATE", stream), ...readableStream(stream)]),
-      `$KV.${SHARED_STORES.blobs}.>`,
-      `$O.${SHARED_STORES.documents}.>`,
+      api("STREAM.INFO", `KV_${CRL_BUCKET}`),
+      readByKey(CRL_BUCKET),
+      // Its own document store, which only it writes; another agency's documents it reads by key (the key is in the sealed event).
+      ...ownedStream(`KV_${documents}`),
+      `$KV.${documents}.>`,
+      ...SEAL_AGENCIES.filter((other) => other !== agency).map((other) => readByKey(documentBucket(other))),
     ],
-    subscribe: [`${inboxPrefixOf(agency)}.>`, `cb.rpc.${agency}.>`],
+    subscribe: [`${inboxPrefixOf(agency)}.>`, `cb.rpc.${agency}.>`, `$KV.${CRL_BUCKET}.>`],
     allowResponses: true,
   };
 }

@@ -1,3 +1,4 @@
+import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
@@ -31,9 +32,12 @@ export interface CrlWatch {
 
 /**
  * Applies every CRL in the bucket to `registry` and keeps applying new ones as the admin publishes
- * them (the watch starts before the initial read, so no update falls between). Lists that fail the registry's checks are logged and ignored.
+ * them. Reads without a JetStream consumer (the services may create none on this bucket): a plain
+ * subscription to the bucket's subjects hears each new list, started before the initial read so that
+ * no update falls between; the initial read lists the keys from the stream's subjects and fetches
+ * each with a direct get. Lists that fail the registry's checks are logged and ignored.
  */
-export async function watchCrls(kv: KV, registry: RevocationRegistry, logger: Logger): Promise<CrlWatch> {
+export async function watchCrls(nc: NatsConnection, registry: RevocationRegistry, logger: Logger): Promise<CrlWatch> {
   const offer = (key: string, value: Uint8Array): void => {
     try {
       const outcome = registry.apply(value);
@@ -42,15 +46,19 @@ export async function watchCrls(kv: KV, registry: RevocationRegistry, logger: Lo
       logger.warn({ key, err: error }, "revocation list refused");
     }
   };
-  const watch = await kv.watch({ key: "crl.>", include: "updates" });
+  await openCrlBucket(nc);
+  const prefix = `$KV.${CRL_BUCKET}.`;
+  const updates = nc.subscribe(`${prefix}crl.>`);
   void (async () => {
-    for await (const entry of watch) {
-      if (entry.operation === "PUT") offer(entry.key, entry.value);
+    for await (const message of updates) {
+      if (message.data.length > 0 && !message.headers?.get("KV-Operation")) offer(message.subject.slice(prefix.length), message.data);
     }
   })();
-  for await (const key of await kv.keys("crl.>")) {
-    const entry = await kv.get(key);
-    if (entry?.operation === "PUT") offer(key, entry.value);
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info(`KV_${CRL_BUCKET}`, { subjects_filter: `${prefix}crl.>` });
+  for (const subject of Object.keys(info.state.subjects ?? {})) {
+    const message = await jsm.direct.getMessage(`KV_${CRL_BUCKET}`, { last_by_subj: subject });
+    if (message && message.data.length > 0 && !message.header?.get("KV-Operation")) offer(subject.slice(prefix.length), message.data);
   }
-  return { stop: () => watch.stop() };
+  return { stop: () => updates.unsubscribe() };
 }

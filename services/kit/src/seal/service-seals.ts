@@ -4,7 +4,7 @@ import { Sealer } from "./cms";
 import { loadSealCredential, loadTrustMaterial, readManifest } from "./pki-files";
 import type { SealAgency } from "./pki";
 import { RevocationError, RevocationRegistry } from "./revocation";
-import { openCrlBucket, watchCrls, type CrlWatch } from "./revocation-nats";
+import { watchCrls, type CrlWatch } from "./revocation-nats";
 import { timeStamperOf } from "./timestamp";
 import { natsTimeStampTransport, type TimeStampClientOptions } from "./timestamp-nats";
 import { SealVerifier } from "./verifier";
@@ -44,7 +44,7 @@ export async function startServiceSeals(
     }
   }
   const verifier = new SealVerifier({ roots: trust.roots, intermediates: trust.intermediates, revocations, timeStampAuthorities: trust.timeStampAuthorities });
-  const watch = await watchCrls(await openCrlBucket(nc), revocations, logger);
+  const watch = await watchCrls(nc, revocations, logger);
   const sealer = new Sealer(credential, undefined, timeStamperOf(natsTimeStampTransport(nc, timeStampClient)));
   const caCertificates = [...trust.roots, ...trust.intermediates, ...trust.timeStampAuthorities].map((certificate) => certificate.der);
   return { seals: { sealer, verifier, revocations, evidenceTrust: () => ({ caCertificates, crls: revocations.currentCrls() }) }, watch };

@@ -2,93 +2,160 @@ import { hash } from "node:crypto";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Kvm, type KV } from "@nats-io/kv";
-import { Objm, type ObjectStore } from "@nats-io/obj";
 import { NotFoundError } from "../errors";
+import type { SealAgency } from "../seal/pki";
 
-/** The JetStream object store bucket that holds large documents beside the events. */
-export const DOCUMENT_BUCKET = "cb_documents";
+/** The key-value bucket of an agency's documents, seals, manifests and receipts: only that agency writes it. */
+export function documentBucket(agency: SealAgency): string {
+  return `cb_blobs_${agency}`;
+}
 
-/** The JetStream key-value bucket that holds small objects (seals, manifests, most documents). */
-export const BLOB_BUCKET = "cb_blobs";
+/** Objects up to this size are one entry; larger ones are cut into chunks of this size. */
+const CHUNK_BYTES = 256 * 1024;
+/** The largest message of a document bucket: a chunk with its headers, well within. */
+const MAX_ENTRY_BYTES = 2 * CHUNK_BYTES;
+/** How many chunk gets run at once when reading another agency's large object. */
+const PARALLEL_GETS = 16;
 
-/** Objects up to this size go to the key-value bucket (one message, read with a direct get). */
-const SMALL_OBJECT_BYTES = 512 * 1024;
+/** What the index entry of a chunked object (`<key>.n`) holds. */
+interface ChunkIndex {
+  chunks: number;
+  size: number;
+}
+
+const HEX_KEY = /^[0-9a-f]{64}$/;
 
 /**
- * Content-addressed storage of bundle parts: the key of every object is the SHA-256 of its bytes,
- * so a document shared by several transfers is stored once, and a receiver checks what it fetched
- * against the key (and the manifest) before it uses it. Small objects live in a key-value bucket
- * (one message each, read without creating a consumer); larger ones, up to 20 MiB, in an object
- * store bucket, chunked.
+ * An agency's content-addressed store of bundle parts: the key of every object is the SHA-256 of
+ * its bytes, so a document shared by several transfers is stored once, and every reader checks what
+ * it fetched against the key (and the sealed manifest) before it uses it.
+ *
+ * Each agency has a bucket of its own that only it may write (NATS permissions): a stolen key of
+ * one agency cannot overwrite or delete another's documents. Another agency reads an object only by
+ * its key, with a direct get whose subject names the key (`$JS.API.DIRECT.GET.<stream>.<subject>`):
+ * it needs the key, which only the parties of the transfer learn from the sealed event, and it can
+ * neither list the bucket, read by sequence number nor create a consumer on it. A receiver copies
+ * what it verified into its own store, so it can show, forward and export it without the sender.
+ *
+ * Objects up to 256 KiB are one entry (`<key>`); larger ones, up to 20 MiB, are chunks
+ * (`<key>.<i>`) under a small index entry (`<key>.n`), all read with direct gets (no consumer).
  */
 export class DocumentStore {
   private constructor(
-    private readonly small: KV,
-    private readonly large: ObjectStore,
+    private readonly owner: SealAgency,
+    private readonly own: KV,
     private readonly jsm: JetStreamManager,
   ) {}
 
-  /** Opens (creating if needed) the buckets. */
-  static async open(nc: NatsConnection, replicas = 1): Promise<DocumentStore> {
-    const [small, large, jsm] = await Promise.all([
-      new Kvm(nc).create(BLOB_BUCKET, { history: 1, maxValueSize: SMALL_OBJECT_BYTES, replicas }),
-      new Objm(nc).create(DOCUMENT_BUCKET, { storage: "file", replicas }),
-      jetstreamManager(nc),
-    ]);
-    return new DocumentStore(small, large, jsm);
+  /** Opens (creating if needed) `owner`'s bucket. */
+  static async open(nc: NatsConnection, owner: SealAgency, replicas = 1): Promise<DocumentStore> {
+    const [own, jsm] = await Promise.all([new Kvm(nc).create(documentBucket(owner), { history: 1, maxValueSize: MAX_ENTRY_BYTES, replicas }), jetstreamManager(nc)]);
+    return new DocumentStore(owner, own, jsm);
+  }
+
+  /** Stores `bytes` in this agency's bucket unless already there; returns its key. */
+  async put(bytes: Uint8Array): Promise<string> {
+    const key = keyOf(bytes);
+    if (bytes.length <= CHUNK_BYTES) {
+      await this.create(key, bytes);
+      return key;
+    }
+    if (await this.entry(this.owner, `${key}.n`)) return key;
+    const chunks = Math.ceil(bytes.length / CHUNK_BYTES);
+    for (let i = 0; i < chunks; i++) await this.create(`${key}.${i}`, bytes.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES));
+    // The index last: an object whose index is there is whole.
+    await this.create(`${key}.n`, Buffer.from(JSON.stringify({ chunks, size: bytes.length } satisfies ChunkIndex)));
+    return key;
   }
 
   /**
-   * Fetches several objects at once: the small ones in one batched direct get (nats-server ≥ 2.11),
-   * the others one by one. Each is checked against its key; a missing or corrupted one maps to null.
+   * Fetches the object under `key` from this agency's bucket, or else from `holder`'s (the agency
+   * that sent it); throws NotFoundError when absent and DocumentIntegrityError when its bytes do not match the key.
    */
-  async getMany(keys: readonly string[]): Promise<Map<string, Buffer | null>> {
-    const found = new Map<string, Buffer | null>();
-    const small = [...new Set(keys.filter((key) => /^[0-9a-f]{64}$/.test(key)))];
-    if (small.length > 0) {
-      const prefix = `$KV.${BLOB_BUCKET}.`;
-      for await (const message of await this.jsm.direct.getLastMessagesFor(`KV_${BLOB_BUCKET}`, { multi_last: small.map((key) => prefix + key) })) {
-        const key = message.subject.slice(prefix.length);
-        const buffer = Buffer.from(message.data);
-        if (message.data.length > 0) found.set(key, keyOf(buffer) === key ? buffer : null);
-      }
+  async get(key: string, holder?: SealAgency): Promise<Buffer> {
+    if (!HEX_KEY.test(key)) throw new NotFoundError(`object ${key} is not in the document store`);
+    for (const agency of this.lookIn(holder)) {
+      const bytes = await this.read(agency, key);
+      if (!bytes) continue;
+      if (keyOf(bytes) !== key) throw new DocumentIntegrityError(`object ${key} does not hash to its key`);
+      return bytes;
     }
+    throw new NotFoundError(`object ${key} is not in the document store`);
+  }
+
+  /** Fetches several objects (see get); a missing or corrupted one maps to null. */
+  async getMany(keys: readonly string[], holder?: SealAgency): Promise<Map<string, Buffer | null>> {
+    const found = new Map<string, Buffer | null>();
     await Promise.all(
-      keys
-        .filter((key) => !found.has(key))
-        .map(async (key) => {
-          try {
-            found.set(key, await this.get(key));
-          } catch (error) {
-            if (error instanceof NotFoundError || error instanceof DocumentIntegrityError) found.set(key, null);
-            else throw error;
-          }
-        }),
+      [...new Set(keys)].map(async (key) => {
+        try {
+          found.set(key, await this.get(key, holder));
+        } catch (error) {
+          if (error instanceof NotFoundError || error instanceof DocumentIntegrityError) found.set(key, null);
+          else throw error;
+        }
+      }),
     );
     return found;
   }
 
-  /** Stores `bytes` unless already there; returns its key. */
-  async put(bytes: Uint8Array): Promise<string> {
-    const key = keyOf(bytes);
-    if (bytes.length <= SMALL_OBJECT_BYTES) {
-      await this.small.create(key, bytes).catch((error: unknown) => {
-        if (!/wrong last sequence|key exists/i.test((error as Error).message)) throw error;
-      });
-    } else if (!(await this.large.info(key))) {
-      await this.large.putBlob({ name: key }, bytes);
-    }
-    return key;
+  /** Copies objects fetched from another agency (already checked against their keys) into this agency's bucket. */
+  async keep(objects: Iterable<Buffer | null>): Promise<void> {
+    for (const bytes of objects) if (bytes) await this.put(bytes);
   }
 
-  /** Fetches the object under `key`; throws NotFoundError when absent and DocumentIntegrityError when its bytes do not match the key. */
-  async get(key: string): Promise<Buffer> {
-    const entry = /^[0-9a-f]{64}$/.test(key) ? await this.small.get(key) : null;
-    const bytes = entry?.operation === "PUT" ? entry.value : await this.large.getBlob(key);
-    if (!bytes) throw new NotFoundError(`object ${key} is not in the document store`);
-    const buffer = Buffer.from(bytes);
-    if (keyOf(buffer) !== key) throw new DocumentIntegrityError(`object ${key} does not hash to its key`);
-    return buffer;
+  private lookIn(holder: SealAgency | undefined): SealAgency[] {
+    return holder && holder !== this.owner ? [this.owner, holder] : [this.owner];
+  }
+
+  /** The bytes under `key` in `agency`'s bucket (a whole object or its chunks), or undefined. */
+  private async read(agency: SealAgency, key: string): Promise<Buffer | undefined> {
+    const whole = await this.entry(agency, key);
+    if (whole) return whole;
+    const indexBytes = await this.entry(agency, `${key}.n`);
+    if (!indexBytes) return undefined;
+    const index = parseIndex(indexBytes);
+    if (!index) throw new DocumentIntegrityError(`object ${key} has a malformed chunk index`);
+    const chunks: Buffer[] = new Array<Buffer>(index.chunks);
+    for (let start = 0; start < index.chunks; start += PARALLEL_GETS) {
+      await Promise.all(
+        Array.from({ length: Math.min(PARALLEL_GETS, index.chunks - start) }, async (_, offset) => {
+          const chunk = await this.entry(agency, `${key}.${start + offset}`);
+          if (!chunk) throw new DocumentIntegrityError(`object ${key} lacks chunk ${start + offset}`);
+          chunks[start + offset] = chunk;
+        }),
+      );
+    }
+    return Buffer.concat(chunks);
+  }
+
+  /** One entry of `agency`'s bucket by its key (a direct get naming the subject), or undefined when absent or deleted. */
+  private async entry(agency: SealAgency, key: string): Promise<Buffer | undefined> {
+    const bucket = documentBucket(agency);
+    const message = await this.jsm.direct.getMessage(`KV_${bucket}`, { last_by_subj: `$KV.${bucket}.${key}` }).catch((error: unknown) => {
+      // A bucket the agency never made answers as no bucket at all.
+      if (/no message found|not found|no responders/i.test((error as Error).message)) return null;
+      throw error;
+    });
+    if (!message || message.data.length === 0) return undefined;
+    const operation = message.header?.get("KV-Operation");
+    return operation === "DEL" || operation === "PURGE" ? undefined : Buffer.from(message.data);
+  }
+
+  /** Creates an entry of this agency's bucket; an entry already there (same key, so same bytes) is fine. */
+  private async create(key: string, bytes: Uint8Array): Promise<void> {
+    await this.own.create(key, bytes).catch((error: unknown) => {
+      if (!/wrong last sequence|key exists/i.test((error as Error).message)) throw error;
+    });
+  }
+}
+
+function parseIndex(bytes: Buffer): ChunkIndex | undefined {
+  try {
+    const index = JSON.parse(bytes.toString("utf8")) as Partial<ChunkIndex>;
+    return Number.isInteger(index.chunks) && index.chunks! > 0 && index.chunks! <= 1024 && Number.isInteger(index.size) ? (index as ChunkIndex) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

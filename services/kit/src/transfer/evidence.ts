@@ -29,7 +29,7 @@ export async function transferEvidencePackage(transfer: pb.Transfer, documents: 
   const bundle = transfer.bundle;
   if (!bundle) throw new FailedPreconditionError(`transfer ${transfer.transferId} carries no bundle`);
   const keys = [bundle.manifestKey, bundle.manifestSealKey, ...bundle.documents.flatMap((d) => [d.contentKey, d.sealKey]), ...transfer.receiptKeys];
-  const objects = await documents.getMany(keys);
+  const objects = await documents.getMany(keys, sealAgencyOf(transfer.sender));
   const need = (key: string, what: string): Buffer => {
     const found = objects.get(key);
     if (!found) throw new FailedPreconditionError(`${what} of transfer ${transfer.transferId} is missing from the document store`);
@@ -93,7 +93,7 @@ export async function exportTransferEvidence(nc: NatsConnection, agency: SealAge
     if (found?.operation === "PUT") offerCrl(registry, Buffer.from(found.value));
   }
   const caCertificates = [...trust.roots, ...trust.intermediates, ...trust.timeStampAuthorities].map((certificate) => certificate.der);
-  return transferEvidencePackage(transfer, await DocumentStore.open(nc), { caCertificates, crls: registry.currentCrls() }, now);
+  return transferEvidencePackage(transfer, await DocumentStore.open(nc, agency), { caCertificates, crls: registry.currentCrls() }, now);
 }
 
 function offerCrl(registry: RevocationRegistry, der: Buffer): void {

@@ -156,7 +156,7 @@ export class TransferEngine {
 
   /** Opens the stores, the stream and this agency's durable consumer. */
   static async create(deps: TransferEngineDeps): Promise<TransferEngine> {
-    const engine = new TransferEngine(deps, await DocumentStore.open(deps.nc, deps.runtime.deps.replicas ?? 1));
+    const engine = new TransferEngine(deps, await DocumentStore.open(deps.nc, sealAgencyOf(deps.agency)!, deps.runtime.deps.replicas ?? 1));
     const jsm = deps.runtime.jsm;
     await ensureStream(jsm, { name: TRANSFER_STREAM, subjects: ["cb.transfer.>"], num_replicas: deps.runtime.deps.replicas ?? 1 });
     await ensureConsumer(jsm, TRANSFER_STREAM, {
@@ -404,7 +404,7 @@ export class TransferEngine {
     const transfer = await this.visibleTransfer(member, request.transferId);
     const document = transfer.bundle?.documents.find((d) => d.ref?.documentId === request.documentId);
     if (!document) throw new NotFoundError(`transfer ${request.transferId} has no document ${request.documentId}`);
-    const [content, seal] = await Promise.all([this.fetch(document.contentKey), this.fetch(document.sealKey)]);
+    const [content, seal] = await Promise.all([this.fetch(document.contentKey, transfer.sender), this.fetch(document.sealKey, transfer.sender)]);
     const verification = !content
       ? failedVerification("the document is missing from the document store or does not match its digest").manifestSeal!
       : !seal
@@ -505,7 +505,9 @@ export class TransferEngine {
   private async verifySubmission(submitted: pb.Transfer, usedBundleIds: readonly string[]): Promise<sealPb.BundleVerification> {
     const bundle = submitted.bundle;
     if (!bundle) return failedVerification("the submission carries no bundle");
-    const objects = await this.documents.getMany([bundle.manifestKey, bundle.manifestSealKey, ...bundle.documents.flatMap((d) => [d.contentKey, d.sealKey])]);
+    // Read from the sender's store (by key only), and copied into this agency's own: it shows, forwards and exports them without the sender.
+    const objects = await this.documents.getMany([bundle.manifestKey, bundle.manifestSealKey, ...bundle.documents.flatMap((d) => [d.contentKey, d.sealKey])], sealAgencyOf(submitted.sender));
+    await this.documents.keep(objects.values());
     const manifest = objects.get(bundle.manifestKey);
     const manifestSeal = objects.get(bundle.manifestSealKey);
     if (!manifest || !manifestSeal) return failedVerification("the sealed manifest is not in the document store");
@@ -530,10 +532,10 @@ export class TransferEngine {
     };
   }
 
-  /** An object of the document store, or null when it is missing or does not hash to its key. */
-  private async fetch(key: string): Promise<Buffer | null> {
+  /** An object of this agency's document store, or else of `holder`'s; null when it is missing or does not hash to its key. */
+  private async fetch(key: string, holder?: common.Agency): Promise<Buffer | null> {
     try {
-      return await this.documents.get(key);
+      return await this.documents.get(key, holder === undefined ? undefined : sealAgencyOf(holder));
     } catch (error) {
       if (error instanceof NotFoundError || error instanceof DocumentIntegrityError) return null;
       throw error;
@@ -614,7 +616,7 @@ export class TransferEngine {
     }
     let verification = entry.verification;
     if (entry.document) {
-      const [content, seal] = await Promise.all([this.fetch(entry.document.contentKey), this.fetch(entry.document.sealKey)]);
+      const [content, seal] = await Promise.all([this.fetch(entry.document.contentKey, entry.agency), this.fetch(entry.document.sealKey, entry.agency)]);
       verification = content && seal ? this.deps.seals.verifier.verify(content, seal, { agency: entry.agency }).status : sealPb.VerificationStatus.VERIFICATION_STATUS_INVALID;
     }
     const receiptKey = await this.keepReceipt(opened);
