@@ -219,7 +219,7 @@ async function endSessionsKeycloakEnded(options: KeycloakAuthOptions, sub: strin
         open++;
         continue;
       }
-      await new Promise<void>((resolve, reject) => options.store.destroy(sessionId, (error) => (error ? reject(error) : resolve())));
+      await new Promise<void>((resolve, reject) => options.store.destroy(sessionId, (error) => (error ? reject(error instanceof Error ? error : new Error("the session store failed")) : resolve())));
       ended++;
     } catch (error) {
       options.logger.warn({ err: error }, "could not check a session with Keycloak after a logout; it ends at its next refresh");
