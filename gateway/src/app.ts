@@ -59,6 +59,10 @@ export function createApp(parts: AppParts): express.Express {
   app.use((req, res, next) => (req.url.startsWith("//") ? sendProblem(res, 400, "INVALID_ARGUMENT", "a path may not start with //", "/") : next()));
   // Keycloak's back-channel logout needs no session (and sends no cookie).
   app.post("/backchannel-logout", ...parts.auth.backchannelLogout);
+  app.all("/backchannel-logout", (req, res) => {
+    res.set("allow", "POST");
+    sendProblem(res, 405, "METHOD_NOT_ALLOWED", "Keycloak posts logout tokens here (POST, application/x-www-form-urlencoded)", req.originalUrl);
+  });
   app.use(parts.auth.middleware);
   app.get("/login", ...parts.auth.login);
   app.get("/login/callback", ...parts.auth.callback);

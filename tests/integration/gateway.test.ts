@@ -430,6 +430,10 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
     expect(statuses[3]!.headers.get("content-type")).toContain("application/problem+json");
     expect(statuses[3]!.headers.getSetCookie()).toEqual([]);
     expect((await get(`${one.url}/login`, { headers: client })).status).toBe(429);
+    // keycloak-connect's legacy admin endpoints are not there; the back channel takes POST only.
+    for (const legacy of ["/k_logout", "/k_push_not_before"]) expect((await fetch(`${base}${legacy}`, { method: "POST", body: "x" })).status).toBe(404);
+    const getLogout = await get(`${base}/backchannel-logout`);
+    expect([getLogout.status, getLogout.headers.get("allow"), getLogout.headers.get("content-type")]).toEqual([405, "POST", expect.stringContaining("application/problem+json")]);
     // Logout is POST only: a GET (a link or image anywhere, same site or not) signs nobody out.
     for (const headers of [{ "sec-fetch-site": "cross-site" }, {}] as Record<string, string>[]) {
       const logout = await get(`${base}/logout`, { headers });

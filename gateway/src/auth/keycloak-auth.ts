@@ -349,9 +349,11 @@ function problem(res: Response, status: number, title: string, detail: string): 
 /**
  * keycloak-connect's own login callback (`?auth_callback=1&code=…` on any URL) checks no state and
  * would leave a socket to Keycloak open on every failed exchange: it is never used (logins come back
- * to /login/callback), so it is refused before the adapter sees it.
+ * to /login/callback), so it is refused before the adapter sees it; so are its legacy admin endpoints
+ * (`/k_logout`, `/k_push_not_before`): logouts come over the standard back channel only.
  */
 const refuseAdapterCallback: RequestHandler = (req, res, next) => {
+  if (req.path === "/k_logout" || req.path === "/k_push_not_before") return problem(res, 404, "NOT_FOUND", `no route for ${req.method} ${req.path}`);
   if (req.query.auth_callback === undefined) return next();
   problem(res, 401, "UNAUTHENTICATED", "not a login answer of this gateway; sign in from /login");
 };
