@@ -101,6 +101,11 @@ describe("NATS users and permissions, enforced by nats-server", () => {
     await expect(pjsm.direct.getMessage("KV_cb_blobs_prosecution", { seq: 1 })).rejects.toThrow(/Permissions Violation/);
     await expect(pjsm.consumers.add("KV_cb_blobs_prosecution", { deliver_subject: "cb.rpc.court.x", filter_subject: ">" })).rejects.toThrow(/Permissions Violation/);
     await expect(pjsm.consumers.add("KV_cb_seal_crls", { deliver_subject: "cb.rpc.court.x", filter_subject: ">" })).rejects.toThrow(/Permissions Violation/);
+    // A wildcard direct get hands out the bucket's newest entry: encrypted under its own digest, which only the parties know.
+    const newest = await police.request("$JS.API.DIRECT.GET.KV_cb_blobs_prosecution.$KV.cb_blobs_prosecution.>", new Uint8Array(0), { timeout: 3000 });
+    expect(newest.data.length).toBeGreaterThan(0);
+    expect(Buffer.from(newest.data).includes(small)).toBe(false);
+    expect(Buffer.from(newest.data).includes(Buffer.from("indictment"))).toBe(false);
     // Still the prosecution's bytes.
     expect((await prosecution.get(smallKey)).equals(small)).toBe(true);
   });

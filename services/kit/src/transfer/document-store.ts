@@ -1,4 +1,4 @@
-import { hash } from "node:crypto";
+import { createCipheriv, createDecipheriv, hash } from "node:crypto";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Kvm, type KV } from "@nats-io/kv";
@@ -31,14 +31,18 @@ const HEX_KEY = /^[0-9a-f]{64}$/;
  * it fetched against the key (and the sealed manifest) before it uses it.
  *
  * Each agency has a bucket of its own that only it may write (NATS permissions): a stolen key of
- * one agency cannot overwrite or delete another's documents. Another agency reads an object only by
- * its key, with a direct get whose subject names the key (`$JS.API.DIRECT.GET.<stream>.<subject>`):
- * it needs the key, which only the parties of the transfer learn from the sealed event, and it can
- * neither list the bucket, read by sequence number nor create a consumer on it. A receiver copies
- * what it verified into its own store, so it can show, forward and export it without the sender.
+ * one agency cannot overwrite or delete another's documents. Another agency reads an object with a
+ * direct get whose subject names the entry (`$JS.API.DIRECT.GET.<stream>.<subject>`): it can neither
+ * list the bucket, read by sequence number nor create a consumer on it.
  *
- * Objects up to 256 KiB are one entry (`<key>`); larger ones, up to 20 MiB, are chunks
- * (`<key>.<i>`) under a small index entry (`<key>.n`), all read with direct gets (no consumer).
+ * The key is also the capability to read: objects are stored encrypted (AES-256-GCM) under their
+ * own SHA-256 (convergent encryption), at the location SHA-256(key). Only who knows the key — the
+ * parties of the transfer, from the sealed event, or who has the bytes already — can decrypt; the
+ * newest entry of a bucket, which a wildcard direct get returns, is of no use to anyone else. A
+ * receiver copies what it verified into its own store, so it can show, forward and export it without the sender.
+ *
+ * Objects whose ciphertext is up to 256 KiB are one entry (`<location>`); larger ones, up to 20 MiB,
+ * are chunks (`<location>.<i>`) under a small index entry (`<location>.n`), all read with direct gets.
  */
 export class DocumentStore {
   private constructor(
@@ -56,15 +60,17 @@ export class DocumentStore {
   /** Stores `bytes` in this agency's bucket unless already there; returns its key. */
   async put(bytes: Uint8Array): Promise<string> {
     const key = keyOf(bytes);
-    if (bytes.length <= CHUNK_BYTES) {
-      await this.create(key, bytes);
+    const at = locationOf(key);
+    const sealed = encrypt(key, bytes);
+    if (sealed.length <= CHUNK_BYTES) {
+      await this.create(at, sealed);
       return key;
     }
-    if (await this.entry(this.owner, `${key}.n`)) return key;
-    const chunks = Math.ceil(bytes.length / CHUNK_BYTES);
-    for (let i = 0; i < chunks; i++) await this.create(`${key}.${i}`, bytes.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES));
+    if (await this.entry(this.owner, `${at}.n`)) return key;
+    const chunks = Math.ceil(sealed.length / CHUNK_BYTES);
+    for (let i = 0; i < chunks; i++) await this.create(`${at}.${i}`, sealed.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES));
     // The index last: an object whose index is there is whole.
-    await this.create(`${key}.n`, Buffer.from(JSON.stringify({ chunks, size: bytes.length } satisfies ChunkIndex)));
+    await this.create(`${at}.n`, Buffer.from(JSON.stringify({ chunks, size: sealed.length } satisfies ChunkIndex)));
     return key;
   }
 
@@ -75,9 +81,10 @@ export class DocumentStore {
   async get(key: string, holder?: SealAgency): Promise<Buffer> {
     if (!HEX_KEY.test(key)) throw new NotFoundError(`object ${key} is not in the document store`);
     for (const agency of this.lookIn(holder)) {
-      const bytes = await this.read(agency, key);
-      if (!bytes) continue;
-      if (keyOf(bytes) !== key) throw new DocumentIntegrityError(`object ${key} does not hash to its key`);
+      const sealed = await this.read(agency, locationOf(key));
+      if (!sealed) continue;
+      const bytes = decrypt(key, sealed);
+      if (!bytes || keyOf(bytes) !== key) throw new DocumentIntegrityError(`object ${key} does not hash to its key`);
       return bytes;
     }
     throw new NotFoundError(`object ${key} is not in the document store`);
@@ -108,7 +115,7 @@ export class DocumentStore {
     return holder && holder !== this.owner ? [this.owner, holder] : [this.owner];
   }
 
-  /** The bytes under `key` in `agency`'s bucket (a whole object or its chunks), or undefined. */
+  /** The stored bytes at `key` (a location) in `agency`'s bucket (a whole entry or its chunks), or undefined. */
   private async read(agency: SealAgency, key: string): Promise<Buffer | undefined> {
     const whole = await this.entry(agency, key);
     if (whole) return whole;
@@ -147,6 +154,30 @@ export class DocumentStore {
     await this.own.create(key, bytes).catch((error: unknown) => {
       if (!/wrong last sequence|key exists/i.test((error as Error).message)) throw error;
     });
+  }
+}
+
+/** Where an object is stored: the SHA-256 of its key (the key itself, which decrypts it, is never stored). */
+function locationOf(key: string): string {
+  return hash("sha256", `casebridge-document-location:${key}`, "hex");
+}
+
+/** AES-256-GCM under the object's own SHA-256; one key encrypts one plaintext only, so a fixed nonce is sound. */
+const NONCE = Buffer.alloc(12);
+
+function encrypt(key: string, bytes: Uint8Array): Buffer {
+  const cipher = createCipheriv("aes-256-gcm", Buffer.from(key, "hex"), NONCE);
+  return Buffer.concat([cipher.update(bytes), cipher.final(), cipher.getAuthTag()]);
+}
+
+function decrypt(key: string, sealed: Buffer): Buffer | undefined {
+  if (sealed.length < 16) return undefined;
+  try {
+    const decipher = createDecipheriv("aes-256-gcm", Buffer.from(key, "hex"), NONCE);
+    decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+    return Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - 16)), decipher.final()]);
+  } catch {
+    return undefined;
   }
 }
 
