@@ -101,7 +101,7 @@ async function benchTransfers(run: string, pkiDir: string): Promise<{ latencies:
     });
     watch.stop();
     const engine = (prosecution.setup as TransferServiceSetup).engine;
-    const sample = await Promise.all(caseIds.slice(0, 20).map(async (caseId) => (await engine.list({ agency: common.Agency.AGENCY_PROSECUTION, unit: "320582-PRO" }, { box: pb.Box.BOX_INBOX, caseId, states: [], pageSize: 1, pageToken: "" })).transfers[0]));
+    const sample = await Promise.all(caseIds.slice(0, 20).map(async (caseId) => (await engine.list({ agency: common.Agency.AGENCY_PROSECUTION, unit: "320582-PRO" }, pb.ListTransfersRequest.fromPartial({ box: pb.Box.BOX_INBOX, caseId, states: [], pageSize: 1, pageToken: "" }))).transfers[0]));
     if (sample.some((t) => t && t.state === pb.TransferState.TRANSFER_STATE_REJECTED)) throw new Error("bundles were rejected: the benchmark measures valid bundles only");
     return result;
   } finally {

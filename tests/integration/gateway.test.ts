@@ -257,6 +257,24 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
       }
     });
 
+    it("filters a transfer list by case number, kind, fast-track, time of last change and unit, counts the matches, and refuses a unit the user does not see", async () => {
+      const found = async (user: User, query: string) => {
+        const { status, body } = await api(user, `/api/v1/transfers?${query}`);
+        expect([user, query, status]).toEqual([user, query, 200]);
+        return { ids: ((body.transfers ?? []) as any[]).map((t) => t.case.caseId as string), total: body.total ?? 0 };
+      };
+      const soon = new Date(Date.now() + 3_600_000).toISOString();
+      expect(await found("legal.li", `box=BOX_OUTBOX&query=2026-${run}`)).toEqual({ ids: [cases[0]!.caseId], total: 1 });
+      expect(await found("legal.li", `box=BOX_OUTBOX&query=2026-${run}&unitId=320582-PSB-YANGSHE&sort=TRANSFER_SORT_UPDATED_ASC`)).toEqual({ ids: [cases[0]!.caseId], total: 1 });
+      expect(await found("legal.li", `box=BOX_OUTBOX&query=2026-${run}&updatedTo=${encodeURIComponent(soon)}`)).toEqual({ ids: [cases[0]!.caseId], total: 1 });
+      for (const none of [`caseKind=CASE_KIND_ADMINISTRATIVE`, `fastTrackOnly=true`, `updatedFrom=${encodeURIComponent(soon)}`, `unitId=320582-PSB-JINGANG`]) {
+        expect([none, await found("legal.li", `box=BOX_OUTBOX&query=2026-${run}&${none}`)]).toEqual([none, { ids: [], total: 0 }]);
+      }
+      expect(await found("prosecutor.zhao", `box=BOX_INBOX&query=${cases[0]!.unit.slice(0, 6)}-2026-${run}`)).toEqual({ ids: [cases[0]!.caseId], total: 1 });
+      const foreignUnit = await api("legal.li", `/api/v1/transfers?box=BOX_OUTBOX&unitId=320581-PSB-YUSHAN`);
+      expect([foreignUnit.status, foreignUnit.body.violations?.[0]?.field]).toEqual([400, "unit_id"]);
+    });
+
     it("lets no unit change another unit's case or transfer (404), and the right unit still can", async () => {
       const [a, b] = cases as [(typeof cases)[0], (typeof cases)[0]];
       const c = cases[2]!;

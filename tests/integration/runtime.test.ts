@@ -118,14 +118,14 @@ describe("durable runtime: two instances of police and prosecution at once", () 
     natsServer.kill("SIGKILL");
     await new Promise((resolve) => natsServer.once("exit", resolve));
     natsServer = await startNats(natsPort, storeDir);
-    await eventually(() => clients().policeTransfers.listTransfers({ box: pb.Box.BOX_OUTBOX, states: [], caseId: "", pageSize: 1, pageToken: "" }, as("legal.li")), 30_000, 250);
+    await eventually(() => clients().policeTransfers.listTransfers(pb.ListTransfersRequest.fromPartial({ box: pb.Box.BOX_OUTBOX, states: [], caseId: "", pageSize: 1, pageToken: "" }), as("legal.li")), 30_000, 250);
     transferIds.push(...(await Promise.all(caseIds.slice(16).map(submit))));
     await startInstance("prosecution-a");
 
     for (const transferId of transferIds) await stateAtPolice(transferId, State.TRANSFER_STATE_RECEIVED);
     for (const [i, caseId] of caseIds.entries()) {
       const inbox = await eventually(async () => {
-        const page = await clients().prosecutionTransfers.listTransfers({ box: pb.Box.BOX_INBOX, states: [], caseId, pageSize: 10, pageToken: "" }, as("prosecutor.zhao"));
+        const page = await clients().prosecutionTransfers.listTransfers(pb.ListTransfersRequest.fromPartial({ box: pb.Box.BOX_INBOX, states: [], caseId, pageSize: 10, pageToken: "" }), as("prosecutor.zhao"));
         if (page.transfers.length === 0) throw new Error(`case ${caseId} is not in the prosecution's inbox view yet`);
         return page.transfers;
       }, 30_000);

@@ -133,7 +133,7 @@ describe("case transfer police → prosecution → court", () => {
     await stateAt(clients.policeTransfers, legal, transferId, State.TRANSFER_STATE_RECEIVED);
     // The inbox is a read model: projected from JetStream a moment after the change.
     const inbox = await eventually(async () => {
-      const page = await clients.prosecutionTransfers.listTransfers({ box: pb.Box.BOX_INBOX, states: [State.TRANSFER_STATE_RECEIVED], caseId, pageSize: 10, pageToken: "" }, as(prosecutor));
+      const page = await clients.prosecutionTransfers.listTransfers(pb.ListTransfersRequest.fromPartial({ box: pb.Box.BOX_INBOX, states: [State.TRANSFER_STATE_RECEIVED], caseId, pageSize: 10, pageToken: "" }), as(prosecutor));
       if (page.transfers.length === 0) throw new Error("not in the inbox view yet");
       return page;
     });
@@ -365,7 +365,7 @@ describe("case transfer police → prosecution → court", () => {
       for (const caseId of caseIds) {
         // Lists are read models, projected a moment after the change (by whichever instance holds the projector's pin).
         const transfers = await eventually(async () => {
-          const page = await clients.prosecutionTransfers.listTransfers({ box: pb.Box.BOX_INBOX, states: [], caseId, pageSize: 10, pageToken: "" }, as(prosecutor));
+          const page = await clients.prosecutionTransfers.listTransfers(pb.ListTransfersRequest.fromPartial({ box: pb.Box.BOX_INBOX, states: [], caseId, pageSize: 10, pageToken: "" }), as(prosecutor));
           if (page.transfers.length === 0) throw new Error(`case ${caseId} is not in the inbox view yet`);
           return page.transfers;
         }, 20_000);
@@ -429,10 +429,10 @@ describe("case transfer police → prosecution → court", () => {
       code: common.ErrorCode.ERROR_CODE_INVALID_ARGUMENT,
       violations: expect.arrayContaining([expect.objectContaining({ field: "case.case_number" }), expect.objectContaining({ field: "case.parties" })]) as unknown,
     });
-    await expect(clients.policeTransfers.listTransfers({ box: pb.Box.BOX_INBOX, states: [], caseId: "", pageSize: 0, pageToken: "" }, as(prosecutor))).rejects.toMatchObject({
+    await expect(clients.policeTransfers.listTransfers(pb.ListTransfersRequest.fromPartial({ box: pb.Box.BOX_INBOX, states: [], caseId: "", pageSize: 0, pageToken: "" }), as(prosecutor))).rejects.toMatchObject({
       code: common.ErrorCode.ERROR_CODE_PERMISSION_DENIED,
     });
-    await expect(clients.policeTransfers.listTransfers({ box: pb.Box.BOX_INBOX, states: [], caseId: "", pageSize: 0, pageToken: "" }, { timeoutMs: 5000 })).rejects.toMatchObject({
+    await expect(clients.policeTransfers.listTransfers(pb.ListTransfersRequest.fromPartial({ box: pb.Box.BOX_INBOX, states: [], caseId: "", pageSize: 0, pageToken: "" }), { timeoutMs: 5000 })).rejects.toMatchObject({
       code: common.ErrorCode.ERROR_CODE_UNAUTHENTICATED,
     });
     // A token with the legal officer's claims, signed by someone else's key: refused by the service itself.

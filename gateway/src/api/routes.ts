@@ -147,13 +147,14 @@ export function apiRoutes(schemas: ProtoSchemas, live: LiveUpdates, systemStatus
       method: "get",
       path: "/api/v1/transfers",
       operationId: "listTransfers",
-      summary: "Inbox or outbox of the caller's agency, newest first, filtered by state and case",
+      summary: "Inbox or outbox of the caller's units, filtered (state, case, kind, fast-track, time of last change, unit, case number or party name), sorted by last change, with the count of matches",
       tag: "transfers",
       access: grants("read"),
       query: {
         box: { ...schemas.field(`${T}.ListTransfersRequest`, "box"), enum: ["BOX_INBOX", "BOX_OUTBOX"] },
-        states: schemas.field(`${T}.ListTransfersRequest`, "states"),
-        caseId: schemas.field(`${T}.ListTransfersRequest`, "caseId"),
+        ...Object.fromEntries(
+          ["states", "caseId", "query", "caseKind", "fastTrackOnly", "updatedFrom", "updatedTo", "unitId", "sort"].map((name) => [name, schemas.field(`${T}.ListTransfersRequest`, name)]),
+        ),
         ...PAGING(schemas, "ListTransfersRequest"),
       },
       response: { status: 200, json: schemas.ref(`${T}.ListTransfersResponse`) },
@@ -329,8 +330,8 @@ export function apiRoutes(schemas: ProtoSchemas, live: LiveUpdates, systemStatus
       handle: async (_input, { services, call, agency }) => {
         const active = [pb.TransferState.TRANSFER_STATE_RECEIVED, pb.TransferState.TRANSFER_STATE_ACCEPTED, pb.TransferState.TRANSFER_STATE_RETURNED];
         const [inbox, outbox, cases] = await Promise.all([
-          services.transfers.listTransfers({ box: pb.Box.BOX_INBOX, states: active, caseId: "", pageSize: 200, pageToken: "" }, call),
-          services.transfers.listTransfers({ box: pb.Box.BOX_OUTBOX, states: [], caseId: "", pageSize: 200, pageToken: "" }, call),
+          services.transfers.listTransfers(pb.ListTransfersRequest.fromPartial({ box: pb.Box.BOX_INBOX, states: active, caseId: "", pageSize: 200, pageToken: "" }), call),
+          services.transfers.listTransfers(pb.ListTransfersRequest.fromPartial({ box: pb.Box.BOX_OUTBOX, states: [], caseId: "", pageSize: 200, pageToken: "" }), call),
           services.cases.listCases({ approval: pb.Approval.APPROVAL_UNSPECIFIED, pageSize: 200, pageToken: "" }, call),
         ]);
         // A case judged here has no running trial limit: the court's timeline says so.

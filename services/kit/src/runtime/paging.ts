@@ -18,14 +18,21 @@ function decodePageToken(token: string): { updatedAt: Date; id: string } {
 
 /** One page of a view's rows matching `filter`, newest `updatedAt` first, and the token of the next page. */
 export async function newestFirst(view: ViewCollection, filter: Record<string, unknown>, requestedSize: number, pageToken: string): Promise<{ values: Uint8Array[]; nextPageToken: string }> {
+  return pageByUpdate(view, filter, requestedSize, pageToken, "desc");
+}
+
+/** One page of a view's rows matching `filter`, ordered by `updatedAt` (then id) either way, and the token of the next page. */
+export async function pageByUpdate(view: ViewCollection, filter: Record<string, unknown>, requestedSize: number, pageToken: string, order: "asc" | "desc"): Promise<{ values: Uint8Array[]; nextPageToken: string }> {
   const pageSize = requestedSize === 0 ? 50 : requestedSize;
   if (pageSize > 200) throw new InvalidArgumentError("invalid page size", [{ field: "page_size", description: "must be 1..200" }]);
   const query = { ...filter };
+  const beyond = order === "desc" ? "$lt" : "$gt";
   if (pageToken) {
     const after = decodePageToken(pageToken);
-    query.$or = [{ updatedAt: { $lt: after.updatedAt } }, { updatedAt: after.updatedAt, _id: { $lt: after.id } }];
+    query.$or = [{ updatedAt: { [beyond]: after.updatedAt } }, { updatedAt: after.updatedAt, _id: { [beyond]: after.id } }];
   }
-  const found = await view.find(query, { updatedAt: -1, _id: -1 }, pageSize + 1);
+  const direction = order === "desc" ? -1 : 1;
+  const found = await view.find(query, { updatedAt: direction, _id: direction }, pageSize + 1);
   const page = found.slice(0, pageSize);
   const last = page.at(-1);
   return {

@@ -1,6 +1,7 @@
 export * from "./document-store";
 export * from "./domain";
 export * from "./transfer-engine";
+export * from "./transfer-list";
 export * from "./transfer.handlers";
 export * from "./transfer-setup";
 export * from "./audit-cli";

@@ -17,7 +17,8 @@ import type { AuditLog } from "../runtime/audit-log";
 import type { DurableRuntime } from "../runtime/durable-runtime";
 import type { TimelineRepository } from "../runtime/timeline.repository";
 import { auditOutboxItem, timelineOutboxItem } from "../runtime/outbox-items";
-import { newestFirst } from "../runtime/paging";
+import { pageByUpdate } from "../runtime/paging";
+import { transferListFields, transferListFilter, transferListOrder } from "./transfer-list";
 import type { ViewCollection } from "../runtime/view-collection";
 import type { DeadlineRules } from "../deadlines/domain";
 import { agencyUnitOf, mayAccess, recipientUnitFor, unitOf, visibleUnits, type UnitMember } from "../units/units";
@@ -47,6 +48,9 @@ export const TRANSFER_EVENT_TYPE = "casebridge.transfer.v1.TransferEvent";
 export function changeSubject(agency: common.Agency): string {
   return `cb.changes.${sealAgencyOf(agency)!}`;
 }
+
+/** Lists count their matches up to this many. */
+const MAX_COUNTED = 10_000;
 
 /** The JetStream stream of cross-agency events; subject `cb.transfer.<recipient>.<sender>` (NATS lets each agency publish only as sender). */
 export const TRANSFER_STREAM = "CB_TRANSFERS";
@@ -79,7 +83,7 @@ export function registerTransferView(runtime: DurableRuntime, agency: common.Age
     kind: "transfer",
     codec: TRANSFER_CODEC,
     indexes: [{ box: 1, updatedAt: -1 }, { box: 1, unit: 1, updatedAt: -1 }, { caseId: 1 }],
-    fields: (t) => ({ box: t.sender === agency ? "outbox" : "inbox", unit: transferUnit(t, agency), state: t.state, caseId: t.case?.caseId ?? "", updatedAt: t.updatedAt ?? new Date(0) }),
+    fields: (t) => ({ box: t.sender === agency ? "outbox" : "inbox", unit: transferUnit(t, agency), state: t.state, caseId: t.case?.caseId ?? "", updatedAt: t.updatedAt ?? new Date(0), ...transferListFields(t) }),
     changed,
   });
 }
@@ -387,16 +391,14 @@ export class TransferEngine {
     if (held.length === 0) throw new NotFoundError(`no case ${caseId}`);
   }
 
-  /** Lists the inbox or outbox of the units `member` sees, newest first, with an opaque page token. */
+  /** Lists the inbox or outbox of the units `member` sees, filtered (transfer-list.ts), newest first unless asked otherwise, with an opaque page token and the count of matches. */
   async list(member: UnitMember, request: pb.ListTransfersRequest): Promise<pb.ListTransfersResponse> {
-    if (request.box !== pb.Box.BOX_INBOX && request.box !== pb.Box.BOX_OUTBOX) {
-      throw new InvalidArgumentError("invalid box", [{ field: "box", description: "must be INBOX or OUTBOX" }]);
-    }
-    const filter: Record<string, unknown> = { box: request.box === pb.Box.BOX_INBOX ? "inbox" : "outbox", unit: { $in: visibleUnits(member) } };
-    if (request.states.length > 0) filter.state = { $in: request.states };
-    if (request.caseId) filter.caseId = request.caseId;
-    const { values, nextPageToken } = await newestFirst(this.transferView, filter, request.pageSize, request.pageToken);
-    return { transfers: values.map((bytes) => pb.Transfer.decode(bytes)), nextPageToken };
+    const filter = transferListFilter(member, request);
+    const [{ values, nextPageToken }, total] = await Promise.all([
+      pageByUpdate(this.transferView, filter, request.pageSize, request.pageToken, transferListOrder(request)),
+      this.transferView.count(filter, MAX_COUNTED),
+    ]);
+    return { transfers: values.map((bytes) => pb.Transfer.decode(bytes)), nextPageToken, total };
   }
 
   /** One document of a transfer `member`'s units hold here, its seal verified now, with its bytes if asked. */

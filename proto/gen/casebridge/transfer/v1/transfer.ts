@@ -341,6 +341,47 @@ export function boxToJSON(object: Box): string {
   }
 }
 
+/** The order of a transfer list. */
+export enum TransferSort {
+  /** TRANSFER_SORT_UNSPECIFIED - Last changed first. */
+  TRANSFER_SORT_UNSPECIFIED = 0,
+  TRANSFER_SORT_UPDATED_DESC = 1,
+  TRANSFER_SORT_UPDATED_ASC = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function transferSortFromJSON(object: any): TransferSort {
+  switch (object) {
+    case 0:
+    case "TRANSFER_SORT_UNSPECIFIED":
+      return TransferSort.TRANSFER_SORT_UNSPECIFIED;
+    case 1:
+    case "TRANSFER_SORT_UPDATED_DESC":
+      return TransferSort.TRANSFER_SORT_UPDATED_DESC;
+    case 2:
+    case "TRANSFER_SORT_UPDATED_ASC":
+      return TransferSort.TRANSFER_SORT_UPDATED_ASC;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return TransferSort.UNRECOGNIZED;
+  }
+}
+
+export function transferSortToJSON(object: TransferSort): string {
+  switch (object) {
+    case TransferSort.TRANSFER_SORT_UNSPECIFIED:
+      return "TRANSFER_SORT_UNSPECIFIED";
+    case TransferSort.TRANSFER_SORT_UPDATED_DESC:
+      return "TRANSFER_SORT_UPDATED_DESC";
+    case TransferSort.TRANSFER_SORT_UPDATED_ASC:
+      return "TRANSFER_SORT_UPDATED_ASC";
+    case TransferSort.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Approval is which case files to list. */
 export enum Approval {
   APPROVAL_UNSPECIFIED = 0,
@@ -661,12 +702,28 @@ export interface ListTransfersRequest {
   /** 1..200, default 50. */
   pageSize: number;
   pageToken: string;
+  /** A case number (its beginning) or part of a party's name; case-insensitive. */
+  query: string;
+  /** Only cases of this kind; all when unspecified. */
+  caseKind: CaseKind;
+  /** Only fast-track (速裁) cases. */
+  fastTrackOnly: boolean;
+  /** Only transfers last changed in [updated_from, updated_to). */
+  updatedFrom?: Date | undefined;
+  updatedTo?:
+    | Date
+    | undefined;
+  /** Only this unit's transfers (one the caller sees); all the caller sees when empty. */
+  unitId: string;
+  sort: TransferSort;
 }
 
 export interface ListTransfersResponse {
   transfers: Transfer[];
   /** Empty on the last page. */
   nextPageToken: string;
+  /** How many transfers match the filter, on all pages (counted up to 10,000). */
+  total: number;
 }
 
 export interface GetCaseTimelineRequest {
@@ -4018,7 +4075,20 @@ export const GetTransferRequest: MessageFns<GetTransferRequest> = {
 };
 
 function createBaseListTransfersRequest(): ListTransfersRequest {
-  return { box: 0, states: [], caseId: "", pageSize: 0, pageToken: "" };
+  return {
+    box: 0,
+    states: [],
+    caseId: "",
+    pageSize: 0,
+    pageToken: "",
+    query: "",
+    caseKind: 0,
+    fastTrackOnly: false,
+    updatedFrom: undefined,
+    updatedTo: undefined,
+    unitId: "",
+    sort: 0,
+  };
 }
 
 export const ListTransfersRequest: MessageFns<ListTransfersRequest> = {
@@ -4041,6 +4111,27 @@ export const ListTransfersRequest: MessageFns<ListTransfersRequest> = {
     }
     if (message.pageToken !== "") {
       writer.uint32(42).string(message.pageToken);
+    }
+    if (message.query !== "") {
+      writer.uint32(50).string(message.query);
+    }
+    if (message.caseKind !== 0) {
+      writer.uint32(56).int32(message.caseKind);
+    }
+    if (message.fastTrackOnly !== false) {
+      writer.uint32(64).bool(message.fastTrackOnly);
+    }
+    if (message.updatedFrom !== undefined) {
+      Timestamp.encode(toTimestamp(message.updatedFrom), writer.uint32(74).fork()).join();
+    }
+    if (message.updatedTo !== undefined) {
+      Timestamp.encode(toTimestamp(message.updatedTo), writer.uint32(82).fork()).join();
+    }
+    if (message.unitId !== "") {
+      writer.uint32(90).string(message.unitId);
+    }
+    if (message.sort !== 0) {
+      writer.uint32(96).int32(message.sort);
     }
     return writer;
   },
@@ -4108,6 +4199,62 @@ export const ListTransfersRequest: MessageFns<ListTransfersRequest> = {
             message.pageToken = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.query = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.caseKind = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.fastTrackOnly = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.updatedFrom = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.updatedTo = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.unitId = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.sort = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4139,6 +4286,33 @@ export const ListTransfersRequest: MessageFns<ListTransfersRequest> = {
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
         : "",
+      query: isSet(object.query) ? globalThis.String(object.query) : "",
+      caseKind: isSet(object.caseKind)
+        ? caseKindFromJSON(object.caseKind)
+        : isSet(object.case_kind)
+        ? caseKindFromJSON(object.case_kind)
+        : 0,
+      fastTrackOnly: isSet(object.fastTrackOnly)
+        ? globalThis.Boolean(object.fastTrackOnly)
+        : isSet(object.fast_track_only)
+        ? globalThis.Boolean(object.fast_track_only)
+        : false,
+      updatedFrom: isSet(object.updatedFrom)
+        ? fromJsonTimestamp(object.updatedFrom)
+        : isSet(object.updated_from)
+        ? fromJsonTimestamp(object.updated_from)
+        : undefined,
+      updatedTo: isSet(object.updatedTo)
+        ? fromJsonTimestamp(object.updatedTo)
+        : isSet(object.updated_to)
+        ? fromJsonTimestamp(object.updated_to)
+        : undefined,
+      unitId: isSet(object.unitId)
+        ? globalThis.String(object.unitId)
+        : isSet(object.unit_id)
+        ? globalThis.String(object.unit_id)
+        : "",
+      sort: isSet(object.sort) ? transferSortFromJSON(object.sort) : 0,
     };
   },
 
@@ -4159,6 +4333,27 @@ export const ListTransfersRequest: MessageFns<ListTransfersRequest> = {
     if (message.pageToken !== "") {
       obj.pageToken = message.pageToken;
     }
+    if (message.query !== "") {
+      obj.query = message.query;
+    }
+    if (message.caseKind !== 0) {
+      obj.caseKind = caseKindToJSON(message.caseKind);
+    }
+    if (message.fastTrackOnly !== false) {
+      obj.fastTrackOnly = message.fastTrackOnly;
+    }
+    if (message.updatedFrom !== undefined) {
+      obj.updatedFrom = message.updatedFrom.toISOString();
+    }
+    if (message.updatedTo !== undefined) {
+      obj.updatedTo = message.updatedTo.toISOString();
+    }
+    if (message.unitId !== "") {
+      obj.unitId = message.unitId;
+    }
+    if (message.sort !== 0) {
+      obj.sort = transferSortToJSON(message.sort);
+    }
     return obj;
   },
 
@@ -4172,12 +4367,19 @@ export const ListTransfersRequest: MessageFns<ListTransfersRequest> = {
     message.caseId = object.caseId ?? "";
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
+    message.query = object.query ?? "";
+    message.caseKind = object.caseKind ?? 0;
+    message.fastTrackOnly = object.fastTrackOnly ?? false;
+    message.updatedFrom = object.updatedFrom ?? undefined;
+    message.updatedTo = object.updatedTo ?? undefined;
+    message.unitId = object.unitId ?? "";
+    message.sort = object.sort ?? 0;
     return message;
   },
 };
 
 function createBaseListTransfersResponse(): ListTransfersResponse {
-  return { transfers: [], nextPageToken: "" };
+  return { transfers: [], nextPageToken: "", total: 0 };
 }
 
 export const ListTransfersResponse: MessageFns<ListTransfersResponse> = {
@@ -4187,6 +4389,9 @@ export const ListTransfersResponse: MessageFns<ListTransfersResponse> = {
     }
     if (message.nextPageToken !== "") {
       writer.uint32(18).string(message.nextPageToken);
+    }
+    if (message.total !== 0) {
+      writer.uint32(24).uint32(message.total);
     }
     return writer;
   },
@@ -4220,6 +4425,14 @@ export const ListTransfersResponse: MessageFns<ListTransfersResponse> = {
             message.nextPageToken = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.total = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4242,6 +4455,7 @@ export const ListTransfersResponse: MessageFns<ListTransfersResponse> = {
         : isSet(object.next_page_token)
         ? globalThis.String(object.next_page_token)
         : "",
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
     };
   },
 
@@ -4253,6 +4467,9 @@ export const ListTransfersResponse: MessageFns<ListTransfersResponse> = {
     if (message.nextPageToken !== "") {
       obj.nextPageToken = message.nextPageToken;
     }
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
+    }
     return obj;
   },
 
@@ -4263,6 +4480,7 @@ export const ListTransfersResponse: MessageFns<ListTransfersResponse> = {
     const message = createBaseListTransfersResponse();
     message.transfers = object.transfers?.map((e) => Transfer.fromPartial(e)) || [];
     message.nextPageToken = object.nextPageToken ?? "";
+    message.total = object.total ?? 0;
     return message;
   },
 };
