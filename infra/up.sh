@@ -37,7 +37,14 @@ up_ferretdb() {
 
 up_keycloak() {
   local home=$CB_STATE/keycloak-$KEYCLOAK_VERSION
-  local realm=$CB_REPO/infra/keycloak/casebridge-realm.json realm_sum
+  local realm=$CB_STATE/casebridge-realm.import.json realm_sum
+  # The realm to import: the platform's, plus the test-only password-grant clients when `npm test` asks (KEYCLOAK_TEST_CLIENTS=1).
+  mkdir -p "$CB_STATE"
+  if [ "${KEYCLOAK_TEST_CLIENTS:-0}" = 1 ]; then
+    node "$CB_REPO/infra/keycloak/with-test-clients.mjs" "$CB_REPO/infra/keycloak/casebridge-realm.json" "$CB_REPO/infra/keycloak/test-clients.json" >"$realm"
+  else
+    cp "$CB_REPO/infra/keycloak/casebridge-realm.json" "$realm"
+  fi
   realm_sum=$(sha256sum "$realm" | cut -d' ' -f1)
   # Keycloak imports a realm only once; when the realm file changed, start from a fresh (dev) database.
   if [ -f "$home/data/import/casebridge-realm.json" ] && [ "$(cat "$home/data/realm.sha256" 2>/dev/null)" != "$realm_sum" ]; then
@@ -49,7 +56,7 @@ up_keycloak() {
     # Each state directory gets its own copy: Keycloak writes its build and its data beside itself.
     [ -d "$home" ] || cp -r "$CB_HOME/keycloak/keycloak-$KEYCLOAK_VERSION" "$home"
     mkdir -p "$home/data/import"
-    cp "$realm" "$home/data/import/"
+    cp "$realm" "$home/data/import/casebridge-realm.json"
     echo "$realm_sum" >"$home/data/realm.sha256"
     local jdk; jdk=$(java_home) || die "no Java found for Keycloak (install a JDK 21 or later)"
     log "starting Keycloak $KEYCLOAK_VERSION ($KEYCLOAK_DB) on :$KEYCLOAK_PORT with $jdk"

@@ -5,7 +5,8 @@
 // The gateway limits each user to RATE_LIMIT_PER_MINUTE requests (default 600); `npm run load` starts
 // it with a higher limit so that the figure is the platform's, not the limiter's.
 import http from "k6/http";
-import { check, fail } from "k6";
+import { check } from "k6";
+import { signIn } from "./lib/sign-in.js";
 
 const GATEWAY = __ENV.GATEWAY_URL || "http://127.0.0.1:8088";
 const REALM = `${__ENV.KEYCLOAK_URL || "http://127.0.0.1:8180"}/realms/casebridge`;
@@ -29,13 +30,9 @@ export const options = {
   },
 };
 
-/** Signs every demo user in once (password grant of the test-only client): access tokens live 5 minutes. */
+/** Signs every demo user in once (code flow with PKCE, lib/sign-in.js; the demo password is a dev default): access tokens live 5 minutes. */
 export function setup() {
-  return USERS.map((user) => {
-    const res = http.post(`${REALM}/protocol/openid-connect/token`, { grant_type: "password", client_id: "casebridge-test", username: user.username, password: "demo" }, { tags: { name: "login" } });
-    if (res.status !== 200) fail(`Keycloak refused ${user.username}: ${res.status} ${res.body}`);
-    return { ...user, token: res.json("access_token") };
-  });
+  return USERS.map((user) => ({ ...user, token: signIn(REALM, user.username, __ENV.DEMO_PASSWORD || "demo") }));
 }
 
 export default function (users) {

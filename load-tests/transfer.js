@@ -5,8 +5,9 @@
 // Figures: transfer_received (submit → RECEIVED at the prosecution, ms) and the usual http_req_*.
 import http from "k6/http";
 import encoding from "k6/encoding";
-import { check, fail, sleep } from "k6";
+import { check, sleep } from "k6";
 import { Trend, Counter } from "k6/metrics";
+import { signIn } from "./lib/sign-in.js";
 
 const GATEWAY = __ENV.GATEWAY_URL || "http://127.0.0.1:8088";
 const REALM = `${__ENV.KEYCLOAK_URL || "http://127.0.0.1:8180"}/realms/casebridge`;
@@ -25,13 +26,9 @@ export const options = {
   },
 };
 
-/** Signs in the officer, the legal unit and the prosecutor once (test-only password grant). */
+/** Signs in the officer, the legal unit and the prosecutor once (code flow with PKCE, lib/sign-in.js; the demo password is a dev default). */
 export function setup() {
-  const token = (username) => {
-    const res = http.post(`${REALM}/protocol/openid-connect/token`, { grant_type: "password", client_id: "casebridge-test", username, password: "demo" }, { tags: { name: "login" } });
-    if (res.status !== 200) fail(`Keycloak refused ${username}: ${res.status}`);
-    return res.json("access_token");
-  };
+  const token = (username) => signIn(REALM, username, __ENV.DEMO_PASSWORD || "demo");
   return { officer: token("officer.wang"), legal: token("legal.li"), prosecutor: token("prosecutor.zhao") };
 }
 

@@ -12,6 +12,7 @@ export NATS_PORT=${TEST_NATS_PORT:-14222} NATS_MONITOR_PORT=${TEST_NATS_MONITOR_
 export MONGO_PORT=${TEST_MONGO_PORT:-37017} FERRETDB_DEBUG_PORT=${TEST_FERRETDB_DEBUG_PORT:-37018}
 export KEYCLOAK_PORT=${TEST_KEYCLOAK_PORT:-18180} KEYCLOAK_MANAGEMENT_PORT=${TEST_KEYCLOAK_MANAGEMENT_PORT:-19180}
 export KEYCLOAK_DB=dev-mem
+export KEYCLOAK_TEST_CLIENTS=1   # the password-grant clients of the tests (infra/keycloak/test-clients.json); never in `npm start`'s or the chart's realm
 export NATS_CREDENTIALS_DIR=$CASEBRIDGE_STATE/nats-auth   # the NATS users' nkey seeds (infra/up.sh makes them)
 # The test Keycloak's realm sends back-channel logouts to the browser tests' gateway (the realm's ${CASEBRIDGE_GATEWAY_URL}).
 export CASEBRIDGE_GATEWAY_URL=http://127.0.0.1:${TEST_GATEWAY_PORT:-18088}

@@ -1,5 +1,5 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { bearerMetadata, CaseBridgeError, devUserToken, natsAuthOptions, natsClient } from "@casebridge/kit";
+import { bearerMetadata, CaseBridgeError, cliUserToken, natsAuthOptions, natsClient } from "@casebridge/kit";
 import { common, system, transfer as pb } from "@casebridge/proto";
 
 /**
@@ -70,7 +70,7 @@ async function servicesServing(nc: NatsConnection): Promise<void> {
 
 async function seed(nc: NatsConnection, issuer: string): Promise<void> {
   await servicesServing(nc);
-  for (const user of [officer, legal, prosecutor, judge, officerMa, officerZhang, legalXu, prosecutorGao] as const) tokens.set(user, await devUserToken(issuer, user));
+  for (const user of [officer, legal, prosecutor, judge, officerMa, officerZhang, legalXu, prosecutorGao] as const) tokens.set(user, await cliUserToken(issuer, user, DEMO_PASSWORD));
   const cases = natsClient(nc, "police", pb.CaseFileServiceDefinition, 30_000);
   const police = natsClient(nc, "police", pb.TransferServiceDefinition, 30_000);
   const prosecution = natsClient(nc, "prosecution", pb.TransferServiceDefinition, 30_000);
@@ -159,6 +159,8 @@ async function seed(nc: NatsConnection, issuer: string): Promise<void> {
 
 const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 const issuer = process.env.AUTH_ISSUER ?? "http://127.0.0.1:8180/realms/casebridge";
+/** The demo users' password (a clearly marked dev default of the demo realm). */
+const DEMO_PASSWORD = process.env.DEMO_PASSWORD ?? "demo";
 connect({ ...natsAuthOptions("operator"), servers: natsUrl, name: "seed-demo" })
   .then(async (nc) => {
     try {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { connect } from "@nats-io/transport-node";
-import { bearerMetadata, devUserToken, natsAuthOptions, natsClient } from "@casebridge/kit";
+import { bearerMetadata, cliUserToken, natsAuthOptions, natsClient } from "@casebridge/kit";
 import { common, transfer as pb } from "@casebridge/proto";
 
 /**
@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(count) || count < 1) throw new Error("usage: seed-volume <count>");
   const nc = await connect({ ...natsAuthOptions("operator"), servers: natsUrl, name: "seed-volume" });
   try {
-    const token = async (user: string) => ({ metadata: bearerMetadata(await devUserToken(issuer, user)), timeoutMs: 60_000 });
+    const token = async (user: string) => ({ metadata: bearerMetadata(await cliUserToken(issuer, user, process.env.DEMO_PASSWORD ?? "demo")), timeoutMs: 60_000 });
     let officer = await token("officer.wang");
     let legal = await token("legal.li");
     const cases = natsClient(nc, "police", pb.CaseFileServiceDefinition, 60_000);

@@ -222,6 +222,34 @@ describe("Helm chart switches", () => {
   });
 });
 
+describe("Keycloak realm (imported by npm start and the chart)", () => {
+  type Client = { clientId: string; publicClient?: boolean; standardFlowEnabled?: boolean; implicitFlowEnabled?: boolean; directAccessGrantsEnabled?: boolean; redirectUris?: string[]; attributes?: Record<string, string> };
+  const realm = JSON.parse(readFileSync(REALM, "utf8")) as { clients: Client[] };
+  const testClients = JSON.parse(readFileSync(path.join(repoRoot, "infra", "keycloak", "test-clients.json"), "utf8")) as Client[];
+
+  it("has no password-grant client: the tests' clients live in test-clients.json, which only npm test adds", () => {
+    expect(realm.clients.filter((c) => c.directAccessGrantsEnabled !== false).map((c) => c.clientId)).toEqual([]);
+    expect(realm.clients.filter((c) => c.clientId.startsWith("casebridge-test")).map((c) => c.clientId)).toEqual([]);
+    expect(testClients.map((c) => [c.clientId, c.directAccessGrantsEnabled])).toEqual([
+      ["casebridge-test", true],
+      ["casebridge-test-noaud", true],
+      ["casebridge-test-short", true],
+    ]);
+  });
+
+  it("lets the command-line tools sign in only with the code flow and PKCE (S256) to a loopback address", () => {
+    const cli = realm.clients.find((c) => c.clientId === "casebridge-cli")!;
+    expect([cli.publicClient, cli.standardFlowEnabled, cli.implicitFlowEnabled, cli.directAccessGrantsEnabled, cli.redirectUris, cli.attributes?.["pkce.code.challenge.method"]]).toEqual([
+      true,
+      true,
+      false,
+      false,
+      ["http://127.0.0.1/cli-callback"],
+      "S256",
+    ]);
+  });
+});
+
 describe("k6 scripts", () => {
   it.each(readdirSync(path.join(repoRoot, "load-tests")).filter((f) => f.endsWith(".js")))("k6 inspect accepts %s", (script) => {
     const result = spawnSync(bin("k6"), ["inspect", path.join(repoRoot, "load-tests", script)], { encoding: "utf8" });

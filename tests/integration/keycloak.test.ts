@@ -1,3 +1,4 @@
+import { cliUserToken } from "@casebridge/kit";
 import { infra } from "./support";
 
 const tokenUrl = `${infra.keycloakUrl}/realms/casebridge/protocol/openid-connect/token`;
@@ -52,5 +53,14 @@ describe("the casebridge realm on a real Keycloak", () => {
   it("does not let the gateway client use the password grant", async () => {
     const res = await token({ grant_type: "password", client_id: "casebridge-gateway", client_secret: "dev-only-gateway-secret-change-me", username: "legal.li", password: "demo" });
     expect(res.status).toBeGreaterThanOrEqual(400);
+  });
+
+  it("signs the command-line tools' users in with the code flow and PKCE only: a token for the API with the user's agency; no password grant, no code without the verifier", async () => {
+    const issuer = `${infra.keycloakUrl}/realms/casebridge`;
+    const claims = claimsOf(await cliUserToken(issuer, "legal.li", "demo"));
+    expect([claims.azp, [claims.aud].flat(), claims.agency, claims.unit]).toEqual(["casebridge-cli", expect.arrayContaining(["casebridge-api"]), "police", "320582-PSB-LEGAL"]);
+    await expect(cliUserToken(issuer, "legal.li", "wrong")).rejects.toThrow(/did not sign legal.li in/);
+    const password = await token({ grant_type: "password", client_id: "casebridge-cli", username: "legal.li", password: "demo" });
+    expect([password.status, ((await password.json()) as { error: string }).error]).toEqual([400, "unauthorized_client"]);
   });
 });
