@@ -3,6 +3,7 @@ import { FailedPreconditionError, InvalidArgumentError } from "../errors";
 import { MAX_DOCUMENT_BYTES } from "../limits";
 import { auditHash } from "../runtime/audit-log";
 import {
+  normalMediaType,
   applyStatusChange,
   assertResubmittable,
   assertWithdrawable,
@@ -81,7 +82,7 @@ describe("transfer rules", () => {
     expect(documentViolations([big, { ...big, content: Buffer.from("a"), mediaType: "pdf" }], "documents")).toEqual([
       { field: "documents[0].content", description: `must be at most ${MAX_DOCUMENT_BYTES} bytes` },
       { field: "documents[1].document_id", description: "duplicate id d" },
-      { field: "documents[1].media_type", description: "must be a media type such as application/pdf" },
+      { field: "documents[1].media_type", description: "must be a media type such as application/pdf or text/plain; charset=utf-8" },
     ]);
   });
 
@@ -114,5 +115,21 @@ describe("audit hash", () => {
     expect(auditHash("0".repeat(64), 1, { ...record, digests: ["ac"] })).not.toBe(base);
     expect(auditHash("1".repeat(64), 1, record)).not.toBe(base);
     expect(auditHash("0".repeat(64), 2, record)).not.toBe(base);
+  });
+});
+
+describe("media types (RFC 9110)", () => {
+  it("takes a type with parameters, as browsers send it, in its normal form", () => {
+    expect(normalMediaType("text/plain; charset=utf-8")).toBe("text/plain; charset=utf-8");
+    expect(normalMediaType("Text/Plain;Charset=UTF-8")).toBe("text/plain; charset=utf-8");
+    expect(normalMediaType("application/pdf")).toBe("application/pdf");
+    expect(normalMediaType('multipart/mixed; boundary="a b;c"')).toBe('multipart/mixed; boundary="a b;c"');
+    expect(normalMediaType("application/vnd.openxmlformats-officedocument.wordprocessingml.document")).toBe("application/vnd.openxmlformats-officedocument.wordprocessingml.document");
+  });
+
+  it("refuses what is no media type", () => {
+    for (const bad of ["", "pdf", "text/", "/plain", "text/plain;", "text/plain; charset", "text/plain; charset=\"open", "text/plain\r\nx-evil: 1", "text /plain", "a/b/c", `text/plain; x=${"y".repeat(200)}`]) {
+      expect([bad, normalMediaType(bad)]).toEqual([bad, undefined]);
+    }
   });
 });

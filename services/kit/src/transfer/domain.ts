@@ -89,6 +89,27 @@ export function transferUnit(transfer: pb.Transfer, agency: common.Agency): stri
   return "";
 }
 
+const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+const MEDIA_TYPE = new RegExp(`^(${TOKEN})/(${TOKEN})((?:[ \\t]*;[ \\t]*${TOKEN}=(?:${TOKEN}|"(?:[^"\\\\\\r\\n]|\\\\.)*"))*)[ \\t]*$`);
+const PARAMETER = new RegExp(`;[ \\t]*(${TOKEN})=(${TOKEN}|"(?:[^"\\\\\\r\\n]|\\\\.)*")`, "g");
+
+/**
+ * A media type in its normal form (RFC 9110 8.3.1: type/subtype, then parameters), or undefined when
+ * `text` is none: type, subtype and parameter names lowercased, `; ` between parameters, values as
+ * given (a charset's value lowercased, as it is case-insensitive). E.g. "Text/Plain;charset=UTF-8" →
+ * "text/plain; charset=utf-8".
+ */
+export function normalMediaType(text: string): string | undefined {
+  if (text.length > 200) return undefined;
+  const match = MEDIA_TYPE.exec(text.trim());
+  if (!match) return undefined;
+  const parameters = [...match[3]!.matchAll(PARAMETER)].map(([, name, value]) => {
+    const key = name!.toLowerCase();
+    return `; ${key}=${key === "charset" ? value!.toLowerCase() : value!}`;
+  });
+  return `${match[1]!.toLowerCase()}/${match[2]!.toLowerCase()}${parameters.join("")}`;
+}
+
 /** Validates a document given to an agency service; returns the violations. */
 export function documentViolations(documents: readonly pb.DocumentInput[], field: string): common.FieldViolation[] {
   const violations: common.FieldViolation[] = [];
@@ -100,7 +121,7 @@ export function documentViolations(documents: readonly pb.DocumentInput[], field
     ids.add(document.documentId);
     if (!document.title.trim()) violations.push({ field: `${at}.title`, description: "must not be empty" });
     if (!document.documentType.trim()) violations.push({ field: `${at}.document_type`, description: "must not be empty" });
-    if (!/^[\w.+-]+\/[\w.+-]+$/.test(document.mediaType)) violations.push({ field: `${at}.media_type`, description: "must be a media type such as application/pdf" });
+    if (normalMediaType(document.mediaType) === undefined) violations.push({ field: `${at}.media_type`, description: "must be a media type such as application/pdf or text/plain; charset=utf-8" });
     if (document.content.length === 0) violations.push({ field: `${at}.content`, description: "must not be empty" });
     if (document.content.length > MAX_DOCUMENT_BYTES) violations.push({ field: `${at}.content`, description: `must be at most ${MAX_DOCUMENT_BYTES} bytes` });
   });

@@ -30,6 +30,7 @@ import {
   assertResubmittable,
   assertWithdrawable,
   documentViolations,
+  normalMediaType,
   isResubmittable,
   isCurrentStatus,
   returnCountAfter,
@@ -207,7 +208,7 @@ export class TransferEngine {
         const seal = await this.deps.seals.sealer.seal(input.content);
         const [contentKey, sealKey] = await Promise.all([this.documents.put(input.content), this.documents.put(seal)]);
         return {
-          ref: { documentId: input.documentId, title: input.title, documentType: input.documentType, mediaType: input.mediaType, sizeBytes: input.content.length, sha256: contentKey },
+          ref: { documentId: input.documentId, title: input.title, documentType: input.documentType, mediaType: normalMediaType(input.mediaType) ?? input.mediaType, sizeBytes: input.content.length, sha256: contentKey },
           contentKey,
           sealKey,
           sealedBy: this.deps.agency,
