@@ -10,6 +10,8 @@ import { common, transfer as pb } from "@casebridge/proto";
  * Prints its progress; then waits until the prosecution's inbox view holds them.
  */
 const count = Number(process.argv[2] ?? 10_000);
+/** This run's mark in the case numbers (unique in an agency): seeding twice adds cases, never duplicates. */
+const run = randomUUID().slice(0, 8);
 const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 const issuer = process.env.AUTH_ISSUER ?? "http://127.0.0.1:8180/realms/casebridge";
 const IN_FLIGHT = 16;
@@ -40,7 +42,7 @@ async function main(): Promise<void> {
             {
               case: pb.Case.fromPartial({
                 caseId,
-                caseNumber: `320582-2026-V${String(i).padStart(5, "0")}`,
+                caseNumber: `320582-2026-V${run}-${String(i).padStart(5, "0")}`,
                 kind: pb.CaseKind.CASE_KIND_CRIMINAL,
                 offence: "盗窃",
                 parties: [{ partyId: "s1", role: common.PartyRole.PARTY_ROLE_SUSPECT, name: "某" }],

@@ -69,7 +69,7 @@ async function benchTransfers(run: string, pkiDir: string): Promise<{ latencies:
         {
           case: pb.Case.fromPartial({
             caseId,
-            caseNumber: `B-${i}`,
+            caseNumber: `B-${caseId.slice(6)}`,
             kind: pb.CaseKind.CASE_KIND_CRIMINAL,
             offence: "盗窃",
             parties: [{ partyId: "s", role: common.PartyRole.PARTY_ROLE_SUSPECT, name: "某" }],

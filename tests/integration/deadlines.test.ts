@@ -60,7 +60,7 @@ describe("statutory deadlines: durable timers, alerts, acknowledgement, escalati
       {
         case: pb.Case.fromPartial({
           caseId,
-          caseNumber: `320582-2026-${caseId.slice(-5)}`,
+          caseNumber: `320582-2026-${caseId.slice(-12)}`,
           kind: pb.CaseKind.CASE_KIND_CRIMINAL,
           offence: "盗窃",
           parties: [{ partyId: "p1", role: common.PartyRole.PARTY_ROLE_SUSPECT, name: "李某" }],
@@ -199,7 +199,7 @@ describe("statutory deadlines: durable timers, alerts, acknowledgement, escalati
     const caseId = `dl-${randomUUID()}`;
     await cases().openCase(
       {
-        case: pb.Case.fromPartial({ caseId, caseNumber: `320582-2026-${caseId.slice(-5)}`, kind: pb.CaseKind.CASE_KIND_CRIMINAL, offence: "盗窃", fastTrack: true, parties: [{ partyId: "p1", role: common.PartyRole.PARTY_ROLE_SUSPECT, name: "钱某" }] }),
+        case: pb.Case.fromPartial({ caseId, caseNumber: `320582-2026-${caseId.slice(-12)}`, kind: pb.CaseKind.CASE_KIND_CRIMINAL, offence: "盗窃", fastTrack: true, parties: [{ partyId: "p1", role: common.PartyRole.PARTY_ROLE_SUSPECT, name: "钱某" }] }),
         documents: [{ documentId: "recommendation-1", title: "起诉意见书", documentType: "recommendation", mediaType: "application/pdf", content: Buffer.from(caseId) }],
       },
       as("officer.wang"),

@@ -177,7 +177,7 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
         const opened = await api(c.opener, "/api/v1/cases", {
           method: "POST",
           body: {
-            case: { caseId: c.caseId, caseNumber: `${c.unit.slice(0, 6)}-2026-${run}`, kind: "CASE_KIND_CRIMINAL", offence: "盗窃", issuer: { unitId: "320500-PRO", name: "x" }, parties: [{ partyId: "s1", role: "PARTY_ROLE_SUSPECT", name: "某" }], measures: [{ measureId: "m1", type: "MEASURE_TYPE_CRIMINAL_DETENTION", partyId: "s1", startsAt: new Date().toISOString() }] },
+            case: { caseId: c.caseId, caseNumber: `${c.unit.slice(0, 6)}-2026-${run}-${c.caseId.slice(5, 6)}`, kind: "CASE_KIND_CRIMINAL", offence: "盗窃", issuer: { unitId: "320500-PRO", name: "x" }, parties: [{ partyId: "s1", role: "PARTY_ROLE_SUSPECT", name: "某" }], measures: [{ measureId: "m1", type: "MEASURE_TYPE_CRIMINAL_DETENTION", partyId: "s1", startsAt: new Date().toISOString() }] },
             documents: [{ documentId: "rec-1", title: "起诉意见书", documentType: "recommendation", mediaType: "text/plain", content: Buffer.from(`recommendation ${c.caseId}`).toString("base64") }],
           },
         });
@@ -532,6 +532,7 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
   describe("a case through the API, every answer checked against /openapi.json", () => {
     const ajv = addFormats(new Ajv({ strict: false, allErrors: true }));
     const caseId = `api-${randomUUID()}`;
+    const caseNumber = `320582-2026-A${caseId.slice(4, 12)}`;
     let transferId = "";
 
     /** Calls the API and checks the answer against the documented schema of `operationId` for its status. */
@@ -570,9 +571,23 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
     it("opens a case, uploads a document, approves and submits it; the prosecution sees it arrive live, seals valid, and accepts it", async () => {
       const opened = await documented("openCase", "officer.wang", "/api/v1/cases", {
         method: "POST",
-        body: { case: { caseId, caseNumber: "320582-2026-70001", kind: "CASE_KIND_CRIMINAL", offence: "盗窃", fastTrack: true, parties: [{ partyId: "s1", role: "PARTY_ROLE_SUSPECT", name: "钱某" }] }, documents: [] },
+        body: { case: { caseId, caseNumber, kind: "CASE_KIND_CRIMINAL", offence: "盗窃", fastTrack: true, parties: [{ partyId: "s1", role: "PARTY_ROLE_SUSPECT", name: "钱某" }] }, documents: [] },
       });
       expect(opened.status).toBe(201);
+      // The same number again (full-width digits, small letters: the same number), or the same case id: 409 with a stable code, and nothing stored.
+      const sameNumber = `${caseNumber.replace(/[0-9]/g, (d) => String.fromCharCode(0xff10 + Number(d))).toLowerCase()} `;
+      const other = `api-${randomUUID()}`;
+      const duplicate = await documented("openCase", "officer.ma", "/api/v1/cases", {
+        method: "POST",
+        body: { case: { caseId: other, caseNumber: sameNumber, kind: "CASE_KIND_CRIMINAL", offence: "盗窃", parties: [{ partyId: "s1", role: "PARTY_ROLE_SUSPECT", name: "孙某" }] }, documents: [] },
+      });
+      expect([duplicate.status, duplicate.body.code, duplicate.body.detail]).toEqual([409, "ALREADY_EXISTS", expect.stringContaining(`case number ${sameNumber} is taken`)]);
+      expect((await documented("getCase", "legal.li", `/api/v1/cases/${other}`)).status).toBe(404);
+      const again = await documented("openCase", "officer.wang", "/api/v1/cases", {
+        method: "POST",
+        body: { case: { caseId, caseNumber: `${caseNumber}-2`, kind: "CASE_KIND_CRIMINAL", offence: "盗窃", parties: [{ partyId: "s1", role: "PARTY_ROLE_SUSPECT", name: "孙某" }] }, documents: [] },
+      });
+      expect([again.status, again.body.code]).toEqual([409, "ALREADY_EXISTS"]);
       const content = randomBytes(300_000);
       const uploaded = await documented("uploadDocument", "officer.wang", `/api/v1/cases/${caseId}/documents?documentId=evidence-1&title=${encodeURIComponent("证据清单")}&documentType=evidence-list`, { method: "POST", raw: content, type: "application/pdf" });
       expect(uploaded.body.documents[0].ref).toMatchObject({ documentId: "evidence-1", mediaType: "application/pdf", sizeBytes: content.length });

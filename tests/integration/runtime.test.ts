@@ -60,7 +60,7 @@ describe("durable runtime: two instances of police and prosecution at once", () 
       {
         case: pb.Case.fromPartial({
           caseId,
-          caseNumber: `320582-2026-${caseId.slice(-5)}`,
+          caseNumber: `320582-2026-${caseId.slice(-12)}`,
           kind: pb.CaseKind.CASE_KIND_CRIMINAL,
           offence: "盗窃",
           parties: [{ partyId: "p1", role: common.PartyRole.PARTY_ROLE_SUSPECT, name: "李某" }],

@@ -72,7 +72,7 @@ describe("trusted time: a seal time-stamped before its certificate was revoked s
     const document = (documentId: string) => ({ documentId, title: documentId, documentType: "evidence", mediaType: "text/plain", content: Buffer.from(`${documentId} of ${caseId}`) });
     await cases.openCase({ case: pb.Case.fromPartial({
           caseId,
-          caseNumber: `320582-2026-${caseId.slice(-5)}`,
+          caseNumber: `320582-2026-${caseId.slice(-12)}`,
           kind: pb.CaseKind.CASE_KIND_CRIMINAL,
           offence: "盗窃",
           summary: "bicycle theft",

@@ -17,6 +17,7 @@ import {
   type RunningService,
   type ServiceSpec,
   type TransferServiceSetup,
+  yearInChina,
 } from "@casebridge/kit";
 import { common, seal as sealPb, transfer as pb } from "@casebridge/proto";
 import { spec as courtSpec } from "@casebridge/court/spec";
@@ -54,7 +55,7 @@ function document(id: string, title: string, text: string): pb.DocumentInput {
 function newCase(caseId: string): pb.Case {
   return pb.Case.fromPartial({
     caseId,
-    caseNumber: `320582-2026-${caseId.slice(-5)}`,
+    caseNumber: `320582-2026-${caseId.slice(-12)}`,
     kind: pb.CaseKind.CASE_KIND_CRIMINAL,
     offence: "盗窃 (theft)",
     summary: "bicycle theft at the railway station",
@@ -150,7 +151,9 @@ describe("case transfer police → prosecution → court", () => {
     expect(atCourt.path).toEqual([Agency.AGENCY_POLICE]);
     await clients.courtTransfers.acceptTransfer({ transferId: indictment!.transferId }, as(judge));
     const { courtCaseNumber } = await clients.court.registerCase({ transferId: indictment!.transferId }, as(judge));
-    expect(courtCaseNumber).toMatch(/刑初/);
+    // The national format, this court's code, this year (China time), and a sequence; registering again answers the same number (one `registered` step below).
+    expect(courtCaseNumber).toMatch(new RegExp(`^（${yearInChina(new Date())}）苏0582刑初[1-9]\\d*号$`));
+    expect((await clients.court.registerCase({ transferId: indictment!.transferId }, as(judge))).courtCaseNumber).toBe(courtCaseNumber);
     await clients.court.recordJudgment({ transferId: indictment!.transferId, judgment: document("judgment-1", "刑事判决书", "judgment"), outcome: "fixed-term imprisonment of 8 months" }, as(judge));
 
     const timeline = await eventually(async () => {

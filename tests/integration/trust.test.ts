@@ -75,7 +75,7 @@ describe("cross-agency trust: signed envelopes, bound bundles, legal routes", ()
   function newCase(caseId: string): pb.Case {
     return pb.Case.fromPartial({
       caseId,
-      caseNumber: `320582-2026-${caseId.slice(-5)}`,
+      caseNumber: `320582-2026-${caseId.slice(-12)}`,
       kind: pb.CaseKind.CASE_KIND_CRIMINAL,
       offence: "盗窃",
       summary: "bicycle theft",

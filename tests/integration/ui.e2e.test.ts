@@ -19,7 +19,7 @@ describe("web UI in Chromium, signed in through the real Keycloak login page", (
   let browser: Browser;
   let base: string;
   const caseId = `ui-${randomUUID().slice(0, 8)}`;
-  const caseNumber = `320582-2026-U${caseId.slice(3, 7)}`;
+  const caseNumber = `320582-2026-U${caseId.slice(3)}`;
 
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
@@ -183,7 +183,7 @@ describe("web UI in Chromium, signed in through the real Keycloak login page", (
       body: JSON.stringify({
         case: {
           caseId: detained,
-          caseNumber: `320582-2026-D${detained.slice(6, 10)}`,
+          caseNumber: `320582-2026-D${detained.slice(6)}`,
           kind: "CASE_KIND_CRIMINAL",
           offence: "盗窃",
           parties: [{ partyId: "s1", role: "PARTY_ROLE_SUSPECT", name: "周某" }],

@@ -1,4 +1,4 @@
-import { CASE_ROLES, FailedPreconditionError, InvalidArgumentError, type Actor, type ContractHandlers, type TokenVerifier, type TransferEngine } from "@casebridge/kit";
+import { CASE_ROLES, courtCaseNumber, CRIMINAL_FIRST_INSTANCE, FailedPreconditionError, InvalidArgumentError, sequenceKey, yearInChina, type Actor, type ContractHandlers, type TokenVerifier, type TransferEngine } from "@casebridge/kit";
 import { common, transfer as pb } from "@casebridge/proto";
 
 /** CourtService: register an accepted indictment, record the sealed judgment and send the outcome back. */
@@ -9,12 +9,16 @@ export function createCourtHandlers(engine: TransferEngine, auth: TokenVerifier,
     return transfer;
   };
   return {
+    // Once per case: a second registration answers the same number (刑初, a sequence per court and year).
     registerCase: async (request, ctx) => {
       const actor = await auth.requireActor(ctx, common.Agency.AGENCY_COURT, CASE_ROLES.registerCase);
       const transfer = await accepted(actor, request.transferId);
-      const courtCaseNumber = `(${clock().getUTCFullYear()}) 刑初 ${transfer.transferId.slice(0, 8).toUpperCase()}`;
-      await engine.announce(actor, transfer.transferId, "registered", `court case ${courtCaseNumber}`);
-      return { courtCaseNumber };
+      const registered = await engine.registerOnce(actor, transfer.transferId, async (held) => {
+        const court = held.recipientUnit?.unitId ?? "";
+        const year = yearInChina(clock());
+        return courtCaseNumber(court, year, await engine.sequences.next(sequenceKey(court, CRIMINAL_FIRST_INSTANCE, year)));
+      });
+      return { courtCaseNumber: registered };
     },
     recordJudgment: async (request, ctx) => {
       const actor = await auth.requireActor(ctx, common.Agency.AGENCY_COURT, CASE_ROLES.recordJudgment);

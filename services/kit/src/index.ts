@@ -26,3 +26,4 @@ export * from "./units/units";
 export * from "./grpc-tls";
 export * from "./nats-tls";
 export * from "./mongo-users";
+export * from "./court/case-number";

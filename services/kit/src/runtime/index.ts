@@ -10,3 +10,4 @@ export * from "./view-collection";
 export * from "./rebuild-views-cli";
 export * from "./outbox-items";
 export * from "./paging";
+export * from "./sequences";

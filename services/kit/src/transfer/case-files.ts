@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { type common, transfer as pb } from "@casebridge/proto";
 import type { Actor } from "../actor";
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from "../errors";
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from "../errors";
 import type { AggregateCodec, AggregateStore, OutboxItem } from "../runtime/aggregate-store";
 import type { DurableRuntime } from "../runtime/durable-runtime";
 import { auditOutboxItem, timelineOutboxItem } from "../runtime/outbox-items";
@@ -14,6 +14,14 @@ import { agencyUnitOf, mayAccess, unitOf, visibleUnits, type UnitMember } from "
 
 /** How case files are stored. */
 export const CASE_FILE_CODEC: AggregateCodec<pb.CaseFile> = { encode: (c) => pb.CaseFile.encode(c).finish(), decode: (b) => pb.CaseFile.decode(b) };
+
+/** How a case number's reservation is stored: the id of the case that holds it. */
+const CASE_ID_CODEC: AggregateCodec<string> = { encode: (id) => Buffer.from(id), decode: (bytes) => Buffer.from(bytes).toString("utf8") };
+
+/** The form in which two case numbers are the same: Unicode NFKC (full-width brackets and digits as half-width), no surrounding or doubled spaces, Latin letters in capitals. */
+export function caseNumberKey(caseNumber: string): string {
+  return caseNumber.normalize("NFKC").trim().replace(/\s+/g, " ").toUpperCase();
+}
 
 /** Registers the list of case files (the approval queue) with a runtime's projector. */
 export function registerCaseView(runtime: DurableRuntime, changed?: (file: pb.CaseFile) => void): ViewCollection {
@@ -34,6 +42,8 @@ export function registerCaseView(runtime: DurableRuntime, changed?: (file: pb.Ca
 export class CaseFiles {
   readonly cases: AggregateStore<pb.CaseFile>;
   readonly caseView: ViewCollection;
+  /** Which case holds each case number (unique in the agency). */
+  private readonly caseNumbers: AggregateStore<string>;
 
   constructor(
     runtime: DurableRuntime,
@@ -46,6 +56,7 @@ export class CaseFiles {
     private readonly rules: DeadlineRules = STATUTORY_RULES,
   ) {
     this.cases = runtime.store("case", CASE_FILE_CODEC);
+    this.caseNumbers = runtime.store("case-number", CASE_ID_CODEC);
     this.caseView = registerCaseView(runtime, changed);
   }
 
@@ -59,6 +70,8 @@ export class CaseFiles {
     const violations = [...caseViolations(kase), ...documentViolations(inputs, "documents")];
     if (violations.length > 0) throw new InvalidArgumentError("invalid case", violations);
     const opened: pb.Case = { ...kase!, issuer: agencyUnitOf(unit), openedAt: kase!.openedAt ?? this.clock() };
+    if (await this.cases.get(opened.caseId)) throw new AlreadyExistsError(`case ${opened.caseId} exists already`);
+    await this.reserveCaseNumber(opened);
     const file: pb.CaseFile = { case: opened, documents: await this.seal(inputs), approved: false, approvedBy: "", openedBy: actor.user, approvedDigest: "" };
     const entry = pb.TimelineEntry.fromPartial({ entryId: randomUUID(), caseId: opened.caseId, at: this.clock(), agency: this.agency, actor: actor.user, action: "opened", detail: opened.caseNumber });
     const inserted = await this.cases.insert(opened.caseId, {
@@ -68,8 +81,26 @@ export class CaseFiles {
         this.caseAuditItem(actor.user, "case.opened", file),
       ],
     });
-    if (!inserted) throw new FailedPreconditionError(`case ${opened.caseId} exists already`);
+    if (!inserted) throw new AlreadyExistsError(`case ${opened.caseId} exists already`);
     return file;
+  }
+
+  /**
+   * Reserves a case's number for it (create-if-absent, so two cases opened at once cannot both have
+   * it); AlreadyExistsError when another case holds it. A reservation whose case does not exist or
+   * has another number (an opening that failed after reserving) is taken over.
+   */
+  private async reserveCaseNumber(kase: pb.Case): Promise<void> {
+    const key = caseNumberKey(kase.caseNumber);
+    if (await this.caseNumbers.insert(key, { value: kase.caseId, outbox: [] })) return;
+    const holder = await this.caseNumbers.get(key);
+    if (!holder || holder.value === kase.caseId) return;
+    const held = await this.cases.get(holder.value);
+    if (held && caseNumberKey(held.value.case?.caseNumber ?? "") === key) {
+      throw new AlreadyExistsError(`case number ${kase.caseNumber} is taken: another case of this agency has it; check the number`);
+    }
+    await this.caseNumbers.mutate(key, ({ value }) => (value === holder.value ? { value: kase.caseId, outbox: [] } : undefined));
+    if ((await this.caseNumbers.get(key))?.value !== kase.caseId) throw new AlreadyExistsError(`case number ${kase.caseNumber} is taken: another case of this agency has it; check the number`);
   }
 
   /** Records the legal unit's approval of a case. */

@@ -17,6 +17,7 @@ import type { AuditLog } from "../runtime/audit-log";
 import type { DurableRuntime } from "../runtime/durable-runtime";
 import type { TimelineRepository } from "../runtime/timeline.repository";
 import { auditOutboxItem, timelineOutboxItem } from "../runtime/outbox-items";
+import { SEQUENCE_CODEC, Sequences } from "../runtime/sequences";
 import { pageByUpdate } from "../runtime/paging";
 import { transferListFields, transferListFilter, transferListOrder } from "./transfer-list";
 import type { ViewCollection } from "../runtime/view-collection";
@@ -129,6 +130,8 @@ export interface OutgoingTransfer {
  */
 export class TransferEngine {
   readonly transfers: AggregateStore<pb.Transfer>;
+  /** This agency's named counters (e.g. the court's case numbers per year). */
+  readonly sequences: Sequences;
   /** The agency's case files, which transfers carry. */
   readonly caseFiles: CaseFiles;
   /** Read models (MongoDB, projected): lists only, never decisions. */
@@ -149,6 +152,7 @@ export class TransferEngine {
     this.clock = deps.clock ?? (() => new Date());
     const { runtime } = deps;
     this.transfers = runtime.store("transfer", TRANSFER_CODEC, deliveredState);
+    this.sequences = new Sequences(runtime.store("sequence", SEQUENCE_CODEC));
     this.transferView = registerTransferView(runtime, deps.agency, (t) => this.notify({ transferId: t.transferId, caseId: t.case?.caseId ?? "", state: t.state, unitId: transferUnit(t, deps.agency) }));
     this.caseFiles = new CaseFiles(runtime, deps.agency, (inputs) => this.sealDocuments(inputs), this.clock, (c) => this.notify({ caseId: c.case?.caseId ?? "", unitId: c.case?.issuer?.unitId ?? "" }), deps.deadlineRules);
     this.timeline = runtime.timeline;
@@ -263,6 +267,7 @@ export class TransferEngine {
       usedBundleIds: [],
       senderUnit: outgoing.senderUnit,
       recipientUnit: agencyUnitOf(recipientUnit),
+      courtCaseNumber: "",
     };
     transfer.bundle = await this.sealBundle(transfer, outgoing.documents, now);
     await this.transfers.insert(transferId, { value: transfer, outbox: this.submissionItems(transfer, outgoing.actor, "submitted") });
@@ -344,17 +349,35 @@ export class TransferEngine {
 
   /** Tells the sender and every earlier agency of a received transfer about a step (e.g. a judgment); `concludes`: the step ends this agency's time limit on it. */
   async announce(actor: Actor, transferId: string, action: string, detail: string, document?: pb.BundleDocument, concludes = false): Promise<void> {
+    await this.transfers.mutate(transferId, ({ value }) => this.step(actor, { ...value, updatedAt: this.clock(), concludedBy: concludes ? action : value.concludedBy }, action, detail, document));
+  }
+
+  /**
+   * Registers a transfer this agency received under a number given once (the court's case number):
+   * the first call records `allocate()`'s number on the transfer and announces `registered` with it;
+   * every later call answers the number recorded and changes nothing. Two calls at the same moment
+   * may both allocate; one number is recorded, the other stays unused.
+   */
+  async registerOnce(actor: Actor, transferId: string, allocate: (transfer: pb.Transfer) => Promise<string>): Promise<string> {
+    const current = (await this.incoming(actor, transferId)).value;
+    if (current.courtCaseNumber) return current.courtCaseNumber;
+    const number = await allocate(current);
+    let recorded = number;
     await this.transfers.mutate(transferId, ({ value }) => {
-      const entry = this.entry(value, actor.user, action, { detail, document, counterpart: value.sender });
-      return {
-        value: { ...value, updatedAt: this.clock(), concludedBy: concludes ? action : value.concludedBy },
-        outbox: [
-          timelineOutboxItem(entry),
-          ...this.progressItems(value, actor.user, entry, true),
-          this.auditItem(actor.user, `case.${action}`, value, document ? [document.contentKey] : []),
-        ],
-      };
+      recorded = value.courtCaseNumber || number;
+      if (value.courtCaseNumber) return undefined;
+      return this.step(actor, { ...value, courtCaseNumber: number, updatedAt: this.clock() }, "registered", `court case ${number}`);
     });
+    return recorded;
+  }
+
+  /** A step this agency took on a received transfer: the new value, its timeline entry, the progress sent up the case's path, and the audit record. */
+  private step(actor: Actor, value: pb.Transfer, action: string, detail: string, document?: pb.BundleDocument): { value: pb.Transfer; outbox: OutboxItem[] } {
+    const entry = this.entry(value, actor.user, action, { detail, document, counterpart: value.sender });
+    return {
+      value,
+      outbox: [timelineOutboxItem(entry), ...this.progressItems(value, actor.user, entry, true), this.auditItem(actor.user, `case.${action}`, value, document ? [document.contentKey] : [])],
+    };
   }
 
   /** A transfer this agency received, addressed to a unit `member` sees; NotFoundError otherwise. */

@@ -537,7 +537,11 @@ export interface Transfer {
    * The unit of the recipient agency the transfer is addressed to (e.g. a prosecution office);
    * only that unit and the units above it see it there.
    */
-  recipientUnit?: AgencyUnit | undefined;
+  recipientUnit?:
+    | AgencyUnit
+    | undefined;
+  /** The court's case number (案号) once the court registered the case, e.g. （2026）苏0582刑初123号 (court side only). */
+  courtCaseNumber: string;
 }
 
 /** TimelineEntry is one step of a case at one agency. */
@@ -1588,6 +1592,7 @@ function createBaseTransfer(): Transfer {
     usedBundleIds: [],
     senderUnit: undefined,
     recipientUnit: undefined,
+    courtCaseNumber: "",
   };
 }
 
@@ -1668,6 +1673,9 @@ export const Transfer: MessageFns<Transfer> = {
     }
     if (message.recipientUnit !== undefined) {
       AgencyUnit.encode(message.recipientUnit, writer.uint32(194).fork()).join();
+    }
+    if (message.courtCaseNumber !== "") {
+      writer.uint32(202).string(message.courtCaseNumber);
     }
     return writer;
   },
@@ -1887,6 +1895,14 @@ export const Transfer: MessageFns<Transfer> = {
             message.recipientUnit = AgencyUnit.decode(reader, reader.uint32());
             continue;
           }
+          case 25: {
+            if (tag !== 202) {
+              break;
+            }
+
+            message.courtCaseNumber = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1987,6 +2003,11 @@ export const Transfer: MessageFns<Transfer> = {
         : isSet(object.recipient_unit)
         ? AgencyUnit.fromJSON(object.recipient_unit)
         : undefined,
+      courtCaseNumber: isSet(object.courtCaseNumber)
+        ? globalThis.String(object.courtCaseNumber)
+        : isSet(object.court_case_number)
+        ? globalThis.String(object.court_case_number)
+        : "",
     };
   },
 
@@ -2064,6 +2085,9 @@ export const Transfer: MessageFns<Transfer> = {
     if (message.recipientUnit !== undefined) {
       obj.recipientUnit = AgencyUnit.toJSON(message.recipientUnit);
     }
+    if (message.courtCaseNumber !== "") {
+      obj.courtCaseNumber = message.courtCaseNumber;
+    }
     return obj;
   },
 
@@ -2104,6 +2128,7 @@ export const Transfer: MessageFns<Transfer> = {
     message.recipientUnit = (object.recipientUnit !== undefined && object.recipientUnit !== null)
       ? AgencyUnit.fromPartial(object.recipientUnit)
       : undefined;
+    message.courtCaseNumber = object.courtCaseNumber ?? "";
     return message;
   },
 };
