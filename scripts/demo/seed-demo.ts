@@ -88,7 +88,7 @@ async function seed(nc: NatsConnection, issuer: string): Promise<void> {
       if (!(error instanceof CaseBridgeError) || error.code !== common.ErrorCode.ERROR_CODE_NOT_FOUND) throw error;
     }
     await cases.openCase({ case: kase, documents }, as(opener));
-    if (approve) await cases.approveCase({ caseId: kase.caseId }, as(approver));
+    if (approve) await cases.approveCase(pb.ApproveCaseRequest.fromPartial({ caseId: kase.caseId }), as(approver));
     return true;
   };
   // The legal unit sends it to the procuratorate with jurisdiction over the case's station (no recipient unit named).

@@ -51,7 +51,7 @@ async function main(): Promise<void> {
             },
             officer,
           );
-          await cases.approveCase({ caseId }, legal);
+          await cases.approveCase(pb.ApproveCaseRequest.fromPartial({ caseId }), legal);
           await transfers.submitTransfer({ caseId, recipient: common.Agency.AGENCY_PROSECUTION, purpose: pb.TransferPurpose.TRANSFER_PURPOSE_PROSECUTION_REVIEW, transferId: "" }, legal);
           if (++done % 500 === 0) process.stderr.write(`[volume] ${done}/${count} sent (${Math.round(done / ((Date.now() - started) / 1000))}/s)\n`);
         }

@@ -78,7 +78,7 @@ async function benchTransfers(run: string, pkiDir: string): Promise<{ latencies:
         },
         officer,
       );
-      await cases.approveCase({ caseId }, legal);
+      await cases.approveCase(pb.ApproveCaseRequest.fromPartial({ caseId }), legal);
     });
     process.stderr.write(`[bench] transferring ${BUNDLES} bundles, ${IN_FLIGHT} in flight\n`);
     const waiting = new Map<string, () => void>();

@@ -204,7 +204,7 @@ describe("statutory deadlines: durable timers, alerts, acknowledgement, escalati
       },
       as("officer.wang"),
     );
-    await cases().approveCase({ caseId }, as("legal.li"));
+    await cases().approveCase(pb.ApproveCaseRequest.fromPartial({ caseId }), as("legal.li"));
     const transfers = (agency: string) => natsClient(nc, agency, pb.TransferServiceDefinition, 20_000);
     const { transfer } = await transfers("police").submitTransfer({ caseId, recipient: common.Agency.AGENCY_PROSECUTION, purpose: pb.TransferPurpose.TRANSFER_PURPOSE_PROSECUTION_REVIEW, transferId: "" }, as("legal.li"));
     // The fast-track review (10 days; 8 s here) warns the prosecutors 4 s after receipt.

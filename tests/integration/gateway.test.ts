@@ -275,6 +275,48 @@ describe("gateway REST API against the real Keycloak, services, NATS and FerretD
       expect([foreignUnit.status, foreignUnit.body.violations?.[0]?.field]).toEqual([400, "unit_id"]);
     });
 
+    it("lets the legal unit send a case back to the officer with its opinion, and approve it once the officer added what was asked for", async () => {
+      const caseId = `review-${run}`;
+      const opened = await api("officer.wang", "/api/v1/cases", {
+        method: "POST",
+        body: {
+          case: { caseId, caseNumber: `320582-2026-R${run}`, kind: "CASE_KIND_CRIMINAL", offence: "盗窃", parties: [{ partyId: "s1", role: "PARTY_ROLE_SUSPECT", name: "吴某" }] },
+          documents: [{ documentId: "rec-1", title: "起诉意见书", documentType: "recommendation", mediaType: "text/plain; charset=utf-8", content: Buffer.from("起诉意见书").toString("base64") }],
+        },
+      });
+      expect([opened.status, opened.body.documents?.[0]?.ref?.mediaType]).toEqual([201, "text/plain; charset=utf-8"]);
+      const ids = async (approval: string) => ((await api("legal.li", `/api/v1/cases?approval=${approval}&pageSize=200`)).body.caseFiles as any[]).map((f) => f.case.caseId as string);
+      // Sending back needs a reason; the officer cannot decide; the legal unit sends it back with its opinion.
+      const noReason = await api("legal.li", `/api/v1/cases/${caseId}/approval`, { method: "POST", body: { decision: "REVIEW_DECISION_RETURN_TO_OFFICER" } });
+      expect([noReason.status, noReason.body.violations?.[0]?.field]).toEqual([400, "opinion"]);
+      expect((await api("officer.wang", `/api/v1/cases/${caseId}/approval`, { method: "POST", body: { decision: "REVIEW_DECISION_RETURN_TO_OFFICER", opinion: "x" } })).status).toBe(403);
+      const back = await api("legal.li", `/api/v1/cases/${caseId}/approval`, { method: "POST", body: { decision: "REVIEW_DECISION_RETURN_TO_OFFICER", opinion: "缺少被害人陈述，请补充" } });
+      expect([back.status, back.body.approved ?? false, back.body.returnedToOfficer, back.body.reviews?.map((r: any) => [r.reviewer, r.decision, r.opinion])]).toEqual([200, false, true, [["legal.li", "REVIEW_DECISION_RETURN_TO_OFFICER", "缺少被害人陈述，请补充"]]]);
+      await eventually(async () => {
+        const [returned, pending] = [await ids("APPROVAL_RETURNED"), await ids("APPROVAL_PENDING")];
+        if (!returned.includes(caseId) || pending.includes(caseId)) throw new Error("the lists do not show the return yet");
+      });
+      const refused = await api("legal.li", "/api/v1/transfers", { method: "POST", body: { caseId, recipient: "AGENCY_PROSECUTION", purpose: "TRANSFER_PURPOSE_PROSECUTION_REVIEW" } });
+      expect([refused.status, refused.body.code]).toEqual([409, "FAILED_PRECONDITION"]);
+      // The officer adds the statement: the case waits for the legal unit again, which approves it with an opinion.
+      const upload = await fetch(`${base}/api/v1/cases/${caseId}/documents?documentId=victim-1&title=${encodeURIComponent("被害人陈述")}&documentType=statement`, { method: "POST", headers: { ...bearer("officer.wang"), "content-type": "text/plain; charset=utf-8" }, body: "被害人陈述" });
+      expect(upload.status).toBe(200);
+      await eventually(async () => {
+        if (!(await ids("APPROVAL_PENDING")).includes(caseId)) throw new Error("not back in the legal unit's queue yet");
+      });
+      const approved = await api("legal.li", `/api/v1/cases/${caseId}/approval`, { method: "POST", body: { decision: "REVIEW_DECISION_APPROVE", opinion: "证据已补充，同意移送" } });
+      expect([approved.status, approved.body.approved, approved.body.returnedToOfficer ?? false, approved.body.reviews?.length]).toEqual([200, true, false, 2]);
+      const timeline = await eventually(async () => {
+        const entries = (await api("legal.li", `/api/v1/cases/${caseId}/timeline`)).body.entries as any[];
+        if (!entries.some((e) => e.action === "approved")) throw new Error("no approval on the timeline yet");
+        return entries;
+      });
+      expect(timeline.filter((e) => e.action !== "opened" && e.action !== "approval-voided").map((e) => [e.action, e.detail.split(" (")[0]])).toEqual([
+        ["returned-to-officer", "缺少被害人陈述，请补充"],
+        ["approved", "证据已补充，同意移送"],
+      ]);
+    });
+
     it("lets no unit change another unit's case or transfer (404), and the right unit still can", async () => {
       const [a, b] = cases as [(typeof cases)[0], (typeof cases)[0]];
       const c = cases[2]!;

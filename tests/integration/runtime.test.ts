@@ -69,7 +69,7 @@ describe("durable runtime: two instances of police and prosecution at once", () 
       },
       as("officer.wang"),
     );
-    await clients().policeCases.approveCase({ caseId }, as("legal.li"));
+    await clients().policeCases.approveCase(pb.ApproveCaseRequest.fromPartial({ caseId }), as("legal.li"));
     return caseId;
   }
 

@@ -88,7 +88,7 @@ describe("case transfer police → prosecution → court", () => {
       },
       as(officer),
     );
-    await clients.policeCases.approveCase({ caseId }, as(legal));
+    await clients.policeCases.approveCase(pb.ApproveCaseRequest.fromPartial({ caseId }), as(legal));
     return caseId;
   }
 
@@ -123,8 +123,8 @@ describe("case transfer police → prosecution → court", () => {
     await expect(clients.policeTransfers.submitTransfer({ caseId, recipient: Agency.AGENCY_PROSECUTION, purpose: pb.TransferPurpose.TRANSFER_PURPOSE_PROSECUTION_REVIEW, transferId: "" }, as(legal))).rejects.toThrow(
       /needs the legal unit's approval/,
     );
-    await expect(clients.policeCases.approveCase({ caseId }, as(officer))).rejects.toMatchObject({ code: common.ErrorCode.ERROR_CODE_PERMISSION_DENIED });
-    await clients.policeCases.approveCase({ caseId }, as(legal));
+    await expect(clients.policeCases.approveCase(pb.ApproveCaseRequest.fromPartial({ caseId }), as(officer))).rejects.toMatchObject({ code: common.ErrorCode.ERROR_CODE_PERMISSION_DENIED });
+    await clients.policeCases.approveCase(pb.ApproveCaseRequest.fromPartial({ caseId }), as(legal));
 
     const { transfer } = await clients.policeTransfers.submitTransfer({ caseId, recipient: Agency.AGENCY_PROSECUTION, purpose: pb.TransferPurpose.TRANSFER_PURPOSE_PROSECUTION_REVIEW, transferId: "" }, as(legal));
     const transferId = transfer!.transferId;
@@ -202,8 +202,13 @@ describe("case transfer police → prosecution → court", () => {
         code: common.ErrorCode.ERROR_CODE_FAILED_PRECONDITION,
         message: expect.stringContaining("approval of its current content") as string,
       });
-      const approved = await clients.policeCases.approveCase({ caseId }, as(legal));
+      const approved = await clients.policeCases.approveCase(pb.ApproveCaseRequest.fromPartial({ caseId }), as(legal));
       expect(approved.caseFile?.approvedDigest).toMatch(/^[0-9a-f]{64}$/);
+      // Not a second transfer beside the returned one: the answer names the transfer to resubmit.
+      await expect(clients.policeTransfers.submitTransfer({ caseId, recipient: Agency.AGENCY_PROSECUTION, purpose: pb.TransferPurpose.TRANSFER_PURPOSE_PROSECUTION_REVIEW, transferId: "" }, as(legal))).rejects.toMatchObject({
+        code: common.ErrorCode.ERROR_CODE_FAILED_PRECONDITION,
+        message: expect.stringContaining(`resubmit transfer ${transferId}`) as string,
+      });
       const { transfer: again } = await clients.policeTransfers.submitTransfer({ caseId: "", recipient: 0, purpose: 0, transferId }, as(legal));
       expect(again).toMatchObject({ submission: round + 1, state: State.TRANSFER_STATE_SUBMITTED });
     }
@@ -442,7 +447,7 @@ describe("case transfer police → prosecution → court", () => {
     const [header, payload] = tokens.get(legal)!.split(".");
     const forger = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
     const forged = `${header}.${payload}.${sign("sha256", Buffer.from(`${header}.${payload}`), forger).toString("base64url")}`;
-    await expect(clients.policeCases.approveCase({ caseId: "any" }, { metadata: bearerMetadata(forged), timeoutMs: 5000 })).rejects.toMatchObject({
+    await expect(clients.policeCases.approveCase(pb.ApproveCaseRequest.fromPartial({ caseId: "any" }), { metadata: bearerMetadata(forged), timeoutMs: 5000 })).rejects.toMatchObject({
       code: common.ErrorCode.ERROR_CODE_UNAUTHENTICATED,
       message: expect.stringContaining("signature") as string,
     });

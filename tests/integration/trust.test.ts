@@ -88,7 +88,7 @@ describe("cross-agency trust: signed envelopes, bound bundles, legal routes", ()
   async function receivedTransfer(): Promise<pb.Transfer> {
     const caseId = `case-${randomUUID()}`;
     await clients.policeCases.openCase({ case: newCase(caseId), documents: [{ documentId: "recommendation-1", title: "起诉意见书", documentType: "recommendation", mediaType: "text/plain", content: Buffer.from(`recommendation ${caseId}`) }] }, as("officer.wang"));
-    await clients.policeCases.approveCase({ caseId }, as("legal.li"));
+    await clients.policeCases.approveCase(pb.ApproveCaseRequest.fromPartial({ caseId }), as("legal.li"));
     const { transfer } = await clients.policeTransfers.submitTransfer({ caseId, recipient: Agency.AGENCY_PROSECUTION, purpose: pb.TransferPurpose.TRANSFER_PURPOSE_PROSECUTION_REVIEW, transferId: "" }, as("legal.li"));
     return eventually(async () => {
       const { transfer: held } = await clients.policeTransfers.getTransfer({ transferId: transfer!.transferId }, as("legal.li"));

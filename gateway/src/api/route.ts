@@ -46,7 +46,8 @@ export interface Route {
   readonly params?: Readonly<Record<string, JsonSchema>>;
   readonly query?: Readonly<Record<string, JsonSchema>>;
   /** A JSON body, or a raw upload of at most maxBytes. */
-  readonly body?: { readonly json: JsonSchema } | { readonly upload: { readonly maxBytes: number } };
+  /** The request body: JSON (`optional`: a request without a body counts as `{}`) or an upload of raw bytes. */
+  readonly body?: { readonly json: JsonSchema; readonly optional?: boolean } | { readonly upload: { readonly maxBytes: number } };
   /** Success status and the schema of the JSON answer; `binary` for bytes, `events` for a server-sent event stream. */
   readonly response: { readonly status: 200 | 201; readonly json: JsonSchema } | "binary" | "events";
   /** Returns the JSON answer or a BinaryResult; an `events` route writes to `res` itself until the client leaves. */

@@ -83,6 +83,10 @@ export function apiRouter(options: ApiRouterOptions): express.Router {
       limiter,
       (req: Request, res: Response, next: NextFunction) => {
         if (!route.body) return next();
+        if ("json" in route.body && route.body.optional && !hasBody(req)) {
+          req.body = {};
+          return next();
+        }
         if ("json" in route.body && !req.is("application/json")) return next(Object.assign(new Error("send the body as application/json"), { status: 415, expose: true }));
         parse(req, res, next);
       },
@@ -141,4 +145,9 @@ function sendBinary(res: Response, result: BinaryResult): void {
     .set("x-content-type-options", "nosniff")
     .set("content-security-policy", "sandbox")
     .send(result.binary);
+}
+
+/** Whether a request carries a body (a length above 0, or chunked). */
+function hasBody(req: Request): boolean {
+  return req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
 }

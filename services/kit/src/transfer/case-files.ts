@@ -8,7 +8,7 @@ import { auditOutboxItem, timelineOutboxItem } from "../runtime/outbox-items";
 import { newestFirst } from "../runtime/paging";
 import type { ViewCollection } from "../runtime/view-collection";
 import { measureEndViolation, STATUTORY_RULES, type DeadlineRules } from "../deadlines/domain";
-import { caseViolations, documentViolations } from "./domain";
+import { caseViolations, documentViolations, reviewViolations } from "./domain";
 import { approvalHolds, caseFileDigest } from "../trust/binding";
 import { agencyUnitOf, mayAccess, unitOf, visibleUnits, type UnitMember } from "../units/units";
 
@@ -29,7 +29,7 @@ export function registerCaseView(runtime: DurableRuntime, changed?: (file: pb.Ca
     kind: "case",
     codec: CASE_FILE_CODEC,
     indexes: [{ updatedAt: -1 }, { unit: 1, updatedAt: -1 }],
-    fields: (c) => ({ approved: c.approved, unit: c.case?.issuer?.unitId ?? "", updatedAt: c.case?.openedAt ?? new Date(0) }),
+    fields: (c) => ({ approved: c.approved, returned: c.returnedToOfficer, unit: c.case?.issuer?.unitId ?? "", updatedAt: c.case?.openedAt ?? new Date(0) }),
     changed,
   });
 }
@@ -72,7 +72,7 @@ export class CaseFiles {
     const opened: pb.Case = { ...kase!, issuer: agencyUnitOf(unit), openedAt: kase!.openedAt ?? this.clock() };
     if (await this.cases.get(opened.caseId)) throw new AlreadyExistsError(`case ${opened.caseId} exists already`);
     await this.reserveCaseNumber(opened);
-    const file: pb.CaseFile = { case: opened, documents: await this.seal(inputs), approved: false, approvedBy: "", openedBy: actor.user, approvedDigest: "" };
+    const file: pb.CaseFile = { case: opened, documents: await this.seal(inputs), approved: false, approvedBy: "", openedBy: actor.user, approvedDigest: "", reviews: [], returnedToOfficer: false };
     const entry = pb.TimelineEntry.fromPartial({ entryId: randomUUID(), caseId: opened.caseId, at: this.clock(), agency: this.agency, actor: actor.user, action: "opened", detail: opened.caseNumber });
     const inserted = await this.cases.insert(opened.caseId, {
       value: file,
@@ -103,14 +103,30 @@ export class CaseFiles {
     if ((await this.caseNumbers.get(key))?.value !== kase.caseId) throw new AlreadyExistsError(`case number ${kase.caseNumber} is taken: another case of this agency has it; check the number`);
   }
 
-  /** Records the legal unit's approval of a case. */
-  async approveCase(actor: Actor, caseId: string): Promise<pb.CaseFile> {
+  /**
+   * Records the legal unit's review of a case (法制审核): an approval of exactly its current content,
+   * or, with a reason, sending it back to the officer in charge (it cannot leave until the officer
+   * changed it and the legal unit approved it). Every review is kept with its opinion.
+   */
+  async approveCase(actor: Actor, caseId: string, decision: pb.ReviewDecision = pb.ReviewDecision.REVIEW_DECISION_APPROVE, opinion = ""): Promise<pb.CaseFile> {
+    const violations = reviewViolations(decision, opinion);
+    if (violations.length > 0) throw new InvalidArgumentError("invalid review", violations);
+    const returning = decision === pb.ReviewDecision.REVIEW_DECISION_RETURN_TO_OFFICER;
     const stored = await this.cases.mutate(caseId, ({ value }) => {
       if (!mayAccess(actor, caseUnit(value))) throw new NotFoundError(`no case ${caseId}`);
       if (approvalHolds(value)) throw new FailedPreconditionError(`case ${caseId} is approved already`);
+      if (returning && value.returnedToOfficer) throw new FailedPreconditionError(`case ${caseId} is with the officer already; it comes back when documents are added`);
+      const review: pb.CaseReview = { reviewer: actor.user, at: this.clock(), decision: returning ? decision : pb.ReviewDecision.REVIEW_DECISION_APPROVE, opinion: opinion.trim() };
+      const reviews = [...value.reviews, review];
+      if (returning) {
+        const next = { ...value, approved: false, approvedBy: "", approvedDigest: "", returnedToOfficer: true, reviews };
+        const entry = pb.TimelineEntry.fromPartial({ entryId: randomUUID(), caseId, at: this.clock(), agency: this.agency, actor: actor.user, action: "returned-to-officer", detail: review.opinion });
+        return { value: next, outbox: [timelineOutboxItem(entry), this.caseAuditItem(actor.user, "case.returned-to-officer", next)] };
+      }
       const approvedDigest = caseFileDigest(value);
-      const next = { ...value, approved: true, approvedBy: actor.user, approvedDigest };
-      const entry = pb.TimelineEntry.fromPartial({ entryId: randomUUID(), caseId, at: this.clock(), agency: this.agency, actor: actor.user, action: "approved", detail: `content digest ${approvedDigest}` });
+      const next = { ...value, approved: true, approvedBy: actor.user, approvedDigest, returnedToOfficer: false, reviews };
+      const detail = review.opinion ? `${review.opinion} (content digest ${approvedDigest})` : `content digest ${approvedDigest}`;
+      const entry = pb.TimelineEntry.fromPartial({ entryId: randomUUID(), caseId, at: this.clock(), agency: this.agency, actor: actor.user, action: "approved", detail });
       return { value: next, outbox: [timelineOutboxItem(entry), this.caseAuditItem(actor.user, "case.approved", next)] };
     });
     if (!stored) throw new NotFoundError(`no case ${caseId}`);
@@ -127,7 +143,8 @@ export class CaseFiles {
     if (violations.length > 0) throw new InvalidArgumentError("invalid documents", violations);
     const added = await this.seal(inputs);
     const stored = await this.cases.mutate(caseId, ({ value }) => {
-      const next = { ...value, documents: [...value.documents, ...added] };
+      // The officer's answer to a return: the case waits for the legal unit again.
+      const next = { ...value, documents: [...value.documents, ...added], returnedToOfficer: false };
       return this.withApprovalCheck(actor.user, next, [this.caseAuditItem(actor.user, "case.documents-added", { ...next, documents: added })]);
     });
     return stored!.value;
@@ -170,8 +187,9 @@ export class CaseFiles {
   /** Lists the case files of the units `member` sees, newest first, optionally only those waiting for (or having) approval. */
   async listCases(member: UnitMember, request: pb.ListCasesRequest): Promise<pb.ListCasesResponse> {
     const filter: Record<string, unknown> = { unit: { $in: visibleUnits(member) } };
-    if (request.approval === pb.Approval.APPROVAL_PENDING) filter.approved = { $ne: true };
+    if (request.approval === pb.Approval.APPROVAL_PENDING) Object.assign(filter, { approved: { $ne: true }, returned: { $ne: true } });
     if (request.approval === pb.Approval.APPROVAL_APPROVED) filter.approved = true;
+    if (request.approval === pb.Approval.APPROVAL_RETURNED) filter.returned = true;
     const { values, nextPageToken } = await newestFirst(this.caseView, filter, request.pageSize, request.pageToken);
     return { caseFiles: values.map((bytes) => pb.CaseFile.decode(bytes)), nextPageToken };
   }

@@ -4,6 +4,7 @@ import { MAX_DOCUMENT_BYTES } from "../limits";
 import { auditHash } from "../runtime/audit-log";
 import {
   normalMediaType,
+  reviewViolations,
   applyStatusChange,
   assertResubmittable,
   assertWithdrawable,
@@ -131,5 +132,16 @@ describe("media types (RFC 9110)", () => {
     for (const bad of ["", "pdf", "text/", "/plain", "text/plain;", "text/plain; charset", "text/plain; charset=\"open", "text/plain\r\nx-evil: 1", "text /plain", "a/b/c", `text/plain; x=${"y".repeat(200)}`]) {
       expect([bad, normalMediaType(bad)]).toEqual([bad, undefined]);
     }
+  });
+});
+
+describe("the legal unit's review", () => {
+  it("needs an opinion to send a case back, and none to approve", () => {
+    expect(reviewViolations(pb.ReviewDecision.REVIEW_DECISION_APPROVE, "")).toEqual([]);
+    expect(reviewViolations(pb.ReviewDecision.REVIEW_DECISION_UNSPECIFIED, "同意")).toEqual([]);
+    expect(reviewViolations(pb.ReviewDecision.REVIEW_DECISION_RETURN_TO_OFFICER, "  ").map((v) => v.field)).toEqual(["opinion"]);
+    expect(reviewViolations(pb.ReviewDecision.REVIEW_DECISION_RETURN_TO_OFFICER, "缺少被害人陈述")).toEqual([]);
+    expect(reviewViolations(pb.ReviewDecision.REVIEW_DECISION_APPROVE, "x".repeat(2001)).map((v) => v.field)).toEqual(["opinion"]);
+    expect(reviewViolations(99 as pb.ReviewDecision, "").map((v) => v.field)).toEqual(["decision"]);
   });
 });

@@ -128,6 +128,17 @@ export function documentViolations(documents: readonly pb.DocumentInput[], field
   return violations;
 }
 
+/** Validates a review of the legal unit: a known decision, an opinion within 2000 characters, and one when the case goes back to the officer. */
+export function reviewViolations(decision: pb.ReviewDecision, opinion: string): common.FieldViolation[] {
+  const violations: common.FieldViolation[] = [];
+  if (![pb.ReviewDecision.REVIEW_DECISION_UNSPECIFIED, pb.ReviewDecision.REVIEW_DECISION_APPROVE, pb.ReviewDecision.REVIEW_DECISION_RETURN_TO_OFFICER].includes(decision)) {
+    violations.push({ field: "decision", description: "must be APPROVE or RETURN_TO_OFFICER" });
+  }
+  if (decision === pb.ReviewDecision.REVIEW_DECISION_RETURN_TO_OFFICER && !opinion.trim()) violations.push({ field: "opinion", description: "say why the case goes back to the officer" });
+  if (opinion.length > 2000) violations.push({ field: "opinion", description: "must be at most 2000 characters" });
+  return violations;
+}
+
 /** Validates a case opened at an agency; returns the violations. */
 export function caseViolations(kase: pb.Case | undefined): common.FieldViolation[] {
   if (!kase) return [{ field: "case", description: "is required" }];

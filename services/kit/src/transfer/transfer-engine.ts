@@ -234,6 +234,13 @@ export class TransferEngine {
     assertLegalRoute(this.deps.agency, outgoing.recipient, outgoing.purpose);
     // The callers found the case through the actor's units; checked again here, where the transfer is made.
     if (!mayAccess(outgoing.actor, outgoing.senderUnit.unitId)) throw new NotFoundError(`no case ${outgoing.kase.caseId}`);
+    // A case goes to an agency once: after a return, the same transfer is resubmitted (with the documents asked for), never a second one beside it.
+    const earlier = await this.transferView.find({ caseId: outgoing.kase.caseId, box: "outbox" }, { updatedAt: -1 }, 50);
+    const open = earlier.map((row) => pb.Transfer.decode(row.pb)).find((t) => t.recipient === outgoing.recipient && t.state !== State.TRANSFER_STATE_WITHDRAWN);
+    if (open) {
+      const hint = isResubmittable(open) ? `add the documents asked for and resubmit transfer ${open.transferId}` : `it is ${pb.transferStateToJSON(open.state).replace("TRANSFER_STATE_", "").toLowerCase()}; withdraw it first to send the case anew`;
+      throw new FailedPreconditionError(`case ${outgoing.kase.caseId} went to this agency already with transfer ${open.transferId}: ${hint}`);
+    }
     const recipientUnit = recipientUnitFor(outgoing.senderUnit.unitId, outgoing.recipient, outgoing.recipientUnitId ?? "");
     if (!recipientUnit) {
       throw new InvalidArgumentError("invalid recipient unit", [

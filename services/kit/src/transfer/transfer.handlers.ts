@@ -88,7 +88,7 @@ export function createCaseFileHandlers(engine: TransferEngine, auth: TokenVerifi
   const requireActor = (ctx: CallContext, allowed: readonly string[]) => auth.requireActor(ctx, agency, allowed);
   return {
     openCase: async (request, ctx) => ({ caseFile: await engine.caseFiles.openCase(await requireActor(ctx, roles.openCases), request.case, request.documents) }),
-    approveCase: async (request, ctx) => ({ caseFile: await engine.caseFiles.approveCase(await requireActor(ctx, roles.approveCases), request.caseId) }),
+    approveCase: async (request, ctx) => ({ caseFile: await engine.caseFiles.approveCase(await requireActor(ctx, roles.approveCases), request.caseId, request.decision, request.opinion) }),
     addDocuments: async (request, ctx) => ({ caseFile: await engine.caseFiles.addDocuments(await requireActor(ctx, roles.openCases), request.caseId, request.documents) }),
     getCase: async (request, ctx) => {
       const actor = await requireActor(ctx, roles.read);

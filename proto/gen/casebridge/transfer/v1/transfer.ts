@@ -388,6 +388,8 @@ export enum Approval {
   /** APPROVAL_PENDING - Waiting for the legal unit. */
   APPROVAL_PENDING = 1,
   APPROVAL_APPROVED = 2,
+  /** APPROVAL_RETURNED - Sent back to the officer by the legal unit, with its opinion; waiting for the officer. */
+  APPROVAL_RETURNED = 3,
   UNRECOGNIZED = -1,
 }
 
@@ -402,6 +404,9 @@ export function approvalFromJSON(object: any): Approval {
     case 2:
     case "APPROVAL_APPROVED":
       return Approval.APPROVAL_APPROVED;
+    case 3:
+    case "APPROVAL_RETURNED":
+      return Approval.APPROVAL_RETURNED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -417,7 +422,51 @@ export function approvalToJSON(object: Approval): string {
       return "APPROVAL_PENDING";
     case Approval.APPROVAL_APPROVED:
       return "APPROVAL_APPROVED";
+    case Approval.APPROVAL_RETURNED:
+      return "APPROVAL_RETURNED";
     case Approval.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** What the legal unit decided on a case (法制审核). */
+export enum ReviewDecision {
+  /** REVIEW_DECISION_UNSPECIFIED - Approve (what older clients mean by an approval without a decision). */
+  REVIEW_DECISION_UNSPECIFIED = 0,
+  REVIEW_DECISION_APPROVE = 1,
+  /** REVIEW_DECISION_RETURN_TO_OFFICER - Send the case back to the officer in charge, with the reason in the opinion. */
+  REVIEW_DECISION_RETURN_TO_OFFICER = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function reviewDecisionFromJSON(object: any): ReviewDecision {
+  switch (object) {
+    case 0:
+    case "REVIEW_DECISION_UNSPECIFIED":
+      return ReviewDecision.REVIEW_DECISION_UNSPECIFIED;
+    case 1:
+    case "REVIEW_DECISION_APPROVE":
+      return ReviewDecision.REVIEW_DECISION_APPROVE;
+    case 2:
+    case "REVIEW_DECISION_RETURN_TO_OFFICER":
+      return ReviewDecision.REVIEW_DECISION_RETURN_TO_OFFICER;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ReviewDecision.UNRECOGNIZED;
+  }
+}
+
+export function reviewDecisionToJSON(object: ReviewDecision): string {
+  switch (object) {
+    case ReviewDecision.REVIEW_DECISION_UNSPECIFIED:
+      return "REVIEW_DECISION_UNSPECIFIED";
+    case ReviewDecision.REVIEW_DECISION_APPROVE:
+      return "REVIEW_DECISION_APPROVE";
+    case ReviewDecision.REVIEW_DECISION_RETURN_TO_OFFICER:
+      return "REVIEW_DECISION_RETURN_TO_OFFICER";
+    case ReviewDecision.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -772,6 +821,14 @@ export interface ChangeMeasureResponse {
   caseFile?: CaseFile | undefined;
 }
 
+/** One review of a case by the legal unit: who, when, what and why. */
+export interface CaseReview {
+  reviewer: string;
+  at?: Date | undefined;
+  decision: ReviewDecision;
+  opinion: string;
+}
+
 export interface ListCasesRequest {
   /** All when unspecified. */
   approval: Approval;
@@ -796,6 +853,10 @@ export interface CaseFile {
   openedBy: string;
   /** SHA-256 (hex) of the case data and documents the legal unit approved; any change voids the approval. */
   approvedDigest: string;
+  /** Every review of the legal unit, oldest first. */
+  reviews: CaseReview[];
+  /** Sent back to the officer and not changed since (documents added clear it). */
+  returnedToOfficer: boolean;
 }
 
 export interface OpenCaseRequest {
@@ -805,6 +866,10 @@ export interface OpenCaseRequest {
 
 export interface ApproveCaseRequest {
   caseId: string;
+  /** Approve (the default) or send back to the officer. */
+  decision: ReviewDecision;
+  /** The legal unit's opinion (审核意见); required to send a case back. */
+  opinion: string;
 }
 
 export interface AddDocumentsRequest {
@@ -5120,6 +5185,123 @@ export const ChangeMeasureResponse: MessageFns<ChangeMeasureResponse> = {
   },
 };
 
+function createBaseCaseReview(): CaseReview {
+  return { reviewer: "", at: undefined, decision: 0, opinion: "" };
+}
+
+export const CaseReview: MessageFns<CaseReview> = {
+  encode(message: CaseReview, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reviewer !== "") {
+      writer.uint32(10).string(message.reviewer);
+    }
+    if (message.at !== undefined) {
+      Timestamp.encode(toTimestamp(message.at), writer.uint32(18).fork()).join();
+    }
+    if (message.decision !== 0) {
+      writer.uint32(24).int32(message.decision);
+    }
+    if (message.opinion !== "") {
+      writer.uint32(34).string(message.opinion);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CaseReview {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCaseReview();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reviewer = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.at = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.decision = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.opinion = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CaseReview {
+    return {
+      reviewer: isSet(object.reviewer) ? globalThis.String(object.reviewer) : "",
+      at: isSet(object.at) ? fromJsonTimestamp(object.at) : undefined,
+      decision: isSet(object.decision) ? reviewDecisionFromJSON(object.decision) : 0,
+      opinion: isSet(object.opinion) ? globalThis.String(object.opinion) : "",
+    };
+  },
+
+  toJSON(message: CaseReview): unknown {
+    const obj: any = {};
+    if (message.reviewer !== "") {
+      obj.reviewer = message.reviewer;
+    }
+    if (message.at !== undefined) {
+      obj.at = message.at.toISOString();
+    }
+    if (message.decision !== 0) {
+      obj.decision = reviewDecisionToJSON(message.decision);
+    }
+    if (message.opinion !== "") {
+      obj.opinion = message.opinion;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CaseReview>, I>>(base?: I): CaseReview {
+    return CaseReview.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CaseReview>, I>>(object: I): CaseReview {
+    const message = createBaseCaseReview();
+    message.reviewer = object.reviewer ?? "";
+    message.at = object.at ?? undefined;
+    message.decision = object.decision ?? 0;
+    message.opinion = object.opinion ?? "";
+    return message;
+  },
+};
+
 function createBaseListCasesRequest(): ListCasesRequest {
   return { approval: 0, pageSize: 0, pageToken: "" };
 }
@@ -5323,7 +5505,16 @@ export const ListCasesResponse: MessageFns<ListCasesResponse> = {
 };
 
 function createBaseCaseFile(): CaseFile {
-  return { case: undefined, documents: [], approved: false, approvedBy: "", openedBy: "", approvedDigest: "" };
+  return {
+    case: undefined,
+    documents: [],
+    approved: false,
+    approvedBy: "",
+    openedBy: "",
+    approvedDigest: "",
+    reviews: [],
+    returnedToOfficer: false,
+  };
 }
 
 export const CaseFile: MessageFns<CaseFile> = {
@@ -5345,6 +5536,12 @@ export const CaseFile: MessageFns<CaseFile> = {
     }
     if (message.approvedDigest !== "") {
       writer.uint32(50).string(message.approvedDigest);
+    }
+    for (const v of message.reviews) {
+      CaseReview.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.returnedToOfficer !== false) {
+      writer.uint32(64).bool(message.returnedToOfficer);
     }
     return writer;
   },
@@ -5410,6 +5607,22 @@ export const CaseFile: MessageFns<CaseFile> = {
             message.approvedDigest = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.reviews.push(CaseReview.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.returnedToOfficer = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5444,6 +5657,14 @@ export const CaseFile: MessageFns<CaseFile> = {
         : isSet(object.approved_digest)
         ? globalThis.String(object.approved_digest)
         : "",
+      reviews: globalThis.Array.isArray(object?.reviews)
+        ? object.reviews.map((e: any) => CaseReview.fromJSON(e))
+        : [],
+      returnedToOfficer: isSet(object.returnedToOfficer)
+        ? globalThis.Boolean(object.returnedToOfficer)
+        : isSet(object.returned_to_officer)
+        ? globalThis.Boolean(object.returned_to_officer)
+        : false,
     };
   },
 
@@ -5467,6 +5688,12 @@ export const CaseFile: MessageFns<CaseFile> = {
     if (message.approvedDigest !== "") {
       obj.approvedDigest = message.approvedDigest;
     }
+    if (message.reviews?.length) {
+      obj.reviews = message.reviews.map((e) => CaseReview.toJSON(e));
+    }
+    if (message.returnedToOfficer !== false) {
+      obj.returnedToOfficer = message.returnedToOfficer;
+    }
     return obj;
   },
 
@@ -5481,6 +5708,8 @@ export const CaseFile: MessageFns<CaseFile> = {
     message.approvedBy = object.approvedBy ?? "";
     message.openedBy = object.openedBy ?? "";
     message.approvedDigest = object.approvedDigest ?? "";
+    message.reviews = object.reviews?.map((e) => CaseReview.fromPartial(e)) || [];
+    message.returnedToOfficer = object.returnedToOfficer ?? false;
     return message;
   },
 };
@@ -5573,13 +5802,19 @@ export const OpenCaseRequest: MessageFns<OpenCaseRequest> = {
 };
 
 function createBaseApproveCaseRequest(): ApproveCaseRequest {
-  return { caseId: "" };
+  return { caseId: "", decision: 0, opinion: "" };
 }
 
 export const ApproveCaseRequest: MessageFns<ApproveCaseRequest> = {
   encode(message: ApproveCaseRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.caseId !== "") {
       writer.uint32(10).string(message.caseId);
+    }
+    if (message.decision !== 0) {
+      writer.uint32(16).int32(message.decision);
+    }
+    if (message.opinion !== "") {
+      writer.uint32(26).string(message.opinion);
     }
     return writer;
   },
@@ -5605,6 +5840,22 @@ export const ApproveCaseRequest: MessageFns<ApproveCaseRequest> = {
             message.caseId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.decision = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.opinion = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5624,6 +5875,8 @@ export const ApproveCaseRequest: MessageFns<ApproveCaseRequest> = {
         : isSet(object.case_id)
         ? globalThis.String(object.case_id)
         : "",
+      decision: isSet(object.decision) ? reviewDecisionFromJSON(object.decision) : 0,
+      opinion: isSet(object.opinion) ? globalThis.String(object.opinion) : "",
     };
   },
 
@@ -5631,6 +5884,12 @@ export const ApproveCaseRequest: MessageFns<ApproveCaseRequest> = {
     const obj: any = {};
     if (message.caseId !== "") {
       obj.caseId = message.caseId;
+    }
+    if (message.decision !== 0) {
+      obj.decision = reviewDecisionToJSON(message.decision);
+    }
+    if (message.opinion !== "") {
+      obj.opinion = message.opinion;
     }
     return obj;
   },
@@ -5641,6 +5900,8 @@ export const ApproveCaseRequest: MessageFns<ApproveCaseRequest> = {
   fromPartial<I extends Exact<DeepPartial<ApproveCaseRequest>, I>>(object: I): ApproveCaseRequest {
     const message = createBaseApproveCaseRequest();
     message.caseId = object.caseId ?? "";
+    message.decision = object.decision ?? 0;
+    message.opinion = object.opinion ?? "";
     return message;
   },
 };
