@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { devUserToken } from "@casebridge/kit";
+import { devUserToken, yearInChina } from "@casebridge/kit";
 import { startPlatform, type Platform } from "./platform";
 import { connect } from "@nats-io/transport-node";
 import { common } from "@casebridge/proto";
@@ -131,6 +131,57 @@ describe("web UI in Chromium, signed in through the real Keycloak login page", (
     expect((await legal.request.get(`${base}/api/v1/me`)).status()).toBe(401);
     await legal.click("[data-testid=sign-in]");
     await legal.waitForSelector("#username"); // Keycloak asks again: its SSO session ended too
+  }, 120_000);
+
+  it("the prosecutor indicts with a typed text; the judge accepts, registers under the national case number and pronounces the judgment; the police see the outcome", async () => {
+    // The transfer the first test took to ACCEPTED at the prosecution.
+    const prosecutor = await signIn("prosecutor.zhao", "zh-CN");
+    await prosecutor.click("[data-testid=tab-inbox]");
+    await prosecutor.click(`[data-testid=transfer-${caseId}] a`);
+    await prosecutor.waitForSelector("h2 [data-state=TRANSFER_STATE_ACCEPTED]");
+    expect(await prosecutor.textContent("[data-testid=indict]")).toBe("提起公诉");
+    await prosecutor.fill("textarea[name=text]", "被告人孙某盗窃电动车一辆，事实清楚，证据确实充分，应以盗窃罪追究其刑事责任。");
+    await prosecutor.click("[data-testid=indict]");
+    // The indictment leaves as a transfer of its own; no error line (no media-type refusal).
+    await prosecutor.waitForSelector("[data-testid=indict]:not([disabled])");
+    expect(await prosecutor.locator("[role=alert]").count()).toBe(0);
+    await shot(prosecutor, "prosecutor-indicted");
+
+    const judge = await signIn("judge.sun", "zh-CN");
+    await judge.click("[data-testid=tab-inbox]");
+    await judge.waitForSelector(`[data-testid=transfer-${caseId}] [data-state=TRANSFER_STATE_RECEIVED]`, { timeout: 30_000 });
+    await judge.click(`[data-testid=transfer-${caseId}] a`);
+    await judge.click("[data-testid=accept]");
+    await judge.waitForSelector("h2 [data-state=TRANSFER_STATE_ACCEPTED]");
+    await judge.click("[data-testid=register]");
+    await judge.click("[data-testid=register]"); // twice: one registration, one number
+    await judge.fill("input[name=outcome]", "被告人孙某犯盗窃罪，判处拘役四个月");
+    await judge.fill("textarea[name=text]", "刑事判决书：被告人孙某犯盗窃罪，判处拘役四个月，并处罚金人民币一千元。");
+    await judge.click("[data-testid=judgment]");
+    await judge.click("[data-testid=open-timeline]");
+    const courtNumber = new RegExp(`（${yearInChina(new Date())}）苏0582刑初[1-9]\\d*号`);
+    const courtSteps = await eventually(async () => {
+      const text = (await judge.textContent("[data-testid=timeline]")) ?? "";
+      if (!text.includes("宣告判决")) throw new Error("no judgment on the court's timeline yet");
+      return text;
+    });
+    expect(courtSteps).toMatch(courtNumber);
+    expect(courtSteps.match(new RegExp(courtNumber.source, "g"))).toHaveLength(1);
+    await shot(judge, "court-timeline-judgment");
+
+    // The outcome reaches the police: their timeline of the case shows the registration and the judgment.
+    const legal = await signIn("legal.li", "zh-CN");
+    await legal.click("[data-testid=tab-sent]");
+    await legal.click(`[data-testid=transfer-${caseId}] a`);
+    await legal.click("[data-testid=open-timeline]");
+    const policeSteps = await eventually(async () => {
+      const text = (await legal.textContent("[data-testid=timeline]")) ?? "";
+      if (!text.includes("判处拘役四个月")) throw new Error("the outcome has not reached the police yet");
+      return text;
+    }, 30_000);
+    expect(policeSteps).toMatch(courtNumber);
+    expect(policeSteps).toContain("宣告判决");
+    await shot(legal, "police-timeline-outcome");
   }, 120_000);
 
   it("shows the platform administrator, in Chinese on a phone, the incident of a forged status report and the notice to the agency named as sender", async () => {
