@@ -64,7 +64,7 @@ describe("web UI in Chromium, signed in through the real Keycloak login page", (
 
   it("legal officer approves and submits; the prosecutor sees it arrive live, finds every seal valid and accepts; languages switch; sign-out ends the session", async () => {
     const prosecutor = await signIn("prosecutor.zhao", "en-US");
-    expect(await prosecutor.textContent("[data-testid=who-am-i]")).toContain("Min Zhao");
+    expect(await prosecutor.textContent("[data-testid=who-am-i]")).toContain("赵敏");
     expect(await prosecutor.textContent("[data-testid=who-am-i]")).toContain("prosecutor");
     await prosecutor.click("[data-testid=tab-inbox]");
     await prosecutor.evaluate(() => ((globalThis as unknown as { notReloaded: boolean }).notReloaded = true));
@@ -183,6 +183,36 @@ describe("web UI in Chromium, signed in through the real Keycloak login page", (
     expect(policeSteps).toContain("宣告判决");
     await shot(legal, "police-timeline-outcome");
   }, 120_000);
+
+  it("lets the legal unit send a case back to the officer with its opinion (none: the form asks for it); the officer sees why", async () => {
+    const returnedId = `ui-rt-${randomUUID().slice(0, 8)}`;
+    const officerToken = await devUserToken(authIssuer, "officer.wang");
+    const opened = await fetch(`${base}/api/v1/cases`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${officerToken}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        case: { caseId: returnedId, caseNumber: `320582-2026-R${returnedId.slice(6)}`, kind: "CASE_KIND_CRIMINAL", offence: "盗窃", parties: [{ partyId: "s1", role: "PARTY_ROLE_SUSPECT", name: "吴某" }] },
+        documents: [{ documentId: "recommendation", title: "起诉意见书", documentType: "recommendation", mediaType: "text/plain", content: Buffer.from("建议起诉").toString("base64") }],
+      }),
+    });
+    expect(opened.status).toBe(201);
+    const legal = await signIn("legal.li", "zh-CN");
+    await legal.waitForSelector(`[data-testid=approval-queue] [data-testid=case-${returnedId}]`);
+    expect(await legal.textContent(`[data-testid=return-to-officer-${returnedId}]`)).toBe("退回承办人");
+    // Without an opinion the form refuses, in Chinese, and nothing is sent.
+    await legal.click(`[data-testid=return-to-officer-${returnedId}]`);
+    expect(await legal.$eval(`[data-testid=opinion-${returnedId}]`, (input) => (input as unknown as { validationMessage: string }).validationMessage)).toBe("请填写退回理由");
+    expect(await legal.locator(`[data-testid=approval-queue] [data-testid=case-${returnedId}]`).count()).toBe(1);
+    await legal.fill(`[data-testid=opinion-${returnedId}]`, "缺少被害人陈述，请补充后再报");
+    await legal.click(`[data-testid=return-to-officer-${returnedId}]`);
+    await legal.waitForSelector(`[data-testid=returned-opinion-${returnedId}] >> text=缺少被害人陈述，请补充后再报`);
+    expect(await legal.locator(`[data-testid=approval-queue] [data-testid=case-${returnedId}]`).count()).toBe(0);
+    await shot(legal, "police-legal-returned-to-officer");
+    // The officer sees the case back with the legal unit's reason.
+    const officer = await signIn("officer.wang", "zh-CN");
+    await officer.waitForSelector(`[data-testid=returned-opinion-${returnedId}]`);
+    expect(await officer.textContent(`[data-testid=returned-opinion-${returnedId}]`)).toContain("缺少被害人陈述，请补充后再报");
+  }, 60_000);
 
   it("shows the platform administrator, in Chinese on a phone, the incident of a forged status report and the notice to the agency named as sender", async () => {
     const nc = await connect({ ...asOperator(), servers: infra.natsUrl });

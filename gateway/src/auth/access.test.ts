@@ -1,4 +1,4 @@
-import { isAllowed, principalOf, type Access } from "./access";
+import { displayNameOf, isAllowed, principalOf, type Access } from "./access";
 
 const legal = principalOf({ preferred_username: "legal.li", name: "李法制", sub: "u-1", sid: "s-1", iat: 1_999_999_700, agency: "police", unit: "320582-PSB-LEGAL", exp: 2_000_000_000, realm_access: { roles: ["police-legal", "offline_access"] } }, "token");
 
@@ -29,5 +29,15 @@ describe("principalOf", () => {
   it("reads user, name, roles, agency, unit, expiry and the Keycloak session from the claims", () => {
     expect(principalOf({ sub: "x", agency: "police" }, "token").unit).toBe("");
     expect(legal).toEqual({ user: "legal.li", name: "李法制", roles: ["police-legal", "offline_access"], agency: "police", unit: "320582-PSB-LEGAL", accessToken: "token", expiresAt: new Date(2_000_000_000_000), session: { sid: "s-1", sub: "u-1", iat: 1_999_999_700 } });
+  });
+});
+
+describe("displayNameOf", () => {
+  it("shows a Chinese name family name first without a space, any other as Keycloak's full name", () => {
+    expect(displayNameOf({ name: "娜 李", given_name: "娜", family_name: "李" })).toBe("李娜");
+    expect(displayNameOf({ name: "娜 欧阳", given_name: "娜", family_name: "欧阳" })).toBe("欧阳娜");
+    expect(displayNameOf({ name: "Anna Lee", given_name: "Anna", family_name: "Lee" })).toBe("Anna Lee");
+    expect(displayNameOf({ given_name: "Anna", family_name: "Lee" })).toBe("Anna Lee");
+    expect(displayNameOf({})).toBe("");
   });
 });

@@ -41,6 +41,8 @@ export function isAllowed(access: Access, principal: Principal): boolean {
 export interface AccessTokenClaims {
   preferred_username?: string;
   name?: string;
+  given_name?: string;
+  family_name?: string;
   sub?: string;
   sid?: string;
   iat?: number;
@@ -55,7 +57,7 @@ export interface AccessTokenClaims {
 export function principalOf(claims: AccessTokenClaims, accessToken: string): Principal {
   const agency = claims.agency === "platform" || (SEAL_AGENCIES as readonly string[]).includes(claims.agency ?? "") ? (claims.agency as UserAgency) : undefined;
   const user = claims.preferred_username ?? claims.sub ?? "";
-  return { user, name: claims.name ?? user, roles: claims.realm_access?.roles ?? [], agency, unit: typeof claims.unit === "string" ? claims.unit : "", accessToken, expiresAt: new Date((claims.exp ?? 0) * 1000), session: { sid: claims.sid, sub: claims.sub, iat: claims.iat } };
+  return { user, name: displayNameOf(claims) || user, roles: claims.realm_access?.roles ?? [], agency, unit: typeof claims.unit === "string" ? claims.unit : "", accessToken, expiresAt: new Date((claims.exp ?? 0) * 1000), session: { sid: claims.sid, sub: claims.sub, iat: claims.iat } };
 }
 
 /** A browser request sent from another site (Sec-Fetch-Site or Origin says so). */
@@ -64,4 +66,13 @@ export function crossSite(req: Request): boolean {
   if (site && site !== "same-origin" && site !== "none") return true;
   const origin = req.get("origin");
   return origin !== undefined && origin !== `${req.protocol}://${req.get("host")}`;
+}
+
+const CJK = /[\u3400-\u9fff\uf900-\ufaff]/;
+
+/** How a person is shown: a Chinese name family name first, without a space (李娜); any other as Keycloak's `name` (given name first). */
+export function displayNameOf(claims: Pick<AccessTokenClaims, "name" | "given_name" | "family_name">): string {
+  const [family, given] = [claims.family_name?.trim() ?? "", claims.given_name?.trim() ?? ""];
+  if (CJK.test(family + given)) return `${family}${given}`;
+  return claims.name?.trim() || [given, family].filter(Boolean).join(" ");
 }

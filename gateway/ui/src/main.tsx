@@ -188,14 +188,27 @@ function useAction(after: () => void): { busy: boolean; error: string; run: (act
 function Cases({ tx, me, tick, go }: { tx: T; me: Me; tick: number; go: (v: View) => void }) {
   const pending = useApi("/api/v1/cases?approval=APPROVAL_PENDING", tick);
   const approved = useApi("/api/v1/cases?approval=APPROVAL_APPROVED", tick);
+  const returned = useApi("/api/v1/cases?approval=APPROVAL_RETURNED", tick);
   const sent = useApi("/api/v1/transfers?box=BOX_OUTBOX&pageSize=200", tick);
   const action = useAction(() => {
     pending.reload();
     approved.reload();
+    returned.reload();
     sent.reload();
   });
   const legal = me.roles.includes("police-legal");
-  const active = new Set((sent.data?.transfers ?? []).filter((t: Json) => !["TRANSFER_STATE_WITHDRAWN", "TRANSFER_STATE_REJECTED", "TRANSFER_STATE_RETURNED"].includes(t.state)).map((t: Json) => t.case?.caseId));
+  /** The legal unit's review of a case, with the opinion typed beside the buttons. */
+  const review = (event: Event, caseId: string, decision: string) => {
+    const button = event.currentTarget as HTMLButtonElement;
+    const field = button.form!.elements.namedItem("opinion") as HTMLInputElement;
+    const opinion = field.value.trim();
+    // Sending back needs the reason (the API refuses it without one).
+    field.setCustomValidity(decision === "REVIEW_DECISION_RETURN_TO_OFFICER" && !opinion ? tx.t("opinionRequired") : "");
+    if (!field.reportValidity()) return;
+    action.run(() => api(`/api/v1/cases/${encodeURIComponent(caseId)}/approval`, { method: "POST", body: { decision, opinion } }));
+  };
+  // A case with a transfer that was not withdrawn is not sent again: a returned one is resubmitted from its own page.
+  const active = new Set((sent.data?.transfers ?? []).filter((t: Json) => t.state !== "TRANSFER_STATE_WITHDRAWN").map((t: Json) => t.case?.caseId));
   const row = (file: Json, actionButton: preact.ComponentChild) => (
     <tr data-testid={`case-${file.case.caseId}`}>
       <td>
@@ -223,9 +236,15 @@ function Cases({ tx, me, tick, go }: { tx: T; me: Me; tick: number; go: (v: View
               row(
                 file,
                 legal && (
-                  <button class="primary" disabled={action.busy} data-testid={`approve-${file.case.caseId}`} onClick={() => action.run(() => api(`/api/v1/cases/${encodeURIComponent(file.case.caseId)}/approval`, { method: "POST" }))}>
-                    {tx.t("approve")}
-                  </button>
+                  <form class="row" onSubmit={(e) => e.preventDefault()}>
+                    <input type="text" name="opinion" maxLength={2000} placeholder={tx.t("opinion")} aria-label={tx.t("opinion")} data-testid={`opinion-${file.case.caseId}`} />
+                    <button class="primary" type="button" disabled={action.busy} data-testid={`approve-${file.case.caseId}`} onClick={(e) => review(e, file.case.caseId, "REVIEW_DECISION_APPROVE")}>
+                      {tx.t("approve")}
+                    </button>
+                    <button class="secondary" type="button" disabled={action.busy} data-testid={`return-to-officer-${file.case.caseId}`} onClick={(e) => review(e, file.case.caseId, "REVIEW_DECISION_RETURN_TO_OFFICER")}>
+                      {tx.t("returnToOfficer")}
+                    </button>
+                  </form>
                 ),
               ),
             )}
@@ -233,6 +252,23 @@ function Cases({ tx, me, tick, go }: { tx: T; me: Me; tick: number; go: (v: View
         </table>
         {pending.data && (pending.data.caseFiles ?? []).length === 0 && <p class="muted">{tx.t("none")}</p>}
       </section>
+      {(returned.data?.caseFiles ?? []).length > 0 && (
+        <section>
+          <h2>{tx.t("returnedCases")}</h2>
+          <table data-testid="returned-cases">
+            <tbody>
+              {(returned.data?.caseFiles ?? []).map((file: Json) =>
+                row(
+                  file,
+                  <span data-testid={`returned-opinion-${file.case.caseId}`}>
+                    {tx.t("opinion")}: {(file.reviews ?? []).at(-1)?.opinion ?? ""} <span class="muted">({(file.reviews ?? []).at(-1)?.reviewer ?? ""})</span>
+                  </span>,
+                ),
+              )}
+            </tbody>
+          </table>
+        </section>
+      )}
       <section>
         <h2>{tx.t("readyToSend")}</h2>
         <table>
