@@ -142,9 +142,9 @@ describe("web UI in Chromium, signed in through the real Keycloak login page", (
     expect(await prosecutor.textContent("[data-testid=indict]")).toBe("提起公诉");
     await prosecutor.fill("textarea[name=text]", "被告人孙某盗窃电动车一辆，事实清楚，证据确实充分，应以盗窃罪追究其刑事责任。");
     await prosecutor.click("[data-testid=indict]");
-    // The indictment leaves as a transfer of its own; no error line (no media-type refusal).
-    await prosecutor.waitForSelector("[data-testid=indict]:not([disabled])");
-    expect(await prosecutor.locator("[role=alert]").count()).toBe(0);
+    // The indictment leaves as a transfer of its own (no media-type refusal): the form gives way to the step taken.
+    await prosecutor.waitForSelector("[data-testid=concluded] >> text=提起公诉");
+    expect([await prosecutor.locator("[role=alert]").count(), await prosecutor.locator("[data-testid=indict]").count()]).toEqual([0, 0]);
     await shot(prosecutor, "prosecutor-indicted");
 
     const judge = await signIn("judge.sun", "zh-CN");
@@ -153,13 +153,17 @@ describe("web UI in Chromium, signed in through the real Keycloak login page", (
     await judge.click(`[data-testid=transfer-${caseId}] a`);
     await judge.click("[data-testid=accept]");
     await judge.waitForSelector("h2 [data-state=TRANSFER_STATE_ACCEPTED]");
+    const courtNumber = new RegExp(`（${yearInChina(new Date())}）苏0582刑初[1-9]\\d*号`);
     await judge.click("[data-testid=register]");
-    await judge.click("[data-testid=register]"); // twice: one registration, one number
+    // The number is shown where the button was (registering again would answer the same number: API tests).
+    await judge.waitForSelector("[data-testid=court-case-number]");
+    expect(await judge.textContent("[data-testid=court-case-number]")).toMatch(courtNumber);
+    expect(await judge.locator("[data-testid=register]").count()).toBe(0);
     await judge.fill("input[name=outcome]", "被告人孙某犯盗窃罪，判处拘役四个月");
     await judge.fill("textarea[name=text]", "刑事判决书：被告人孙某犯盗窃罪，判处拘役四个月，并处罚金人民币一千元。");
     await judge.click("[data-testid=judgment]");
+    await judge.waitForSelector("[data-testid=concluded] >> text=宣告判决");
     await judge.click("[data-testid=open-timeline]");
-    const courtNumber = new RegExp(`（${yearInChina(new Date())}）苏0582刑初[1-9]\\d*号`);
     const courtSteps = await eventually(async () => {
       const text = (await judge.textContent("[data-testid=timeline]")) ?? "";
       if (!text.includes("宣告判决")) throw new Error("no judgment on the court's timeline yet");
@@ -212,6 +216,31 @@ describe("web UI in Chromium, signed in through the real Keycloak login page", (
     const officer = await signIn("officer.wang", "zh-CN");
     await officer.waitForSelector(`[data-testid=returned-opinion-${returnedId}]`);
     expect(await officer.textContent(`[data-testid=returned-opinion-${returnedId}]`)).toContain("缺少被害人陈述，请补充后再报");
+  }, 60_000);
+
+  it("lets the legal unit withdraw a transfer the prosecution has not decided on, giving the reason", async () => {
+    const withdrawnId = `ui-wd-${randomUUID().slice(0, 8)}`;
+    const token = async (user: string) => ({ authorization: `Bearer ${await devUserToken(authIssuer, user)}`, "content-type": "application/json" });
+    const opened = await fetch(`${base}/api/v1/cases`, {
+      method: "POST",
+      headers: await token("officer.wang"),
+      body: JSON.stringify({
+        case: { caseId: withdrawnId, caseNumber: `320582-2026-W${withdrawnId.slice(6)}`, kind: "CASE_KIND_CRIMINAL", offence: "盗窃", parties: [{ partyId: "s1", role: "PARTY_ROLE_SUSPECT", name: "郑某" }] },
+        documents: [{ documentId: "recommendation", title: "起诉意见书", documentType: "recommendation", mediaType: "text/plain", content: Buffer.from("建议起诉").toString("base64") }],
+      }),
+    });
+    expect(opened.status).toBe(201);
+    expect((await fetch(`${base}/api/v1/cases/${withdrawnId}/approval`, { method: "POST", headers: await token("legal.li") })).status).toBe(200);
+    expect((await fetch(`${base}/api/v1/transfers`, { method: "POST", headers: await token("legal.li"), body: JSON.stringify({ caseId: withdrawnId, recipient: "AGENCY_PROSECUTION", purpose: "TRANSFER_PURPOSE_PROSECUTION_REVIEW" }) })).status).toBe(201);
+    const legal = await signIn("legal.li", "zh-CN");
+    await legal.click("[data-testid=tab-sent]");
+    await legal.click(`[data-testid=transfer-${withdrawnId}] a`);
+    expect(await legal.textContent("[data-testid=withdraw]")).toBe("撤回移送");
+    await legal.fill("input[name=reason]", "移送单位有误");
+    await legal.click("[data-testid=withdraw]");
+    await legal.waitForSelector("h2 [data-state=TRANSFER_STATE_WITHDRAWN]", { timeout: 30_000 });
+    expect(await legal.locator("[data-testid=withdraw]").count()).toBe(0);
+    await shot(legal, "police-legal-withdrawn");
   }, 60_000);
 
   it("shows the platform administrator, in Chinese on a phone, the incident of a forged status report and the notice to the agency named as sender", async () => {

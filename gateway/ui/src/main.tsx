@@ -541,7 +541,10 @@ function TransferDetail({ tx, me, id, tick, go, back }: { tx: T; me: Me; id: str
             </form>
           </div>
         )}
-        {inbox && t.state === "TRANSFER_STATE_ACCEPTED" && t.purpose === "TRANSFER_PURPOSE_PROSECUTION_REVIEW" && me.roles.includes("prosecutor") && (
+        {inbox && t.state === "TRANSFER_STATE_ACCEPTED" && t.purpose === "TRANSFER_PURPOSE_PROSECUTION_REVIEW" && t.concludedBy === "indicted" && (
+          <p data-testid="concluded">{tx.label("ACTION_indicted")}</p>
+        )}
+        {inbox && t.state === "TRANSFER_STATE_ACCEPTED" && t.purpose === "TRANSFER_PURPOSE_PROSECUTION_REVIEW" && !t.concludedBy && me.roles.includes("prosecutor") && (
           <form onSubmit={(e) => (e.preventDefault(), post("indictment", { indictment: { documentId: "indictment-1", title: tx.t("indictment"), documentType: "indictment", mediaType: "text/plain; charset=utf-8", content: base64Text(String(form(e).get("text"))) } }))}>
             <h2>{tx.t("indictment")}</h2>
             <textarea name="text" required />
@@ -552,10 +555,17 @@ function TransferDetail({ tx, me, id, tick, go, back }: { tx: T; me: Me; id: str
         )}
         {inbox && t.state === "TRANSFER_STATE_ACCEPTED" && t.purpose === "TRANSFER_PURPOSE_INDICTMENT" && has(me, ["judge", "court-clerk"]) && (
           <div>
-            <button class="secondary" disabled={action.busy} onClick={() => post("registration")} data-testid="register">
-              {tx.t("register")}
-            </button>
-            {me.roles.includes("judge") && (
+            {t.courtCaseNumber ? (
+              <p>
+                {tx.t("courtCaseNumber")}: <strong data-testid="court-case-number">{t.courtCaseNumber}</strong>
+              </p>
+            ) : (
+              <button class="secondary" disabled={action.busy} onClick={() => post("registration")} data-testid="register">
+                {tx.t("register")}
+              </button>
+            )}
+            {t.concludedBy === "judgment" && <p data-testid="concluded">{tx.label("ACTION_judgment")}</p>}
+            {me.roles.includes("judge") && !t.concludedBy && (
               <form onSubmit={(e) => (e.preventDefault(), post("judgment", { outcome: form(e).get("outcome"), judgment: { documentId: "judgment-1", title: tx.t("judgment"), documentType: "judgment", mediaType: "text/plain; charset=utf-8", content: base64Text(String(form(e).get("text"))) } }))}>
                 <h2>{tx.t("judgment")}</h2>
                 <input type="text" name="outcome" placeholder={tx.t("outcome")} required />
@@ -566,6 +576,14 @@ function TransferDetail({ tx, me, id, tick, go, back }: { tx: T; me: Me; id: str
               </form>
             )}
           </div>
+        )}
+        {!inbox && ["TRANSFER_STATE_SUBMITTED", "TRANSFER_STATE_DELIVERED", "TRANSFER_STATE_RECEIVED", "TRANSFER_STATE_RETURNED", "TRANSFER_STATE_REJECTED"].includes(t.state) && has(me, SENDERS) && (
+          <form class="row" onSubmit={(e) => (e.preventDefault(), post("withdrawal", { reason: form(e).get("reason") }))}>
+            <input type="text" name="reason" required maxLength={500} placeholder={tx.t("withdrawReason")} aria-label={tx.t("withdrawReason")} />
+            <button class="secondary" type="submit" disabled={action.busy} data-testid="withdraw">
+              {tx.t("withdraw")}
+            </button>
+          </form>
         )}
         {!inbox && ["TRANSFER_STATE_RETURNED", "TRANSFER_STATE_REJECTED"].includes(t.state) && has(me, SENDERS) && (
           <button class="primary" disabled={action.busy} data-testid="resubmit" onClick={() => action.run(() => api("/api/v1/transfers", { method: "POST", body: { transferId: id } }))}>
