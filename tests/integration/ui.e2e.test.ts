@@ -28,18 +28,19 @@ describe("web UI in Chromium, signed in through the real Keycloak login page", (
     base = platform.gateway.url;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
     // An officer has opened a case with two documents: the legal unit's queue has it.
-    const officer = await devUserToken(authIssuer, "officer.wang");
-    const document = (documentId: string, title: string, text: string) => ({ documentId, title, documentType: documentId, mediaType: "text/plain", content: Buffer.from(text).toString("base64") });
-    const res = await fetch(`${base}/api/v1/cases`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${officer}`, "content-type": "application/json" },
-      body: JSON.stringify({
-        case: { caseId, caseNumber, kind: "CASE_KIND_CRIMINAL", offence: "盗窃 (theft)", summary: "电动车被盗，监控与供述在案", fastTrack: true, parties: [{ partyId: "s1", role: "PARTY_ROLE_SUSPECT", name: "孙某" }] },
-        documents: [document("recommendation", "起诉意见书", "建议以盗窃罪提起公诉。"), document("evidence-list", "证据清单", "1. 监控录像 2. 询问笔录")],
-      }),
-    });
-    expect(res.status).toBe(201);
+    await openCase(
+      { caseId, caseNumber, kind: "CASE_KIND_CRIMINAL", offence: "盗窃 (theft)", summary: "电动车被盗，监控与供述在案", fastTrack: true, parties: [{ partyId: "s1", role: "PARTY_ROLE_SUSPECT", name: "孙某" }] },
+      [document("recommendation", "起诉意见书", "建议以盗窃罪提起公诉。"), document("evidence-list", "证据清单", "1. 监控录像 2. 询问笔录")],
+    );
   }, 120_000);
+
+  const document = (documentId: string, title: string, text: string) => ({ documentId, title, documentType: documentId, mediaType: "text/plain", content: Buffer.from(text).toString("base64") });
+  const headersOf = async (user: string) => ({ authorization: `Bearer ${await devUserToken(authIssuer, user)}`, "content-type": "application/json" });
+  /** Opens a case as officer.wang through the API (setting the scene; the officer's form is not what these tests are about). */
+  async function openCase(kase: Record<string, unknown>, documents = [document("recommendation", "起诉意见书", "建议起诉")]): Promise<void> {
+    const res = await fetch(`${base}/api/v1/cases`, { method: "POST", headers: await headersOf("officer.wang"), body: JSON.stringify({ case: kase, documents }) });
+    expect(res.status).toBe(201);
+  }
 
   afterAll(async () => {
     await browser?.close();
@@ -190,16 +191,7 @@ describe("web UI in Chromium, signed in through the real Keycloak login page", (
 
   it("lets the legal unit send a case back to the officer with its opinion (none: the form asks for it); the officer sees why", async () => {
     const returnedId = `ui-rt-${randomUUID().slice(0, 8)}`;
-    const officerToken = await devUserToken(authIssuer, "officer.wang");
-    const opened = await fetch(`${base}/api/v1/cases`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${officerToken}`, "content-type": "application/json" },
-      body: JSON.stringify({
-        case: { caseId: returnedId, caseNumber: `320582-2026-R${returnedId.slice(6)}`, kind: "CASE_KIND_CRIMINAL", offence: "盗窃", parties: [{ partyId: "s1", role: "PARTY_ROLE_SUSPECT", name: "吴某" }] },
-        documents: [{ documentId: "recommendation", title: "起诉意见书", documentType: "recommendation", mediaType: "text/plain", content: Buffer.from("建议起诉").toString("base64") }],
-      }),
-    });
-    expect(opened.status).toBe(201);
+    await openCase({ caseId: returnedId, caseNumber: `320582-2026-R${returnedId.slice(6)}`, kind: "CASE_KIND_CRIMINAL", offence: "盗窃", parties: [{ partyId: "s1", role: "PARTY_ROLE_SUSPECT", name: "吴某" }] });
     const legal = await signIn("legal.li", "zh-CN");
     await legal.waitForSelector(`[data-testid=approval-queue] [data-testid=case-${returnedId}]`);
     expect(await legal.textContent(`[data-testid=return-to-officer-${returnedId}]`)).toBe("退回承办人");
@@ -212,26 +204,23 @@ describe("web UI in Chromium, signed in through the real Keycloak login page", (
     await legal.waitForSelector(`[data-testid=returned-opinion-${returnedId}] >> text=缺少被害人陈述，请补充后再报`);
     expect(await legal.locator(`[data-testid=approval-queue] [data-testid=case-${returnedId}]`).count()).toBe(0);
     await shot(legal, "police-legal-returned-to-officer");
-    // The officer sees the case back with the legal unit's reason.
-    const officer = await signIn("officer.wang", "zh-CN");
+    // The officer, on a phone, sees the case back with the legal unit's reason; the page does not scroll sideways.
+    const officer = await signIn("officer.wang", "zh-CN", true);
     await officer.waitForSelector(`[data-testid=returned-opinion-${returnedId}]`);
     expect(await officer.textContent(`[data-testid=returned-opinion-${returnedId}]`)).toContain("缺少被害人陈述，请补充后再报");
+    const widths = await officer.evaluate(() => {
+      const { document: page, innerWidth } = globalThis as unknown as { document: { documentElement: { scrollWidth: number } }; innerWidth: number };
+      return [page.documentElement.scrollWidth, innerWidth];
+    });
+    expect(widths[0]).toBeLessThanOrEqual(widths[1]!);
+    await shot(officer, "police-officer-returned-phone");
   }, 60_000);
 
   it("lets the legal unit withdraw a transfer the prosecution has not decided on, giving the reason", async () => {
     const withdrawnId = `ui-wd-${randomUUID().slice(0, 8)}`;
-    const token = async (user: string) => ({ authorization: `Bearer ${await devUserToken(authIssuer, user)}`, "content-type": "application/json" });
-    const opened = await fetch(`${base}/api/v1/cases`, {
-      method: "POST",
-      headers: await token("officer.wang"),
-      body: JSON.stringify({
-        case: { caseId: withdrawnId, caseNumber: `320582-2026-W${withdrawnId.slice(6)}`, kind: "CASE_KIND_CRIMINAL", offence: "盗窃", parties: [{ partyId: "s1", role: "PARTY_ROLE_SUSPECT", name: "郑某" }] },
-        documents: [{ documentId: "recommendation", title: "起诉意见书", documentType: "recommendation", mediaType: "text/plain", content: Buffer.from("建议起诉").toString("base64") }],
-      }),
-    });
-    expect(opened.status).toBe(201);
-    expect((await fetch(`${base}/api/v1/cases/${withdrawnId}/approval`, { method: "POST", headers: await token("legal.li") })).status).toBe(200);
-    expect((await fetch(`${base}/api/v1/transfers`, { method: "POST", headers: await token("legal.li"), body: JSON.stringify({ caseId: withdrawnId, recipient: "AGENCY_PROSECUTION", purpose: "TRANSFER_PURPOSE_PROSECUTION_REVIEW" }) })).status).toBe(201);
+    await openCase({ caseId: withdrawnId, caseNumber: `320582-2026-W${withdrawnId.slice(6)}`, kind: "CASE_KIND_CRIMINAL", offence: "盗窃", parties: [{ partyId: "s1", role: "PARTY_ROLE_SUSPECT", name: "郑某" }] });
+    expect((await fetch(`${base}/api/v1/cases/${withdrawnId}/approval`, { method: "POST", headers: await headersOf("legal.li") })).status).toBe(200);
+    expect((await fetch(`${base}/api/v1/transfers`, { method: "POST", headers: await headersOf("legal.li"), body: JSON.stringify({ caseId: withdrawnId, recipient: "AGENCY_PROSECUTION", purpose: "TRANSFER_PURPOSE_PROSECUTION_REVIEW" }) })).status).toBe(201);
     const legal = await signIn("legal.li", "zh-CN");
     await legal.click("[data-testid=tab-sent]");
     await legal.click(`[data-testid=transfer-${withdrawnId}] a`);
