@@ -116,6 +116,14 @@ describe("web UI in Chromium, signed in through the real Keycloak login page", (
     });
     await shot(legal, "police-legal-timeline-receipts");
 
+    // The live indicator tells the truth: live while the stream is open, offline when the network goes, live again after.
+    expect(await prosecutor.textContent("[data-testid=live][data-state=live]")).toContain("live");
+    await prosecutor.context().setOffline(true);
+    await prosecutor.waitForSelector("[data-testid=live][data-state=offline]");
+    expect(await prosecutor.textContent("[data-testid=live]")).toContain("offline");
+    await prosecutor.context().setOffline(false);
+    await prosecutor.waitForSelector("[data-testid=live][data-state=live]", { timeout: 30_000 });
+
     // Language switch, both ways.
     await prosecutor.click("[data-testid=tab-inbox]");
     expect(await prosecutor.textContent("[data-testid=tab-inbox]")).toBe("Inbox");

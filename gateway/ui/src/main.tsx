@@ -45,6 +45,8 @@ function App() {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
   const [view, setView] = useState<View | undefined>(undefined);
   const [tick, setTick] = useState(0);
+  /** The live-update connection: undefined when this user has none (the platform administrator). */
+  const [connection, setConnection] = useState<"connecting" | "live" | "offline" | undefined>(undefined);
   const [toast, setToast] = useState("");
   const tx = texts(lang);
 
@@ -64,13 +66,26 @@ function App() {
   useEffect(() => {
     if (!me || tabsOf(me).length === 0 || me.roles.includes("platform-admin")) return;
     const events = new EventSource("/api/v1/events");
+    // The indicator says what the connection is: live only while the stream is open (the browser retries by itself).
+    setConnection("connecting");
+    events.onopen = () => setConnection("live");
+    events.onerror = () => setConnection(events.readyState === EventSource.CLOSED || !navigator.onLine ? "offline" : "connecting");
+    const offline = () => setConnection("offline");
+    const online = () => setConnection(events.readyState === EventSource.OPEN ? "live" : "connecting");
+    window.addEventListener("offline", offline);
+    window.addEventListener("online", online);
     events.addEventListener("change", (event) => {
       const change = JSON.parse((event as MessageEvent).data);
       setTick((n) => n + 1);
       setToast(change.alertId ? `${tx.t("alerts")} · ${tx.t("changed")}` : `${change.caseId ?? ""} ${change.state ? tx.label(change.state) : tx.t("changed")}`);
       setTimeout(() => setToast(""), 4000);
     });
-    return () => events.close();
+    return () => {
+      events.close();
+      window.removeEventListener("offline", offline);
+      window.removeEventListener("online", online);
+      setConnection(undefined);
+    };
   }, [me]);
 
   const switcher = (
@@ -100,7 +115,11 @@ function App() {
     <>
       <header>
         <h1>{tx.t("appName")}</h1>
-        <span class="live">● {tx.t("live")}</span>
+        {connection && (
+          <span class="live" data-testid="live" data-state={connection}>
+            ● {tx.t(connection)}
+          </span>
+        )}
         <span class="spacer" />
         <span data-testid="who-am-i">
           {me.name} · {tx.label(me.agency ? `AGENCY_${me.agency.toUpperCase()}` : "")}{me.unitName ? ` · ${me.unitName}` : ""} · {me.roles.filter((r) => !r.startsWith("default-roles") && r !== "offline_access" && r !== "uma_authorization").map((r) => tx.label(r)).join("、")}
