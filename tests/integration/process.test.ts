@@ -40,7 +40,7 @@ describe("service processes (built main.js)", () => {
     const natsUrl = `nats://127.0.0.1:${port}`;
     const grpcAddress = `127.0.0.1:${await freePort()}`;
     const police = spawnNode("services/police/dist/main.js", { ...natsEnv(natsUrl), MONGO_URL: infra.mongoUrl, GRPC_PORT: grpcAddress.split(":")[1] ?? "", MONGO_DB: "it_restart" });
-    const nc = await connect({ ...asOperator(), servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+    const nc = await connect({ ...asOperator(), servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 200, timeout: 60_000 });
     try {
       await police.waitForOutput(/service started/);
       const client = natsClient(nc, "police", system.SystemServiceDefinition, 2000);
