@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
-import { connect } from "@nats-io/transport-node";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { EXIT_CONFIG, EXIT_UNAVAILABLE, natsClient } from "@casebridge/kit";
 import { system } from "@casebridge/proto";
 import { asOperator, authIssuer, eventually, freePort, infra, natsEnv, type Spawned, spawnNode, startNats, tokenFor } from "./support";
@@ -40,8 +40,10 @@ describe("service processes (built main.js)", () => {
     const natsUrl = `nats://127.0.0.1:${port}`;
     const grpcAddress = `127.0.0.1:${await freePort()}`;
     const police = spawnNode("services/police/dist/main.js", { ...natsEnv(natsUrl), MONGO_URL: infra.mongoUrl, GRPC_PORT: grpcAddress.split(":")[1] ?? "", MONGO_DB: "it_restart" });
-    const nc = await connect({ ...asOperator(), servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 200, timeout: 60_000 });
+    let nc: NatsConnection | undefined;
+    // Whatever fails, the process and the server stop (a leaked one would keep jest from exiting).
     try {
+      nc = await connect({ ...asOperator(), servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 200, timeout: 60_000 });
       await police.waitForOutput(/service started/);
       const client = natsClient(nc, "police", system.SystemServiceDefinition, 2000);
       await expect(client.getInfo({})).resolves.toMatchObject({ service: "police" });
@@ -58,7 +60,7 @@ describe("service processes (built main.js)", () => {
       expect(await grpcHealth(grpcAddress)).toBe("SERVING");
       await expect(client.checkHealth({})).resolves.toMatchObject({ status: system.ServingStatus.SERVING_STATUS_SERVING });
     } finally {
-      await nc.close();
+      await nc?.close();
       await stopProcess(police.child);
       await stopProcess(nats);
       rmSync(store, { recursive: true, force: true });
